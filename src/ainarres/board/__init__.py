@@ -1,0 +1,1 @@
+"""The board: PostgreSQL connection, migrations, verbs and reads. The only psycopg importer."""

@@ -1,0 +1,64 @@
+"""The person's verbs: briefs, families, grants, denials, unblocking. Operator connection only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from ainarres.board.db import Connection
+from ainarres.board.verbs import call
+from ainarres.config import Settings
+from ainarres.credentials import DbCredential, family_file, new_password, write_credential
+from ainarres.errors import AinarresError
+from ainarres.models import Outcome
+
+
+def brief(conn: Connection, title: str, body: str = "", priority: int = 0,
+          workflow: str = "dev") -> Outcome:  # fmt: skip
+    """A person submits a brief: a task in the workflow's initial stage, for a designer."""
+    return call(conn, "brief", title=title, body=body, priority=priority, workflow=workflow)
+
+
+def add_family(conn: Connection, settings: Settings, name: str, tool: str, model: str) -> Outcome:
+    """Create the family, its own database role, and its 0600 credential file, all or nothing.
+
+    The credential is written inside the database transaction: if the write fails the role
+    is rolled back, and if the commit fails the file is removed again.
+    """
+    password = new_password()
+    written = None
+    try:
+        with conn.transaction():
+            out = call(conn, "family_add", name=name, tool=tool, model=model, password=password)
+            if out.ok and out.family is not None:
+                if not _safe_name(name):  # the database checked it; this guards the path
+                    raise AinarresError(f"family name {name!r} cannot be a file name")
+                written = family_file(settings.state_dir, name)
+                write_credential(written, DbCredential(str(out.family["db_role"]), password))
+    except BaseException:
+        if written is not None:
+            written.unlink(missing_ok=True)
+        raise
+    return out
+
+
+def _safe_name(name: str) -> bool:
+    # The database validates the name too; this only keeps a path out of the file system.
+    return bool(name) and "/" not in name and name not in {".", ".."} and "\x00" not in name
+
+
+def grant(conn: Connection, family: str, role: str, expires_at: datetime | None = None) -> Outcome:
+    return call(conn, "grant_role", family=family, role=role, expires_at=expires_at)
+
+
+def deny(conn: Connection, family: str, role: str, reason: str,
+         expires_at: datetime | None = None) -> Outcome:  # fmt: skip
+    return call(conn, "deny_role", family=family, role=role, reason=reason, expires_at=expires_at)
+
+
+def lift(conn: Connection, family: str, role: str, reason: str) -> Outcome:
+    return call(conn, "lift_denial", family=family, role=role, reason=reason)
+
+
+def unblock(conn: Connection, task: UUID, reason: str) -> Outcome:
+    return call(conn, "unblock", task=task, reason=reason)

@@ -1,0 +1,131 @@
+-- Named queries of the board, loaded once by queries.py. Values are always parameters.
+
+-- name: agent_start
+SELECT ainarres.agent_start(%(name)s) AS r;
+
+-- name: claim_next
+SELECT ainarres.claim_next(%(agent)s) AS r;
+
+-- name: heartbeat
+SELECT ainarres.heartbeat(%(agent)s, %(task)s, %(epoch)s) AS r;
+
+-- name: note
+SELECT ainarres.note(%(agent)s, %(task)s, %(epoch)s, %(body)s) AS r;
+
+-- name: advance
+SELECT ainarres.advance(%(agent)s, %(task)s, %(epoch)s, %(head_commit)s) AS r;
+
+-- name: return_task
+SELECT ainarres.return_task(%(agent)s, %(task)s, %(epoch)s, %(reason)s) AS r;
+
+-- name: release
+SELECT ainarres.release(%(agent)s, %(task)s, %(epoch)s) AS r;
+
+-- name: block
+SELECT ainarres.block(%(agent)s, %(task)s, %(epoch)s, %(reason)s) AS r;
+
+-- name: create_task
+SELECT ainarres.create_task(%(agent)s, %(title)s, %(body)s, %(priority)s, %(depends_on)s::uuid[],
+                            %(parent)s, %(workflow)s) AS r;
+
+-- name: brief
+SELECT ainarres.brief(%(title)s, %(body)s, %(priority)s, %(workflow)s) AS r;
+
+-- name: family_add
+SELECT ainarres.family_add(%(name)s, %(tool)s, %(model)s, %(password)s) AS r;
+
+-- name: grant_role
+SELECT ainarres.grant_role(%(family)s, %(role)s, %(expires_at)s) AS r;
+
+-- name: deny_role
+SELECT ainarres.deny_role(%(family)s, %(role)s, %(reason)s, %(expires_at)s) AS r;
+
+-- name: lift_denial
+SELECT ainarres.lift_denial(%(family)s, %(role)s, %(reason)s) AS r;
+
+-- name: unblock
+SELECT ainarres.unblock(%(task)s, %(reason)s) AS r;
+
+-- name: find_task_by_suffix
+SELECT id FROM ainarres.tasks WHERE id_rev LIKE %(rev_prefix)s ORDER BY id LIMIT 2;
+
+-- name: task_exists
+SELECT id FROM ainarres.tasks WHERE id = %(id)s;
+
+-- name: task_show
+SELECT ainarres._task_json(t) AS task FROM ainarres.tasks t WHERE t.id = %(id)s;
+
+-- name: task_list
+SELECT t.id, ainarres._short(t.id) AS short_id, t.title, s.name AS stage, t.priority,
+       t.blocked, t.blocked_reason, f.name AS holder_family, a.name AS holder_agent,
+       t.lease_expires_at, t.claim_epoch, t.attempts, t.created_at
+FROM ainarres.tasks t
+JOIN ainarres.stages s ON s.id = t.stage_id
+LEFT JOIN ainarres.families f ON f.id = t.holder_family
+LEFT JOIN ainarres.agents a ON a.id = t.holder_agent
+WHERE (%(stage)s::text IS NULL OR s.name = %(stage)s)
+  AND (%(all)s OR t.open)
+ORDER BY s.position, t.priority DESC, t.seq
+LIMIT %(limit)s;
+
+-- name: stage_names
+SELECT name FROM ainarres.stages ORDER BY workflow_id, position;
+
+-- name: stage_counts
+SELECT s.name AS stage, s.is_terminal,
+       count(t.id) FILTER (WHERE NOT t.blocked) AS tasks,
+       count(t.id) FILTER (WHERE t.holder_agent IS NOT NULL) AS held,
+       count(t.id) FILTER (WHERE t.blocked) AS blocked
+FROM ainarres.stages s
+LEFT JOIN ainarres.tasks t ON t.stage_id = s.id
+GROUP BY s.id
+ORDER BY s.workflow_id, s.position;
+
+-- name: active_tasks
+SELECT t.id, ainarres._short(t.id) AS short_id, t.title, s.name AS stage,
+       s.active_label AS label, f.name AS family, a.name AS agent, t.claim_epoch AS epoch,
+       extract(epoch FROM now() - e.claimed_at)::float8 AS age_seconds,
+       extract(epoch FROM t.lease_expires_at - now())::float8 AS lease_left_seconds
+FROM ainarres.tasks t
+JOIN ainarres.stages s ON s.id = t.stage_id
+JOIN ainarres.families f ON f.id = t.holder_family
+JOIN ainarres.agents a ON a.id = t.holder_agent
+CROSS JOIN LATERAL (SELECT max(ev.at) AS claimed_at FROM ainarres.events ev
+                    WHERE ev.task_id = t.id AND ev.kind = 'claimed' AND ev.epoch = t.claim_epoch) e
+WHERE t.holder_agent IS NOT NULL
+ORDER BY e.claimed_at;
+
+-- name: blocked_tasks
+SELECT t.id, ainarres._short(t.id) AS short_id, t.title, s.name AS stage, t.blocked_reason
+FROM ainarres.tasks t JOIN ainarres.stages s ON s.id = t.stage_id
+WHERE t.blocked ORDER BY t.updated_at;
+
+-- name: events
+SELECT e.id, e.at, e.kind, e.task_id, CASE WHEN e.task_id IS NULL THEN NULL
+       ELSE ainarres._short(e.task_id) END AS short_id,
+       f.name AS family, a.name AS agent, e.actor, e.from_stage, e.to_stage, e.epoch, e.data
+FROM ainarres.events e
+LEFT JOIN ainarres.families f ON f.id = e.family_id
+LEFT JOIN ainarres.agents a ON a.id = e.agent_id
+WHERE (%(task)s::uuid IS NULL OR e.task_id = %(task)s)
+  AND (%(family)s::text IS NULL OR f.name = %(family)s)
+ORDER BY e.id DESC
+LIMIT %(limit)s;
+
+-- name: family_list
+SELECT f.name, f.tool, f.model, f.db_role, f.created_at,
+       COALESCE((SELECT jsonb_agg(jsonb_build_object('role', g.role, 'expires_at', g.expires_at,
+                        'active', ainarres._has_role(f.id, g.role)) ORDER BY g.role)
+                 FROM ainarres.grants g WHERE g.family_id = f.id), '[]') AS grants,
+       COALESCE((SELECT jsonb_agg(jsonb_build_object('role', d.role, 'reason', d.reason,
+                        'expires_at', d.expires_at, 'created_at', d.created_at) ORDER BY d.id)
+                 FROM ainarres.denials d WHERE d.family_id = f.id AND d.lifted_at IS NULL
+                   AND (d.expires_at IS NULL OR d.expires_at > now())), '[]') AS denials,
+       (SELECT count(*) FROM ainarres.agents a WHERE a.family_id = f.id) AS agents
+FROM ainarres.families f
+WHERE (%(name)s::text IS NULL OR f.name = %(name)s)
+ORDER BY f.name;
+
+-- name: lease_soonest
+SELECT extract(epoch FROM min(lease_expires_at) - now())::float8 AS seconds
+FROM ainarres.tasks WHERE holder_agent IS NOT NULL;

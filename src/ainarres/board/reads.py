@@ -1,0 +1,92 @@
+"""What anyone on the board may read: tasks, the live board, the log, families."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from ainarres.board.db import Connection
+from ainarres.board.queries import q
+from ainarres.errors import AinarresError, BadInput
+from ainarres.models import Event, Task
+
+_SUFFIX = re.compile(r"^(?:…|\.\.\.)?([0-9a-fA-F]{4,32})$")
+
+
+def resolve_task(conn: Connection, ref: str) -> UUID:
+    """A task from its full uuid or from the end of it as the board shows it (…d25d, d25d)."""
+    ref = ref.strip()
+    try:
+        full = UUID(ref)
+    except ValueError:
+        full = None
+    if full is not None:
+        if conn.execute(q("task_exists"), {"id": full}).fetchone() is None:
+            raise AinarresError(f"no task {ref}; see `ainarres task list`")
+        return full
+    match = _SUFFIX.match(ref)
+    if not match:
+        raise BadInput(
+            f"malformed task id {ref!r}: give the full uuid or at least its last 4 hex digits "
+            "as the board shows them (…d25d)"
+        )
+    rev = match.group(1).lower()[::-1]
+    rows = conn.execute(q("find_task_by_suffix"), {"rev_prefix": rev + "%"}).fetchall()
+    if not rows:
+        raise AinarresError(f"no task ending in {match.group(1)}; see `ainarres task list`")
+    if len(rows) > 1:
+        raise BadInput(f"task id …{match.group(1)} is ambiguous: give more digits or the full uuid")
+    return UUID(str(rows[0]["id"]))
+
+
+def show_task(conn: Connection, task: UUID) -> Task:
+    row = conn.execute(q("task_show"), {"id": task}).fetchone()
+    if row is None:
+        raise AinarresError(f"no task {task}")
+    return Task.model_validate(row["task"])
+
+
+def stage_names(conn: Connection) -> list[str]:
+    return [r["name"] for r in conn.execute(q("stage_names")).fetchall()]
+
+
+def list_tasks(conn: Connection, stage: str | None = None, include_closed: bool = False,
+               limit: int = 200) -> list[dict[str, Any]]:  # fmt: skip
+    """Tasks in workflow order; an unknown stage is an error, not an empty list."""
+    if stage is not None and stage not in stage_names(conn):
+        raise BadInput(f"no stage {stage!r}; stages are {', '.join(stage_names(conn))}")
+    params = {"stage": stage, "all": include_closed or stage is not None, "limit": limit}
+    return list(conn.execute(q("task_list"), params).fetchall())
+
+
+@dataclass(frozen=True)
+class BoardSnapshot:
+    """Stage counts, the tasks being worked now, and the ones waiting for a person."""
+
+    stages: list[dict[str, Any]]
+    active: list[dict[str, Any]]
+    blocked: list[dict[str, Any]]
+
+
+def board(conn: Connection) -> BoardSnapshot:
+    return BoardSnapshot(
+        stages=list(conn.execute(q("stage_counts")).fetchall()),
+        active=list(conn.execute(q("active_tasks")).fetchall()),
+        blocked=list(conn.execute(q("blocked_tasks")).fetchall()),
+    )
+
+
+def events(conn: Connection, task: UUID | None = None, family: str | None = None,
+           limit: int = 100) -> list[Event]:  # fmt: skip
+    """The newest events first."""
+    rows = conn.execute(q("events"), {"task": task, "family": family, "limit": limit}).fetchall()
+    return [Event.model_validate(r) for r in rows]
+
+
+def families(conn: Connection, name: str | None = None) -> list[dict[str, Any]]:
+    rows = list(conn.execute(q("family_list"), {"name": name}).fetchall())
+    if name is not None and not rows:
+        raise AinarresError(f"no family {name!r}; see `ainarres family list`")
+    return rows

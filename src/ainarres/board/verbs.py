@@ -1,0 +1,120 @@
+"""The agent's verbs: what a family's running instance may do, connected as the family.
+
+Every call is one function on the server, so one transaction; the family is the
+connection's authenticated role, never an argument.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from ainarres.board.db import Connection
+from ainarres.board.queries import q
+from ainarres.errors import AinarresError
+from ainarres.models import Outcome
+
+CHANNEL = "ainarres_board"
+
+
+def call(conn: Connection, name: str, /, **params: Any) -> Outcome:
+    """Run a verb's named query and parse its outcome; database errors become AinarresError."""
+    try:
+        row = conn.execute(q(name), params).fetchone()
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise AinarresError(
+            f"not allowed: the database refused {name} for this role ({exc.diag.message_primary})"
+        ) from None
+    except psycopg.Error as exc:
+        raise AinarresError(f"{name} failed: {exc.diag.message_primary or exc}") from None
+    assert row is not None
+    return Outcome.model_validate(row["r"])
+
+
+class Agent:
+    """A running instance of a family, on a connection made with the family's credential."""
+
+    def __init__(self, conn: Connection, agent_id: UUID, name: str, family: str) -> None:
+        self.conn = conn
+        self.id = agent_id
+        self.name = name
+        self.family = family
+        self._woken = False
+
+    @classmethod
+    def start(cls, conn: Connection, name: str) -> Agent:
+        """Register (or re-join as) agent `name` of the connection's family."""
+        out = call(conn, "agent_start", name=name)
+        if not out.ok or out.agent is None:
+            raise AinarresError(out.message, exit_code=2 if out.outcome == "invalid" else 1)
+        return cls(conn, UUID(str(out.agent["id"])), name, str(out.agent["family"]))
+
+    def claim_next(self) -> Outcome:
+        """The best task whose next step this family may take, leased to this agent."""
+        return call(self.conn, "claim_next", agent=self.id)
+
+    def wait_for_claim(self, timeout: float | None = None, poll: float = 5.0) -> Outcome:
+        """Claim, or sleep on LISTEN/NOTIFY until something becomes claimable.
+
+        The poll is a slow backstop for what sends no notification: a lease expiring.
+        """
+        self.conn.add_notify_handler(self._on_notify)
+        self.conn.execute(f"LISTEN {CHANNEL}".encode())
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                self._woken = False
+                out = self.claim_next()
+                if out.outcome != "empty":
+                    return out
+                if self._woken:
+                    continue
+                left = poll if deadline is None else min(poll, deadline - time.monotonic())
+                if left <= 0:
+                    return out
+                for _ in self.conn.notifies(timeout=left, stop_after=1):
+                    pass
+        finally:
+            self.conn.execute(f"UNLISTEN {CHANNEL}".encode())
+            self.conn.remove_notify_handler(self._on_notify)
+
+    def _on_notify(self, _n: psycopg.Notify) -> None:
+        self._woken = True
+
+    def heartbeat(self, task: UUID, epoch: int) -> Outcome:
+        return call(self.conn, "heartbeat", agent=self.id, task=task, epoch=epoch)
+
+    def note(self, task: UUID, epoch: int, body: str) -> Outcome:
+        return call(self.conn, "note", agent=self.id, task=task, epoch=epoch, body=body)
+
+    def advance(self, task: UUID, epoch: int, head_commit: str | None = None) -> Outcome:
+        """Done: move the task along its workflow's next step and let go of it."""
+        return call(self.conn, "advance", agent=self.id, task=task, epoch=epoch,
+                    head_commit=head_commit)  # fmt: skip
+
+    def return_task(self, task: UUID, epoch: int, reason: str) -> Outcome:
+        return call(self.conn, "return_task", agent=self.id, task=task, epoch=epoch, reason=reason)
+
+    def release(self, task: UUID, epoch: int) -> Outcome:
+        return call(self.conn, "release", agent=self.id, task=task, epoch=epoch)
+
+    def block(self, task: UUID, epoch: int, reason: str) -> Outcome:
+        return call(self.conn, "block", agent=self.id, task=task, epoch=epoch, reason=reason)
+
+    def create_task(
+        self,
+        title: str,
+        body: str = "",
+        *,
+        priority: int = 0,
+        depends_on: list[UUID] | None = None,
+        parent: UUID | None = None,
+        workflow: str = "dev",
+    ) -> Outcome:
+        """Create work; only a family holding the workflow's first step may."""
+        return call(self.conn, "create_task", agent=self.id, title=title, body=body,
+                    priority=priority, depends_on=depends_on or [], parent=parent,
+                    workflow=workflow)  # fmt: skip

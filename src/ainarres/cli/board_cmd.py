@@ -1,0 +1,83 @@
+"""`board [--watch]` and `log`."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from ainarres.board import reads
+from ainarres.board.reads import BoardSnapshot
+from ainarres.cli.context import FAMILY_OPTION, JSON_OPTION, Ctx, pass_ctx
+from ainarres.cli.render import age, emit_json, safe
+
+
+def render_board(snap: BoardSnapshot) -> str:
+    """Stage counts, then `- …d25d [reviewing] grok+grok-build age 22s` per active task."""
+    counts = " · ".join(
+        f"{s['stage']} {s['tasks']}" + (f" ({s['held']} held)" if s["held"] else "")
+        + (f" ({s['blocked']} blocked)" if s["blocked"] else "")
+        for s in snap.stages
+    )  # fmt: skip
+    lines = [f"stages: {counts}", f"active ({len(snap.active)}):"]
+    lines += [f"- {a['short_id']} [{a['label']}] {a['family']} age {age(a['age_seconds'])}"
+              for a in snap.active]  # fmt: skip
+    if snap.blocked:
+        lines.append(f"blocked ({len(snap.blocked)}):")
+        lines += [f"- {b['short_id']} [{b['stage']}] {safe(b['title'])}: {safe(b['blocked_reason'])}"
+                  for b in snap.blocked]  # fmt: skip
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option("--watch", is_flag=True, help="Refresh live until Ctrl-C.")
+@click.option("--interval", type=click.FloatRange(min=0.2), default=1.0, show_default=True)
+@FAMILY_OPTION
+@JSON_OPTION
+@pass_ctx
+def board(ctx: Ctx, watch: bool, interval: float, family: str | None, as_json: bool) -> None:
+    """The live board: stage counts and who holds what right now."""
+    with ctx.reader(family) as conn:
+        if as_json:
+            snap = reads.board(conn)
+            emit_json({"stages": snap.stages, "active": snap.active, "blocked": snap.blocked})
+            return
+        if not watch:
+            click.echo(render_board(reads.board(conn)))
+            return
+        from rich.live import Live
+        from rich.text import Text
+
+        with Live(Text(render_board(reads.board(conn))), auto_refresh=False) as live:
+            try:
+                while True:
+                    time.sleep(interval)
+                    live.update(Text(render_board(reads.board(conn))), refresh=True)
+            except KeyboardInterrupt:
+                pass
+
+
+@click.command()
+@click.option("--task", "task_ref", help="Only this task.")
+@click.option("--of", "of_family", help="Only events of this family.")
+@click.option("--limit", type=click.IntRange(1, 100000), default=50, show_default=True)
+@FAMILY_OPTION
+@JSON_OPTION
+@pass_ctx
+def log(ctx: Ctx, task_ref: str | None, of_family: str | None, limit: int, family: str | None,
+        as_json: bool) -> None:  # fmt: skip
+    """The append-only event log, newest last."""
+    with ctx.reader(family) as conn:
+        task = reads.resolve_task(conn, task_ref) if task_ref else None
+        events = list(reversed(reads.events(conn, task, of_family, limit)))
+    if as_json:
+        emit_json(events)
+        return
+    for e in events:
+        move = f" {e.from_stage or ''}->{e.to_stage or ''}" if e.from_stage or e.to_stage else ""
+        who = e.family or e.actor
+        extra = " ".join(f"{k}={v}" for k, v in e.data.items())
+        click.echo(safe(f"{e.at:%H:%M:%S} {e.short_id or '-'} {e.kind}{move} {who} {extra}".rstrip()))
+
+
+COMMANDS = [board, log]

@@ -1,0 +1,111 @@
+"""What every command shares: settings, connections, and the CLI agent's held epochs."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+import click
+
+from ainarres.board.db import Connection, connect
+from ainarres.board.reads import resolve_task
+from ainarres.board.verbs import Agent
+from ainarres.config import AGENT_ENV, FAMILY_ENV, Settings
+from ainarres.credentials import ensure_private_dir
+from ainarres.errors import AinarresError, BadInput
+
+FAMILY_OPTION = click.option(
+    "--family", envvar=FAMILY_ENV, help=f"Act as this family, with its own credential (or ${FAMILY_ENV})."
+)
+AGENT_OPTION = click.option(
+    "--agent", "agent_name", envvar=AGENT_ENV,
+    help=f"Name of this running instance of the family (or ${AGENT_ENV}); default cli@HOST.",
+)  # fmt: skip
+EPOCH_OPTION = click.option(
+    "--epoch", type=int, help="Claim epoch (fencing token); default: the one `next` recorded."
+)
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+@dataclass
+class Ctx:
+    settings: Settings
+    verbose: bool
+
+    @contextmanager
+    def operator(self) -> Iterator[Connection]:
+        with connect(self.settings) as conn:
+            yield conn
+
+    @contextmanager
+    def reader(self, family: str | None) -> Iterator[Connection]:
+        """Reads go through the family's own role when one is given, else the operator's."""
+        with connect(self.settings, family) as conn:
+            yield conn
+
+    @contextmanager
+    def agent(self, family: str | None, name: str | None) -> Iterator[tuple[Agent, AgentState]]:
+        if not family:
+            raise BadInput(f"this command acts as a family: pass --family NAME or set {FAMILY_ENV}")
+        name = name or f"cli@{socket.gethostname()}"
+        with connect(self.settings, family) as conn:
+            agent = Agent.start(conn, name)
+            yield agent, AgentState(self.settings.state_dir, family, name)
+
+    def task_epoch(self, conn: Connection, state: AgentState, ref: str,
+                   epoch: int | None) -> tuple[UUID, int]:  # fmt: skip
+        task = resolve_task(conn, ref)
+        if epoch is None:
+            epoch = state.epoch_of(task)
+        if epoch is None:
+            raise BadInput(
+                f"agent {state.agent} holds no recorded claim of {ref}; claim it with "
+                "`ainarres next` or pass --epoch"
+            )
+        return task, epoch
+
+
+class AgentState:
+    """The epochs this CLI agent was handed by `next`: its fencing tokens between commands."""
+
+    def __init__(self, state_dir: Path, family: str, agent: str) -> None:
+        self.agent = agent
+        safe_agent = agent.replace("/", "_")
+        self.path = state_dir / "agents" / family / f"{safe_agent}.json"
+
+    def _load(self) -> dict[str, int]:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        except ValueError:
+            raise AinarresError(f"agent state {self.path} is damaged; remove it") from None
+        return {str(k): int(v) for k, v in data.get("held", {}).items()}
+
+    def epoch_of(self, task: UUID) -> int | None:
+        return self._load().get(str(task))
+
+    def remember(self, task: UUID, epoch: int) -> None:
+        held = self._load()
+        held[str(task)] = epoch
+        self._save(held)
+
+    def forget(self, task: UUID) -> None:
+        held = self._load()
+        if held.pop(str(task), None) is not None:
+            self._save(held)
+
+    def _save(self, held: dict[str, int]) -> None:
+        ensure_private_dir(self.path.parent)
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"held": held}))
+        os.replace(tmp, self.path)
+
+
+pass_ctx = click.make_pass_decorator(Ctx)

@@ -1,0 +1,70 @@
+"""The `ainarres` command: global options, error handling, and the command groups."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+
+from ainarres import __version__
+from ainarres.cli import board_cmd, family, setup, tasks, work
+from ainarres.cli.context import Ctx
+from ainarres.config import resolve
+from ainarres.errors import EXIT_UNEXPECTED, EXIT_USAGE, AinarresError
+
+EPILOG = """\b
+Exit codes: 0 ok; 1 refused (lease_lost, not_allowed, illegal_transition,
+not_found, blocked); 2 bad input or usage; 3 unexpected error (-v shows the
+traceback); 4 board unreachable or not set up; 5 nothing to claim (next).
+"""
+
+
+@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--state-dir", envvar="AINARRES_HOME", type=click.Path(file_okay=False),
+              help="State directory (default ./.ainarres, or $AINARRES_HOME).")
+@click.option("--database-url", envvar="AINARRES_DATABASE_URL",
+              help="External PostgreSQL >= 14 (or $AINARRES_DATABASE_URL); default: embedded.")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of unexpected errors.")
+@click.version_option(__version__, prog_name="ainarres")
+@click.pass_context
+def cli(ctx: click.Context, state_dir: str | None, database_url: str | None, verbose: bool) -> None:
+    """ainarres: AI coding agents from several makers on one repository, as equals.
+
+    The board is PostgreSQL: a task is a row, the workflow is data, and an agent
+    asks for the next task it may do and says when it is done. A person briefs,
+    grants and unblocks; families (tool+model pairs) act with their own
+    database roles.
+    """  # fmt: skip
+    ctx.obj = Ctx(resolve(state_dir, database_url), verbose)
+
+
+for group in (setup, family, tasks, work, board_cmd):
+    for command in group.COMMANDS:
+        cli.add_command(command)
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning every failure into a one-line message and exit code."""
+    verbose = "-v" in sys.argv[1:] or "--verbose" in sys.argv[1:]
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("ainarres: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
+    except AinarresError as exc:
+        click.echo(f"ainarres: error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # the last line of defence: say what happened, exit 3
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"ainarres: unexpected error: {type(exc).__name__}: {exc} (run with -v)", err=True)
+        sys.exit(EXIT_UNEXPECTED)
+    sys.exit(0)

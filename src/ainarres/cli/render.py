@@ -1,0 +1,54 @@
+"""Rendering shared by the commands: JSON, outcomes and their exit codes, safe terminal text."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import Any, NoReturn
+
+import click
+from pydantic import BaseModel
+
+from ainarres.errors import EXIT_REFUSED, EXIT_USAGE
+from ainarres.models import Outcome
+
+EXIT_EMPTY = 5
+_OUTCOME_EXIT = {"ok": 0, "empty": EXIT_EMPTY, "invalid": EXIT_USAGE}
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe(text: str) -> str:
+    """Text from the board shown harmlessly: control characters and ANSI escapes made visible."""
+    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def emit_json(data: Any) -> None:
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
+    elif isinstance(data, list):
+        data = [d.model_dump(mode="json") if isinstance(d, BaseModel) else d for d in data]
+    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+def finish(out: Outcome, as_json: bool, text: str | None = None) -> NoReturn:
+    """Print an outcome and exit with its code: 0 ok, 5 empty, 2 invalid, 1 any refusal."""
+    if as_json:
+        emit_json(out)
+    elif out.ok:
+        click.echo(safe(text or out.message))
+    else:
+        click.echo(f"ainarres: {out.outcome}: {safe(out.message)}", err=True)
+    sys.exit(_OUTCOME_EXIT.get(out.outcome, EXIT_REFUSED))
+
+
+def age(seconds: float | None) -> str:
+    """22s, 4m10s, 3h05m: the board's compact ages."""
+    if seconds is None:
+        return "?"
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"

@@ -1,0 +1,103 @@
+"""`init` and `db start|stop|status|migrate`."""
+
+from __future__ import annotations
+
+import click
+
+from ainarres.board import migrate as migrations
+from ainarres.board.db import open_connection, operator_conninfo
+from ainarres.board.embedded import EmbeddedServer
+from ainarres.cli.context import JSON_OPTION, Ctx, pass_ctx
+from ainarres.cli.render import emit_json
+from ainarres.credentials import ensure_private_dir
+from ainarres.errors import AinarresError
+
+
+def _migrate(ctx: Ctx) -> list[str]:
+    with open_connection(operator_conninfo(ctx.settings)) as conn:
+        return [m.name for m in migrations.migrate(conn)]
+
+
+@click.command()
+@pass_ctx
+def init(ctx: Ctx) -> None:
+    """Create the state directory and the database, and apply the migrations.
+
+    With no database URL, this starts the embedded PostgreSQL under the state
+    directory (scram-sha-256 passwords, unix socket only) and keeps it running.
+    """
+    ensure_private_dir(ctx.settings.state_dir)
+    applied = _migrate(ctx)
+    where = "embedded PostgreSQL" if ctx.settings.embedded else "external PostgreSQL"
+    click.echo(f"board ready in {ctx.settings.state_dir} ({where}); "
+               f"applied {len(applied)} migration(s){': ' + ', '.join(applied) if applied else ''}")
+
+
+@click.group()
+def db() -> None:
+    """The database: start, stop, status, migrate."""
+
+
+def _embedded(ctx: Ctx) -> EmbeddedServer:
+    if not ctx.settings.embedded:
+        raise AinarresError("the board uses an external database (AINARRES_DATABASE_URL); "
+                            "start and stop it with its own tools")
+    return EmbeddedServer(ctx.settings.state_dir)
+
+
+@db.command()
+@pass_ctx
+def start(ctx: Ctx) -> None:
+    """Start the embedded server (initialising it the first time)."""
+    server = _embedded(ctx)
+    server.ensure_running()
+    click.echo(f"embedded PostgreSQL running (pid {server.status().pid}) at {server.socket_dir}")
+
+
+@db.command()
+@pass_ctx
+def stop(ctx: Ctx) -> None:
+    """Stop the embedded server; commands start it again on demand."""
+    stopped = _embedded(ctx).stop()
+    click.echo("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+
+
+@db.command()
+@JSON_OPTION
+@pass_ctx
+def status(ctx: Ctx, as_json: bool) -> None:
+    """Whether the database is up, and which migrations it has."""
+    info: dict[str, object] = {"embedded": ctx.settings.embedded}
+    if ctx.settings.embedded:
+        st = EmbeddedServer(ctx.settings.state_dir).status()
+        info.update(initialized=st.initialized, running=st.running, pid=st.pid,
+                    data_dir=str(st.data_dir), socket_dir=str(st.socket_dir))
+        if not st.running:
+            info["migrations"] = None
+    if info.get("running", True):
+        with open_connection(operator_conninfo(ctx.settings)) as conn:
+            info["pending"] = [m.name for m in migrations.pending(conn)]
+            info["migrations"] = [name for name, _ in migrations.applied(conn).values()]
+    if as_json:
+        emit_json(info)
+        return
+    if ctx.settings.embedded:
+        state = "running (pid {pid})".format(**info) if info["running"] else "stopped"
+        click.echo(f"embedded PostgreSQL: {state}; data {info['data_dir']}")
+    else:
+        click.echo("external PostgreSQL (AINARRES_DATABASE_URL)")
+    if info.get("migrations") is not None:
+        pending = info["pending"]
+        click.echo(f"migrations applied: {len(info['migrations'])}"  # type: ignore[arg-type]
+                   f"{'; pending: ' + ', '.join(pending) if pending else ''}")  # type: ignore[arg-type]
+
+
+@db.command()
+@pass_ctx
+def migrate(ctx: Ctx) -> None:
+    """Apply pending migrations (each in one transaction, under an advisory lock)."""
+    applied = _migrate(ctx)
+    click.echo(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+
+
+COMMANDS = [init, db]

@@ -1,0 +1,36 @@
+"""Where ainarres keeps its state, and which database it talks to."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+STATE_DIR_ENV = "AINARRES_HOME"
+DATABASE_URL_ENV = "AINARRES_DATABASE_URL"
+FAMILY_ENV = "AINARRES_FAMILY"
+AGENT_ENV = "AINARRES_AGENT"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings of one invocation: explicit flags win over the environment."""
+
+    state_dir: Path
+    database_url: str | None
+
+    @property
+    def embedded(self) -> bool:
+        """True when ainarres runs its own PostgreSQL under the state directory."""
+        return self.database_url is None
+
+
+def resolve(state_dir: str | Path | None = None, database_url: str | None = None) -> Settings:
+    """Settings from flags, then `AINARRES_HOME` / `AINARRES_DATABASE_URL`, then defaults.
+
+    The default state directory is `.ainarres` in the current folder, so a project's board
+    lives beside the project, the way `.git` does.
+    """
+    raw_dir = state_dir or os.environ.get(STATE_DIR_ENV) or ".ainarres"
+    url = database_url or os.environ.get(DATABASE_URL_ENV) or None
+    return Settings(state_dir=Path(raw_dir).expanduser().absolute(), database_url=url)

@@ -1,0 +1,86 @@
+"""Passwords made, stored 0600 and read back; never logged or printed.
+
+Layout under the state directory:
+  credentials/            0700
+    operator.json         the person's credential (the database superuser on the embedded board)
+    families/NAME.json    one database role and password per family
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from ainarres.errors import AinarresError, BadInput
+
+
+@dataclass(frozen=True)
+class DbCredential:
+    """A database login: role name and password."""
+
+    user: str
+    password: str
+
+
+def new_password() -> str:
+    """A random password with 192 bits of entropy, safe in a libpq connection string."""
+    return secrets.token_urlsafe(24)
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create `path` (and parents we own) with mode 0700; never loosen an existing parent."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+    return path
+
+
+def credentials_dir(state_dir: Path) -> Path:
+    return state_dir / "credentials"
+
+
+def operator_file(state_dir: Path) -> Path:
+    return credentials_dir(state_dir) / "operator.json"
+
+
+def family_file(state_dir: Path, family: str) -> Path:
+    return credentials_dir(state_dir) / "families" / f"{family}.json"
+
+
+def write_credential(path: Path, cred: DbCredential) -> None:
+    """Write atomically with mode 0600 from the first byte: no window where it is readable."""
+    ensure_private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"user": cred.user, "password": cred.password}, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read_credential(path: Path, what: str) -> DbCredential:
+    """Read a credential file, refusing one that others could read."""
+    try:
+        st = path.stat()
+        text = path.read_text()
+    except FileNotFoundError:
+        raise AinarresError(
+            f"no credential for {what}: {path} does not exist; "
+            "run `ainarres init` (operator) or `ainarres family add` (family) first"
+        ) from None
+    except PermissionError:
+        raise AinarresError(f"cannot read the credential for {what}: {path} is not readable") from None
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise AinarresError(
+            f"refusing credential {path}: its mode is {stat.S_IMODE(st.st_mode):04o}, "
+            f"others may read it; run `chmod 600 {path}`"
+        )
+    try:
+        data = json.loads(text)
+        return DbCredential(user=str(data["user"]), password=str(data["password"]))
+    except (ValueError, KeyError, TypeError):
+        raise BadInput(f"credential file {path} is damaged: expected JSON with user and password") from None

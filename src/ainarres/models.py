@@ -1,0 +1,76 @@
+"""Frozen models of what the board returns: outcomes, tasks, events. Also the --json shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+OutcomeKind = Literal[
+    "ok", "empty", "lease_lost", "not_allowed", "illegal_transition", "blocked", "not_found",
+    "invalid",
+]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Task(Frozen):
+    id: UUID
+    short_id: str
+    title: str
+    body: str
+    workflow: str
+    stage: str
+    priority: int
+    parent_id: UUID | None
+    open: bool
+    holder_agent: UUID | None
+    holder_family: str | None
+    lease_expires_at: datetime | None
+    claim_epoch: int
+    attempts: int
+    blocked: bool
+    blocked_reason: str | None
+    branch: str | None
+    base_commit: str | None
+    head_commit: str | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    stage_entered_at: datetime
+    depends_on: list[UUID]
+
+
+class Outcome(Frozen):
+    """The structured result of a verb; anything but `ok` changed nothing."""
+
+    outcome: OutcomeKind
+    message: str
+    task: Task | None = None
+    epoch: int | None = None
+    role: str | None = None
+    agent: dict[str, Any] | None = None
+    family: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+class Event(Frozen):
+    id: int
+    at: datetime
+    kind: str
+    task_id: UUID | None
+    short_id: str | None
+    family: str | None
+    agent: str | None
+    actor: str
+    from_stage: str | None
+    to_stage: str | None
+    epoch: int | None
+    data: dict[str, Any]
