@@ -73,7 +73,9 @@ def read_credential(path: Path, what: str) -> DbCredential:
             "run `ainarres init` (operator) or `ainarres family add` (family) first"
         ) from None
     except PermissionError:
-        raise AinarresError(f"cannot read the credential for {what}: {path} is not readable") from None
+        raise AinarresError(
+            f"cannot read the credential for {what}: {path} is not readable"
+        ) from None
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise AinarresError(
             f"refusing credential {path}: its mode is {stat.S_IMODE(st.st_mode):04o}, "
@@ -83,4 +85,6 @@ def read_credential(path: Path, what: str) -> DbCredential:
         data = json.loads(text)
         return DbCredential(user=str(data["user"]), password=str(data["password"]))
     except (ValueError, KeyError, TypeError):
-        raise BadInput(f"credential file {path} is damaged: expected JSON with user and password") from None
+        raise BadInput(
+            f"credential file {path} is damaged: expected JSON with user and password"
+        ) from None

@@ -9,7 +9,13 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 OutcomeKind = Literal[
-    "ok", "empty", "lease_lost", "not_allowed", "illegal_transition", "blocked", "not_found",
+    "ok",
+    "empty",
+    "lease_lost",
+    "not_allowed",
+    "illegal_transition",
+    "blocked",
+    "not_found",
     "invalid",
 ]
 

@@ -13,8 +13,9 @@ from ainarres.errors import AinarresError
 from ainarres.models import Outcome
 
 
-def brief(conn: Connection, title: str, body: str = "", priority: int = 0,
-          workflow: str = "dev") -> Outcome:  # fmt: skip
+def brief(
+    conn: Connection, title: str, body: str = "", priority: int = 0, workflow: str = "dev"
+) -> Outcome:
     """A person submits a brief: a task in the workflow's initial stage, for a designer."""
     return call(conn, "brief", title=title, body=body, priority=priority, workflow=workflow)
 
@@ -51,8 +52,9 @@ def grant(conn: Connection, family: str, role: str, expires_at: datetime | None 
     return call(conn, "grant_role", family=family, role=role, expires_at=expires_at)
 
 
-def deny(conn: Connection, family: str, role: str, reason: str,
-         expires_at: datetime | None = None) -> Outcome:  # fmt: skip
+def deny(
+    conn: Connection, family: str, role: str, reason: str, expires_at: datetime | None = None
+) -> Outcome:
     return call(conn, "deny_role", family=family, role=role, reason=reason, expires_at=expires_at)
 
 

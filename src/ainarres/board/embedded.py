@@ -154,13 +154,15 @@ class EmbeddedServer:
         try:
             self._run(
                 "initdb",
-                "-D", str(self.data_dir),
-                "-U", SUPERUSER,
+                "-D",
+                str(self.data_dir),
+                "-U",
+                SUPERUSER,
                 "--auth=scram-sha-256",
                 f"--pwfile={pwfile}",
                 "--encoding=UTF8",
                 "--locale=C",
-            )  # fmt: skip
+            )
         finally:
             pwfile.unlink(missing_ok=True)
         write_credential(operator_file(self.state_dir), cred)
@@ -170,13 +172,26 @@ class EmbeddedServer:
     def _start(self) -> None:
         ensure_private_dir(self.socket_dir)
         if self.socket_dir.stat().st_uid != os.getuid():
-            raise AinarresError(f"socket folder {self.socket_dir} belongs to another user; remove it")
+            raise AinarresError(
+                f"socket folder {self.socket_dir} belongs to another user; remove it"
+            )
         options = (
             f"-c listen_addresses='' -c unix_socket_directories='{self.socket_dir}' "
             f"-c unix_socket_permissions=0700 -c port={PORT} -c max_connections=200"
         )
-        self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "-t", "60",
-                  "-o", options, "start")  # fmt: skip
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_file),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "start",
+        )
 
     def _live_pid(self) -> int | None:
         pidfile = self.data_dir / "postmaster.pid"
@@ -201,7 +216,9 @@ class EmbeddedServer:
         cmd = [str(_bin_dir() / tool), *args]
         if os.geteuid() == 0:
             if shutil.which("unshare") is None:
-                raise Unavailable("running as root needs `unshare` (util-linux) for the embedded server")
+                raise Unavailable(
+                    "running as root needs `unshare` (util-linux) for the embedded server"
+                )
             cmd = ["unshare", "--user", f"--map-user={_NS_UID}", f"--map-group={_NS_UID}", *cmd]
         proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if proc.returncode != 0:
@@ -212,10 +229,27 @@ class EmbeddedServer:
     def _run_sql(self, cred: DbCredential, statement: str, dbname: str) -> None:
         env = {**os.environ, "PGPASSWORD": cred.password}
         proc = subprocess.run(
-            [str(_bin_dir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
-             "-h", str(self.socket_dir), "-p", str(PORT), "-U", cred.user, "-d", dbname,
-             "-c", statement],
-            capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                str(_bin_dir() / "psql"),
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                str(self.socket_dir),
+                "-p",
+                str(PORT),
+                "-U",
+                cred.user,
+                "-d",
+                dbname,
+                "-c",
+                statement,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
         if proc.returncode != 0:
             raise Unavailable(f"embedded PostgreSQL setup failed: {proc.stderr.strip()}")

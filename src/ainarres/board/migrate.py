@@ -97,7 +97,9 @@ def migrate(conn: Connection, folder: Path | None = None) -> list[Migration]:
                         (mig.version, mig.name, mig.checksum),
                     )
             except psycopg.Error as exc:
-                raise AinarresError(f"migration {mig.name} failed and was rolled back: {exc}") from None
+                raise AinarresError(
+                    f"migration {mig.name} failed and was rolled back: {exc}"
+                ) from None
         return todo
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))

@@ -52,8 +52,9 @@ def stage_names(conn: Connection) -> list[str]:
     return [r["name"] for r in conn.execute(q("stage_names")).fetchall()]
 
 
-def list_tasks(conn: Connection, stage: str | None = None, include_closed: bool = False,
-               limit: int = 200) -> list[dict[str, Any]]:  # fmt: skip
+def list_tasks(
+    conn: Connection, stage: str | None = None, include_closed: bool = False, limit: int = 200
+) -> list[dict[str, Any]]:
     """Tasks in workflow order; an unknown stage is an error, not an empty list."""
     if stage is not None and stage not in stage_names(conn):
         raise BadInput(f"no stage {stage!r}; stages are {', '.join(stage_names(conn))}")
@@ -78,8 +79,9 @@ def board(conn: Connection) -> BoardSnapshot:
     )
 
 
-def events(conn: Connection, task: UUID | None = None, family: str | None = None,
-           limit: int = 100) -> list[Event]:  # fmt: skip
+def events(
+    conn: Connection, task: UUID | None = None, family: str | None = None, limit: int = 100
+) -> list[Event]:
     """The newest events first."""
     rows = conn.execute(q("events"), {"task": task, "family": family, "limit": limit}).fetchall()
     return [Event.model_validate(r) for r in rows]

@@ -7,6 +7,7 @@ connection's authenticated role, never an argument.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -92,8 +93,9 @@ class Agent:
 
     def advance(self, task: UUID, epoch: int, head_commit: str | None = None) -> Outcome:
         """Done: move the task along its workflow's next step and let go of it."""
-        return call(self.conn, "advance", agent=self.id, task=task, epoch=epoch,
-                    head_commit=head_commit)  # fmt: skip
+        return call(
+            self.conn, "advance", agent=self.id, task=task, epoch=epoch, head_commit=head_commit
+        )
 
     def return_task(self, task: UUID, epoch: int, reason: str) -> Outcome:
         return call(self.conn, "return_task", agent=self.id, task=task, epoch=epoch, reason=reason)
@@ -115,6 +117,26 @@ class Agent:
         workflow: str = "dev",
     ) -> Outcome:
         """Create work; only a family holding the workflow's first step may."""
-        return call(self.conn, "create_task", agent=self.id, title=title, body=body,
-                    priority=priority, depends_on=depends_on or [], parent=parent,
-                    workflow=workflow)  # fmt: skip
+        return call(
+            self.conn,
+            "create_task",
+            agent=self.id,
+            title=title,
+            body=body,
+            priority=priority,
+            depends_on=depends_on or [],
+            parent=parent,
+            workflow=workflow,
+        )
+
+
+def act_atomically(conn: Connection, name: str, fn: Callable[[Agent], Outcome]) -> Outcome:
+    """Register agent `name` and run one verb in a single transaction; any outcome but ok
+    (or an exception) rolls it all back, so a refusal leaves no trace at all."""
+    result: list[Outcome] = []
+    with conn.transaction():
+        out = fn(Agent.start(conn, name))
+        result.append(out)
+        if not out.ok:
+            raise psycopg.Rollback()
+    return result[0]

@@ -15,17 +15,22 @@ from ainarres.cli.render import age, emit_json, safe
 def render_board(snap: BoardSnapshot) -> str:
     """Stage counts, then `- …d25d [reviewing] grok+grok-build age 22s` per active task."""
     counts = " · ".join(
-        f"{s['stage']} {s['tasks']}" + (f" ({s['held']} held)" if s["held"] else "")
+        f"{s['stage']} {s['tasks']}"
+        + (f" ({s['held']} held)" if s["held"] else "")
         + (f" ({s['blocked']} blocked)" if s["blocked"] else "")
         for s in snap.stages
-    )  # fmt: skip
+    )
     lines = [f"stages: {counts}", f"active ({len(snap.active)}):"]
-    lines += [f"- {a['short_id']} [{a['label']}] {a['family']} age {age(a['age_seconds'])}"
-              for a in snap.active]  # fmt: skip
+    lines += [
+        f"- {a['short_id']} [{a['label']}] {a['family']} age {age(a['age_seconds'])}"
+        for a in snap.active
+    ]
     if snap.blocked:
         lines.append(f"blocked ({len(snap.blocked)}):")
-        lines += [f"- {b['short_id']} [{b['stage']}] {safe(b['title'])}: {safe(b['blocked_reason'])}"
-                  for b in snap.blocked]  # fmt: skip
+        lines += [
+            f"- {b['short_id']} [{b['stage']}] {safe(b['title'])}: {safe(b['blocked_reason'])}"
+            for b in snap.blocked
+        ]
     return "\n".join(lines)
 
 
@@ -64,8 +69,14 @@ def board(ctx: Ctx, watch: bool, interval: float, family: str | None, as_json: b
 @FAMILY_OPTION
 @JSON_OPTION
 @pass_ctx
-def log(ctx: Ctx, task_ref: str | None, of_family: str | None, limit: int, family: str | None,
-        as_json: bool) -> None:  # fmt: skip
+def log(
+    ctx: Ctx,
+    task_ref: str | None,
+    of_family: str | None,
+    limit: int,
+    family: str | None,
+    as_json: bool,
+) -> None:
     """The append-only event log, newest last."""
     with ctx.reader(family) as conn:
         task = reads.resolve_task(conn, task_ref) if task_ref else None
@@ -77,7 +88,9 @@ def log(ctx: Ctx, task_ref: str | None, of_family: str | None, limit: int, famil
         move = f" {e.from_stage or ''}->{e.to_stage or ''}" if e.from_stage or e.to_stage else ""
         who = e.family or e.actor
         extra = " ".join(f"{k}={v}" for k, v in e.data.items())
-        click.echo(safe(f"{e.at:%H:%M:%S} {e.short_id or '-'} {e.kind}{move} {who} {extra}".rstrip()))
+        click.echo(
+            safe(f"{e.at:%H:%M:%S} {e.short_id or '-'} {e.kind}{move} {who} {extra}".rstrip())
+        )
 
 
 COMMANDS = [board, log]

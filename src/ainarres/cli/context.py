@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,18 +15,23 @@ import click
 
 from ainarres.board.db import Connection, connect
 from ainarres.board.reads import resolve_task
-from ainarres.board.verbs import Agent
+from ainarres.board.verbs import Agent, act_atomically
 from ainarres.config import AGENT_ENV, FAMILY_ENV, Settings
 from ainarres.credentials import ensure_private_dir
 from ainarres.errors import AinarresError, BadInput
+from ainarres.models import Outcome
 
 FAMILY_OPTION = click.option(
-    "--family", envvar=FAMILY_ENV, help=f"Act as this family, with its own credential (or ${FAMILY_ENV})."
+    "--family",
+    envvar=FAMILY_ENV,
+    help=f"Act as this family, with its own credential (or ${FAMILY_ENV}).",
 )
 AGENT_OPTION = click.option(
-    "--agent", "agent_name", envvar=AGENT_ENV,
+    "--agent",
+    "agent_name",
+    envvar=AGENT_ENV,
     help=f"Name of this running instance of the family (or ${AGENT_ENV}); default cli@HOST.",
-)  # fmt: skip
+)
 EPOCH_OPTION = click.option(
     "--epoch", type=int, help="Claim epoch (fencing token); default: the one `next` recorded."
 )
@@ -51,15 +56,28 @@ class Ctx:
 
     @contextmanager
     def agent(self, family: str | None, name: str | None) -> Iterator[tuple[Agent, AgentState]]:
+        """An agent of `family` on the family's own connection (registered on first use)."""
         if not family:
             raise BadInput(f"this command acts as a family: pass --family NAME or set {FAMILY_ENV}")
         name = name or f"cli@{socket.gethostname()}"
         with connect(self.settings, family) as conn:
-            agent = Agent.start(conn, name)
-            yield agent, AgentState(self.settings.state_dir, family, name)
+            yield Agent.start(conn, name), AgentState(self.settings.state_dir, family, name)
 
-    def task_epoch(self, conn: Connection, state: AgentState, ref: str,
-                   epoch: int | None) -> tuple[UUID, int]:  # fmt: skip
+    def act(
+        self, family: str | None, name: str | None, fn: Callable[[Agent, AgentState], Outcome]
+    ) -> Outcome:
+        """Run one verb as an agent in one transaction: a refusal leaves no trace, not even the
+        agent's registration or its last-seen time."""
+        if not family:
+            raise BadInput(f"this command acts as a family: pass --family NAME or set {FAMILY_ENV}")
+        name = name or f"cli@{socket.gethostname()}"
+        state = AgentState(self.settings.state_dir, family, name)
+        with connect(self.settings, family) as conn:
+            return act_atomically(conn, name, lambda agent: fn(agent, state))
+
+    def task_epoch(
+        self, conn: Connection, state: AgentState, ref: str, epoch: int | None
+    ) -> tuple[UUID, int]:
         task = resolve_task(conn, ref)
         if epoch is None:
             epoch = state.epoch_of(task)

@@ -63,8 +63,10 @@ def family_list(ctx: Ctx, as_json: bool) -> None:
     for row in rows:
         roles = ",".join(g["role"] + ("" if g["active"] else "(inactive)") for g in row["grants"])
         denied = ",".join(d["role"] for d in row["denials"])
-        click.echo(f"{row['name']}  tool={row['tool']} model={row['model']} roles={roles or '-'}"
-                   + (f" denied={denied}" if denied else ""))
+        click.echo(
+            f"{row['name']}  tool={row['tool']} model={row['model']} roles={roles or '-'}"
+            + (f" denied={denied}" if denied else "")
+        )
 
 
 @family.command("show")
@@ -78,8 +80,10 @@ def family_show(ctx: Ctx, name: str, as_json: bool) -> None:
     if as_json:
         emit_json(row)
         return
-    click.echo(f"{row['name']}: tool {row['tool']}, model {row['model']}, "
-               f"database role {row['db_role']}, {row['agents']} agent(s)")
+    click.echo(
+        f"{row['name']}: tool {row['tool']}, model {row['model']}, "
+        f"database role {row['db_role']}, {row['agents']} agent(s)"
+    )
     for g in row["grants"]:
         until = f" until {g['expires_at']}" if g["expires_at"] else ""
         click.echo(f"  grant {g['role']}{until}{'' if g['active'] else ' (inactive)'}")
@@ -107,8 +111,9 @@ def grant(ctx: Ctx, family_name: str, role: str, duration: str | None, as_json: 
 @click.option("--for", "duration", help="Expire after this long (e.g. 1d); default permanent.")
 @JSON_OPTION
 @pass_ctx
-def deny(ctx: Ctx, family_name: str, role: str, reason: str, duration: str | None,
-         as_json: bool) -> None:  # fmt: skip
+def deny(
+    ctx: Ctx, family_name: str, role: str, reason: str, duration: str | None, as_json: bool
+) -> None:
     """Deny FAMILY the ROLE, overriding its grant until the denial expires or is lifted."""
     with ctx.operator() as conn:
         finish(admin.deny(conn, family_name, role, reason, expiry(duration)), as_json)

@@ -21,10 +21,17 @@ traceback); 4 board unreachable or not set up; 5 nothing to claim (next).
 
 
 @click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--state-dir", envvar="AINARRES_HOME", type=click.Path(file_okay=False),
-              help="State directory (default ./.ainarres, or $AINARRES_HOME).")
-@click.option("--database-url", envvar="AINARRES_DATABASE_URL",
-              help="External PostgreSQL >= 14 (or $AINARRES_DATABASE_URL); default: embedded.")
+@click.option(
+    "--state-dir",
+    envvar="AINARRES_HOME",
+    type=click.Path(file_okay=False),
+    help="State directory (default ./.ainarres, or $AINARRES_HOME).",
+)
+@click.option(
+    "--database-url",
+    envvar="AINARRES_DATABASE_URL",
+    help="External PostgreSQL >= 14 (or $AINARRES_DATABASE_URL); default: embedded.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of unexpected errors.")
 @click.version_option(__version__, prog_name="ainarres")
 @click.pass_context
@@ -35,7 +42,7 @@ def cli(ctx: click.Context, state_dir: str | None, database_url: str | None, ver
     asks for the next task it may do and says when it is done. A person briefs,
     grants and unblocks; families (tool+model pairs) act with their own
     database roles.
-    """  # fmt: skip
+    """
     ctx.obj = Ctx(resolve(state_dir, database_url), verbose)
 
 
@@ -48,15 +55,20 @@ def main() -> None:
     """Entry point: run the CLI, turning every failure into a one-line message and exit code."""
     verbose = "-v" in sys.argv[1:] or "--verbose" in sys.argv[1:]
     try:
-        cli.main(standalone_mode=False)
+        cli.main(prog_name="ainarres", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:
         click.echo("ainarres: aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        # One line, like every other refusal; the usage text is one --help away.
+        where = exc.ctx.command_path if exc.ctx else "ainarres"
+        click.echo(f"ainarres: usage: {exc.format_message()} (see `{where} --help`)", err=True)
+        sys.exit(EXIT_USAGE)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
+        click.echo(f"ainarres: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
     except AinarresError as exc:
         click.echo(f"ainarres: error: {exc.message}", err=True)
         sys.exit(exc.exit_code)
@@ -65,6 +77,8 @@ def main() -> None:
     except Exception as exc:  # the last line of defence: say what happened, exit 3
         if verbose:
             traceback.print_exc()
-        click.echo(f"ainarres: unexpected error: {type(exc).__name__}: {exc} (run with -v)", err=True)
+        click.echo(
+            f"ainarres: unexpected error: {type(exc).__name__}: {exc} (run with -v)", err=True
+        )
         sys.exit(EXIT_UNEXPECTED)
     sys.exit(0)

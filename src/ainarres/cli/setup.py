@@ -29,8 +29,10 @@ def init(ctx: Ctx) -> None:
     ensure_private_dir(ctx.settings.state_dir)
     applied = _migrate(ctx)
     where = "embedded PostgreSQL" if ctx.settings.embedded else "external PostgreSQL"
-    click.echo(f"board ready in {ctx.settings.state_dir} ({where}); "
-               f"applied {len(applied)} migration(s){': ' + ', '.join(applied) if applied else ''}")
+    click.echo(
+        f"board ready in {ctx.settings.state_dir} ({where}); "
+        f"applied {len(applied)} migration(s){': ' + ', '.join(applied) if applied else ''}"
+    )
 
 
 @click.group()
@@ -40,8 +42,10 @@ def db() -> None:
 
 def _embedded(ctx: Ctx) -> EmbeddedServer:
     if not ctx.settings.embedded:
-        raise AinarresError("the board uses an external database (AINARRES_DATABASE_URL); "
-                            "start and stop it with its own tools")
+        raise AinarresError(
+            "the board uses an external database (AINARRES_DATABASE_URL); "
+            "start and stop it with its own tools"
+        )
     return EmbeddedServer(ctx.settings.state_dir)
 
 
@@ -66,30 +70,40 @@ def stop(ctx: Ctx) -> None:
 @JSON_OPTION
 @pass_ctx
 def status(ctx: Ctx, as_json: bool) -> None:
-    """Whether the database is up, and which migrations it has."""
-    info: dict[str, object] = {"embedded": ctx.settings.embedded}
-    if ctx.settings.embedded:
-        st = EmbeddedServer(ctx.settings.state_dir).status()
-        info.update(initialized=st.initialized, running=st.running, pid=st.pid,
-                    data_dir=str(st.data_dir), socket_dir=str(st.socket_dir))
-        if not st.running:
-            info["migrations"] = None
-    if info.get("running", True):
+    """Whether the database is up, and which migrations it has (never starts it)."""
+    st = EmbeddedServer(ctx.settings.state_dir).status() if ctx.settings.embedded else None
+    applied: list[str] | None = None
+    pending: list[str] | None = None
+    if st is None or st.running:
         with open_connection(operator_conninfo(ctx.settings)) as conn:
-            info["pending"] = [m.name for m in migrations.pending(conn)]
-            info["migrations"] = [name for name, _ in migrations.applied(conn).values()]
+            pending = [m.name for m in migrations.pending(conn)]
+            applied = [name for name, _ in migrations.applied(conn).values()]
     if as_json:
+        info: dict[str, object] = {
+            "embedded": st is not None,
+            "migrations": applied,
+            "pending": pending,
+        }
+        if st is not None:
+            info.update(
+                initialized=st.initialized,
+                running=st.running,
+                pid=st.pid,
+                data_dir=str(st.data_dir),
+                socket_dir=str(st.socket_dir),
+            )
         emit_json(info)
         return
-    if ctx.settings.embedded:
-        state = "running (pid {pid})".format(**info) if info["running"] else "stopped"
-        click.echo(f"embedded PostgreSQL: {state}; data {info['data_dir']}")
-    else:
+    if st is None:
         click.echo("external PostgreSQL (AINARRES_DATABASE_URL)")
-    if info.get("migrations") is not None:
-        pending = info["pending"]
-        click.echo(f"migrations applied: {len(info['migrations'])}"  # type: ignore[arg-type]
-                   f"{'; pending: ' + ', '.join(pending) if pending else ''}")  # type: ignore[arg-type]
+    else:
+        state = f"running (pid {st.pid})" if st.running else "stopped"
+        click.echo(f"embedded PostgreSQL: {state}; data {st.data_dir}")
+    if applied is not None:
+        click.echo(
+            f"migrations applied: {len(applied)}"
+            + (f"; pending: {', '.join(pending)}" if pending else "")
+        )
 
 
 @db.command()
@@ -97,7 +111,9 @@ def status(ctx: Ctx, as_json: bool) -> None:
 def migrate(ctx: Ctx) -> None:
     """Apply pending migrations (each in one transaction, under an advisory lock)."""
     applied = _migrate(ctx)
-    click.echo(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+    click.echo(
+        f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else "")
+    )
 
 
 COMMANDS = [init, db]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import click
 
 from ainarres.board import admin, reads
-from ainarres.cli.context import AGENT_OPTION, FAMILY_OPTION, JSON_OPTION, Ctx, pass_ctx
+from ainarres.board.verbs import Agent
+from ainarres.cli.context import AGENT_OPTION, FAMILY_OPTION, JSON_OPTION, AgentState, Ctx, pass_ctx
 from ainarres.cli.render import emit_json, finish, safe
 from ainarres.errors import BadInput
+from ainarres.models import Outcome
 
 MAX_BODY = 65536
 
@@ -22,12 +24,22 @@ def _body(body: str | None, body_file: click.File | None) -> str:
 @click.command()
 @click.argument("title")
 @click.option("--body", help="The brief's text.")
-@click.option("--body-file", type=click.File("r"), help="Read the text from a file ('-' for stdin).")
-@click.option("--priority", type=int, default=0, show_default=True, help="-1000..1000, higher first.")
+@click.option(
+    "--body-file", type=click.File("r"), help="Read the text from a file ('-' for stdin)."
+)
+@click.option(
+    "--priority", type=int, default=0, show_default=True, help="-1000..1000, higher first."
+)
 @JSON_OPTION
 @pass_ctx
-def brief(ctx: Ctx, title: str, body: str | None, body_file: click.File | None, priority: int,
-          as_json: bool) -> None:  # fmt: skip
+def brief(
+    ctx: Ctx,
+    title: str,
+    body: str | None,
+    body_file: click.File | None,
+    priority: int,
+    as_json: bool,
+) -> None:
     """A person submits a brief; a designer family splits it into tasks."""
     with ctx.operator() as conn:
         finish(admin.brief(conn, title, _body(body, body_file), priority), as_json)
@@ -41,24 +53,39 @@ def task() -> None:
 @task.command("create")
 @click.option("--title", required=True)
 @click.option("--body", help="What to do, for the implementer.")
-@click.option("--body-file", type=click.File("r"), help="Read the body from a file ('-' for stdin).")
-@click.option("--priority", type=int, default=0, show_default=True, help="-1000..1000, higher first.")
+@click.option(
+    "--body-file", type=click.File("r"), help="Read the body from a file ('-' for stdin)."
+)
+@click.option(
+    "--priority", type=int, default=0, show_default=True, help="-1000..1000, higher first."
+)
 @click.option("--depends-on", multiple=True, help="A task that must ship first (repeatable).")
 @click.option("--parent", help="The brief this task comes from.")
 @FAMILY_OPTION
 @AGENT_OPTION
 @JSON_OPTION
 @pass_ctx
-def task_create(ctx: Ctx, title: str, body: str | None, body_file: click.File | None,
-                priority: int, depends_on: tuple[str, ...], parent: str | None,
-                family: str | None, agent_name: str | None, as_json: bool) -> None:  # fmt: skip
+def task_create(
+    ctx: Ctx,
+    title: str,
+    body: str | None,
+    body_file: click.File | None,
+    priority: int,
+    depends_on: tuple[str, ...],
+    parent: str | None,
+    family: str | None,
+    agent_name: str | None,
+    as_json: bool,
+) -> None:
     """Create a task. Only a family holding the workflow's first step (designer) may."""
-    with ctx.agent(family, agent_name) as (agent, _):
+    text = _body(body, body_file)
+
+    def create(agent: Agent, _: AgentState) -> Outcome:
         deps = [reads.resolve_task(agent.conn, d) for d in depends_on]
         parent_id = reads.resolve_task(agent.conn, parent) if parent else None
-        out = agent.create_task(title, _body(body, body_file), priority=priority,
-                                depends_on=deps, parent=parent_id)  # fmt: skip
-    finish(out, as_json)
+        return agent.create_task(title, text, priority=priority, depends_on=deps, parent=parent_id)
+
+    finish(ctx.act(family, agent_name, create), as_json)
 
 
 @task.command("list")
@@ -68,8 +95,9 @@ def task_create(ctx: Ctx, title: str, body: str | None, body_file: click.File | 
 @FAMILY_OPTION
 @JSON_OPTION
 @pass_ctx
-def task_list(ctx: Ctx, stage: str | None, include_closed: bool, limit: int,
-              family: str | None, as_json: bool) -> None:  # fmt: skip
+def task_list(
+    ctx: Ctx, stage: str | None, include_closed: bool, limit: int, family: str | None, as_json: bool
+) -> None:
     """Tasks in workflow order, best priority first."""
     with ctx.reader(family) as conn:
         rows = reads.list_tasks(conn, stage, include_closed, limit)
@@ -79,7 +107,9 @@ def task_list(ctx: Ctx, stage: str | None, include_closed: bool, limit: int,
     for r in rows:
         holder = f" held by {r['holder_family']}/{r['holder_agent']}" if r["holder_family"] else ""
         flag = f" BLOCKED: {safe(r['blocked_reason'])}" if r["blocked"] else ""
-        click.echo(f"{r['short_id']} [{r['stage']}] p{r['priority']} {safe(r['title'])}{holder}{flag}")
+        click.echo(
+            f"{r['short_id']} [{r['stage']}] p{r['priority']} {safe(r['title'])}{holder}{flag}"
+        )
     if not rows:
         click.echo("no tasks")
 
@@ -95,11 +125,17 @@ def task_show(ctx: Ctx, task_ref: str, family: str | None, as_json: bool) -> Non
         t = reads.show_task(conn, reads.resolve_task(conn, task_ref))
         history = reads.events(conn, task=t.id, limit=1000)
     if as_json:
-        emit_json({"task": t.model_dump(mode="json"),
-                   "events": [e.model_dump(mode="json") for e in reversed(history)]})
+        emit_json(
+            {
+                "task": t.model_dump(mode="json"),
+                "events": [e.model_dump(mode="json") for e in reversed(history)],
+            }
+        )
         return
-    click.echo(f"{t.short_id} {safe(t.title)}\n  id {t.id}\n  stage {t.stage} ({t.workflow}), "
-               f"priority {t.priority}, attempts {t.attempts}, epoch {t.claim_epoch}")
+    click.echo(
+        f"{t.short_id} {safe(t.title)}\n  id {t.id}\n  stage {t.stage} ({t.workflow}), "
+        f"priority {t.priority}, attempts {t.attempts}, epoch {t.claim_epoch}"
+    )
     if t.holder_family:
         click.echo(f"  held by {t.holder_family} until {t.lease_expires_at}")
     if t.blocked:

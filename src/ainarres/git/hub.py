@@ -1,0 +1,146 @@
+"""Create and configure the hub: the bare repository that every agent pushes to."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ainarres.errors import BadInput
+from ainarres.git import layout
+from ainarres.git._env import clean_env
+from ainarres.git._run import git
+from ainarres.git.hooks import install_hooks
+from ainarres.git.keys import SigningKey, allowed_signers_line, check_principal
+
+# The author of the initial commit when the source is a plain folder. Fixed so that
+# importing the same folder twice (with the same dates) gives the same commit.
+IMPORT_NAME = "ainarres"
+IMPORT_EMAIL = "ainarres@localhost"
+
+
+@dataclass(frozen=True)
+class Hub:
+    """A hub repository on disk."""
+
+    path: Path
+    main_ref: str = layout.MAIN_REF
+
+    @property
+    def allowed_signers_file(self) -> Path:
+        """The ssh allowed-signers file that verifies push certificates."""
+        return layout.allowed_signers_file(self.path)
+
+    @property
+    def integrators_file(self) -> Path:
+        """The list of principals allowed to move main."""
+        return layout.integrators_file(self.path)
+
+
+def _is_repo_toplevel(source: Path) -> bool:
+    # A folder inside some other checkout (sandbox-repo/ inside this repository) is a
+    # plain folder for our purposes: only its own top level makes it a repository.
+    done = git("rev-parse", "--show-toplevel", cwd=source, env=clean_env(), check=False)
+    return done.returncode == 0 and Path(done.stdout.strip()).resolve() == source.resolve()
+
+
+def _import_folder(hub_dir: Path, source: Path) -> None:
+    """Commit every non-ignored file of ``source`` as the first commit of main."""
+    with tempfile.TemporaryDirectory(prefix="ainarres-import-") as tmp:
+        env = clean_env(
+            GIT_INDEX_FILE=str(Path(tmp) / "index"),
+            GIT_AUTHOR_NAME=IMPORT_NAME,
+            GIT_AUTHOR_EMAIL=IMPORT_EMAIL,
+            GIT_COMMITTER_NAME=IMPORT_NAME,
+            GIT_COMMITTER_EMAIL=IMPORT_EMAIL,
+        )
+        where = [f"--git-dir={hub_dir}", f"--work-tree={source}"]
+        # add -A honours the folder's own .gitignore, so caches never reach the hub.
+        git(*where, "add", "-A", ".", cwd=source, env=env)
+        tree = git(*where, "write-tree", env=env).stdout.strip()
+        message = f"Import {source.name}\n"
+        commit = git(
+            *where, "commit-tree", "--no-gpg-sign", tree, env=env, input_bytes=message.encode()
+        ).stdout.strip()
+        # The empty old value makes update-ref fail if main somehow exists already.
+        git(*where, "update-ref", "-m", "ainarres import", layout.MAIN_REF, commit, "", env=env)
+
+
+def _configure(hub_dir: Path) -> None:
+    settings = {
+        # A seed makes receive-pack advertise push-cert=<nonce>, without which
+        # `git push --signed` is refused. certNonceSlop stays unset (0): over ssh and
+        # file transports the signed nonce must then equal the one issued to this very
+        # connection, otherwise GIT_PUSH_CERT_NONCE_STATUS is BAD (SLOP over HTTP).
+        "receive.certNonceSeed": secrets.token_hex(32),
+        "receive.denyDeletes": "true",
+        "receive.denyNonFastForwards": "true",
+        "receive.fsckObjects": "true",
+        # A reflog on every ref keeps the history of main's moves for audits.
+        "core.logAllRefUpdates": "always",
+        # Relative to the hub, so a global core.hooksPath cannot bypass the gate and a
+        # moved hub still finds its hooks.
+        "core.hooksPath": "hooks",
+        "gpg.format": "ssh",
+        "gpg.ssh.allowedSignersFile": str(layout.allowed_signers_file(hub_dir)),
+    }
+    for name, value in settings.items():
+        git("config", name, value, cwd=hub_dir, env=clean_env())
+
+
+def init_hub(hub_path: Path, source: Path, python: str = sys.executable) -> Hub:
+    """Create a bare hub at ``hub_path`` whose main holds ``source``, with the gate installed.
+
+    A git repository as ``source`` contributes its HEAD history; a plain folder is
+    committed as a single commit by "ainarres <ainarres@localhost>". ``python`` is the
+    interpreter the hook shims run (it must be able to import ainarres).
+    """
+    source = source.resolve()
+    if not source.is_dir():
+        raise BadInput(f"source {source} is not a folder; give the project to put on main")
+    if hub_path.exists() and any(hub_path.iterdir()):
+        raise BadInput(f"{hub_path} exists and is not empty; choose a new path for the hub")
+    hub_path.mkdir(parents=True, exist_ok=True)
+    hub_dir = hub_path.resolve()
+    git("init", "--quiet", "--bare", "--initial-branch=main", str(hub_dir), env=clean_env())
+    # The history goes in before the hooks exist: the gate would rightly refuse it.
+    if _is_repo_toplevel(source):
+        git("push", "--quiet", str(hub_dir), f"HEAD:{layout.MAIN_REF}", cwd=source, env=clean_env())
+    else:
+        _import_folder(hub_dir, source)
+    _configure(hub_dir)
+    state = layout.state_dir(hub_dir)
+    state.mkdir(exist_ok=True)
+    for name in (layout.ALLOWED_SIGNERS, layout.INTEGRATORS):
+        (state / name).touch()
+    install_hooks(hub_dir, python)
+    return Hub(path=hub_dir)
+
+
+def open_hub(hub_path: Path) -> Hub:
+    """Return the Hub at ``hub_path``, checking that init_hub created it."""
+    hub_dir = hub_path.resolve()
+    if not layout.state_dir(hub_dir).is_dir() or not (hub_dir / "HEAD").is_file():
+        raise BadInput(f"{hub_path} is not an ainarres hub; create one with init_hub")
+    return Hub(path=hub_dir)
+
+
+def _append_once(path: Path, line: str) -> bool:
+    existing = path.read_text().splitlines() if path.exists() else []
+    if line in existing:
+        return False
+    with path.open("a") as handle:
+        handle.write(line + "\n")
+    return True
+
+
+def add_allowed_signer(hub: Hub, key: SigningKey) -> bool:
+    """Let ``key`` sign pushes to ``hub`` as its principal; False if it already could."""
+    return _append_once(hub.allowed_signers_file, allowed_signers_line(key))
+
+
+def add_integrator(hub: Hub, principal: str) -> bool:
+    """Let ``principal`` move main (with a signed push); False if it already could."""
+    return _append_once(hub.integrators_file, check_principal(principal))

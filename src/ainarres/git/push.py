@@ -1,0 +1,103 @@
+"""Push to the hub (optionally with an ssh-signed push certificate) and clone it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ainarres.errors import BadInput
+from ainarres.git._env import clean_env
+from ainarres.git._run import git
+from ainarres.git.keys import SigningKey
+
+# Flags of `git push --porcelain`: ' ' fast-forward, '+' forced, '-' deleted,
+# '*' new ref, '=' up to date, '!' rejected.
+_ACCEPTED_FLAGS = frozenset(" +-*=")
+
+
+@dataclass(frozen=True)
+class RefResult:
+    """What happened to one pushed ref."""
+
+    flag: str
+    source: str
+    destination: str
+    summary: str
+
+    @property
+    def accepted(self) -> bool:
+        """True when the hub took (or already had) this ref update."""
+        return self.flag in _ACCEPTED_FLAGS
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """The outcome of one ``git push``."""
+
+    returncode: int
+    refs: tuple[RefResult, ...]
+    remote_lines: tuple[str, ...]
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        """True when git succeeded and every ref was accepted."""
+        return self.returncode == 0 and bool(self.refs) and all(r.accepted for r in self.refs)
+
+    def ref(self, destination: str) -> RefResult | None:
+        """The result for ``destination`` (a full ref name), or None if git did not report it."""
+        return next((r for r in self.refs if r.destination == destination), None)
+
+
+def _parse_porcelain(stdout: str) -> tuple[RefResult, ...]:
+    refs: list[RefResult] = []
+    for line in stdout.splitlines():
+        # Ref lines are "<flag>\t<from>:<to>\t<summary>"; "To <url>" and "Done" are not.
+        parts = line.split("\t")
+        if len(parts) != 3 or len(parts[0]) != 1 or ":" not in parts[1]:
+            continue
+        source, _, destination = parts[1].partition(":")
+        refs.append(RefResult(parts[0], source, destination, parts[2]))
+    return tuple(refs)
+
+
+def _remote_lines(stderr: str) -> tuple[str, ...]:
+    # git pads sideband lines with spaces (or an ANSI erase on a terminal); strip both.
+    lines = []
+    for raw in stderr.replace("\r", "\n").splitlines():
+        if raw.startswith("remote: "):
+            lines.append(raw[len("remote: ") :].replace("\x1b[K", "").rstrip())
+    return tuple(lines)
+
+
+def push(
+    clone: Path, remote: str, refspecs: list[str], *, key: SigningKey | None, signed: bool
+) -> PushResult:
+    """Run ``git push --porcelain [--signed] <remote> <refspecs>`` in ``clone``.
+
+    With ``key`` the push certificate is signed by that ssh key (gpg.format=ssh).
+    Refusals are not errors here: inspect ``PushResult.ok`` and ``remote_lines``.
+    """
+    if signed and key is None:
+        raise BadInput("a signed push needs a signing key; pass key=")
+    if not refspecs:
+        raise BadInput("nothing to push; give at least one refspec")
+    config: list[str] = []
+    if key is not None:
+        config = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={key.private_key.resolve()}"]
+    args = [*config, "push", "--porcelain", *(["--signed"] if signed else []), remote, *refspecs]
+    done = git(*args, cwd=clone, env=clean_env(), check=False)
+    return PushResult(
+        returncode=done.returncode,
+        refs=_parse_porcelain(done.stdout),
+        remote_lines=_remote_lines(done.stderr),
+        stderr=done.stderr,
+    )
+
+
+def clone_hub(hub: Path, dest: Path) -> Path:
+    """Clone the hub at ``hub`` into ``dest`` (remote name ``origin``); return ``dest``."""
+    if dest.exists() and any(dest.iterdir()):
+        raise BadInput(f"{dest} exists and is not empty; choose a new folder for the clone")
+    git("clone", "--quiet", str(hub), str(dest), env=clean_env())
+    return dest

@@ -1,0 +1,98 @@
+"""Leases: heartbeats keep a task, silence loses it, fencing refuses the zombie, attempts block."""
+
+from __future__ import annotations
+
+import time
+
+from conftest import BoardEnv, rows
+
+
+def _setup(board: BoardEnv, lease_seconds: int = 1, max_attempts: int = 3) -> object:
+    board.add_family("claude-code+opus", "designer")
+    board.add_family("opencode+qwen", "implementer")
+    with board.operator() as conn:
+        conn.execute(
+            b"UPDATE ainarres.stages SET lease_seconds = %s, max_attempts = %s "
+            b"WHERE name = 'implement'",
+            (lease_seconds, max_attempts),
+        )
+    return board.agent("claude-code+opus").create_task("t").task.id
+
+
+def test_lease_silent_agent_loses_task_and_its_late_done_is_refused(board: BoardEnv) -> None:
+    task = _setup(board)
+    zombie, other = board.agent("opencode+qwen", "zombie"), board.agent("opencode+qwen", "other")
+    first = zombie.claim_next()
+    assert other.claim_next().outcome == "empty"  # the lease is live
+    time.sleep(1.2)
+    second = other.claim_next()
+    assert second.task.id == task and second.epoch == first.epoch + 1
+    assert second.task.attempts == 1
+    before = board.snapshot()
+    late = zombie.advance(task, first.epoch, "c" * 40)
+    assert late.outcome == "lease_lost"
+    assert "reclaimed by another agent" in late.message
+    assert zombie.heartbeat(task, first.epoch).outcome == "lease_lost"
+    assert zombie.note(task, first.epoch, "still here").outcome == "lease_lost"
+    assert board.snapshot() == before
+    assert other.advance(task, second.epoch).task.stage == "review"
+
+
+def test_lease_heartbeat_keeps_the_task(board: BoardEnv) -> None:
+    task = _setup(board, lease_seconds=2)
+    holder, other = board.agent("opencode+qwen", "h"), board.agent("opencode+qwen", "o")
+    claim = holder.claim_next()
+    for _ in range(3):
+        time.sleep(0.8)
+        assert holder.heartbeat(task, claim.epoch).ok
+        assert other.claim_next().outcome == "empty"
+    assert holder.advance(task, claim.epoch).ok
+
+
+def test_lease_expired_without_reclaim_is_still_lost(board: BoardEnv) -> None:
+    task = _setup(board)
+    holder = board.agent("opencode+qwen")
+    claim = holder.claim_next()
+    time.sleep(1.2)
+    assert holder.advance(task, claim.epoch).outcome == "lease_lost"
+
+
+def test_lease_max_attempts_blocks_the_task_for_a_person(board: BoardEnv) -> None:
+    task = _setup(board, max_attempts=2)
+    agent = board.agent("opencode+qwen")
+    assert agent.claim_next().task.id == task
+    time.sleep(1.2)
+    assert agent.claim_next().task.attempts == 1  # reclaimed after one expiry
+    time.sleep(1.2)
+    assert agent.claim_next().outcome == "empty"  # second expiry reaches max: blocked
+    with board.operator() as conn:
+        t = rows(
+            conn,
+            "SELECT blocked, blocked_reason, holder_agent, attempts "
+            "FROM ainarres.tasks WHERE id = %s",
+            task,
+        )[0]
+        kinds = [
+            r["kind"]
+            for r in rows(
+                conn, "SELECT kind FROM ainarres.events WHERE task_id = %s ORDER BY id", task
+            )
+        ]
+    assert t["blocked"] and t["holder_agent"] is None and t["attempts"] == 2
+    assert "2 leases expired in stage implement (max 2)" in t["blocked_reason"]
+    assert kinds[-5:] == ["claimed", "lease_expired", "claimed", "lease_expired", "blocked"]
+
+
+def test_lease_verb_on_a_task_someone_else_holds_is_not_allowed(board: BoardEnv) -> None:
+    task = _setup(board, lease_seconds=60)
+    holder, intruder = board.agent("opencode+qwen", "h"), board.agent("opencode+qwen", "i")
+    claim = holder.claim_next()
+    before = board.snapshot()
+    for out in (
+        intruder.advance(task, claim.epoch),
+        intruder.release(task, claim.epoch),
+        intruder.block(task, claim.epoch, "x"),
+        intruder.heartbeat(task, claim.epoch),
+    ):
+        assert out.outcome == "not_allowed", out
+    assert board.snapshot() == before
