@@ -15,7 +15,7 @@ from pathlib import Path
 def main() -> int:
     """Run the pre-receive hook when asked to, else the command-line interface."""
     if sys.argv[1:3] == ["hook", "pre-receive"]:
-        from ainarres.git.hookentry import run_pre_receive
+        from ainarres.gate.hook import run_pre_receive
 
         # git runs hooks from inside the bare hub with GIT_DIR set (usually ".").
         hub_dir = Path(os.environ.get("GIT_DIR", ".")).resolve()

@@ -14,6 +14,7 @@ import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ainarres.errors import AinarresError, BadInput
 
@@ -50,16 +51,21 @@ def family_file(state_dir: Path, family: str) -> Path:
     return credentials_dir(state_dir) / "families" / f"{family}.json"
 
 
-def write_credential(path: Path, cred: DbCredential) -> None:
+def write_private_json(path: Path, data: dict[str, Any]) -> None:
     """Write atomically with mode 0600 from the first byte: no window where it is readable."""
     ensure_private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump({"user": cred.user, "password": cred.password}, fh)
+        json.dump(data, fh)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def write_credential(path: Path, cred: DbCredential, **extra: Any) -> None:
+    """A login (and any extra fields, such as an address) in a 0600 file."""
+    write_private_json(path, {"user": cred.user, "password": cred.password, **extra})
 
 
 def read_credential(path: Path, what: str) -> DbCredential:

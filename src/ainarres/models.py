@@ -31,6 +31,7 @@ class Task(Frozen):
     body: str
     workflow: str
     stage: str
+    writes_branch: bool = False
     priority: int
     parent_id: UUID | None
     open: bool
@@ -61,6 +62,7 @@ class Outcome(Frozen):
     role: str | None = None
     agent: dict[str, Any] | None = None
     family: dict[str, Any] | None = None
+    held: list[dict[str, Any]] | None = None
 
     @property
     def ok(self) -> bool:

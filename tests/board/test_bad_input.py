@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import BoardEnv
+from boardenv import BoardEnv
 
 EVIL = "'; DROP TABLE ainarres.tasks; --"
 

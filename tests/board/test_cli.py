@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from conftest import BoardEnv, rows
+from boardenv import BoardEnv, rows
 
 
 def _wire(board: BoardEnv) -> None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import BoardEnv, rows
+from boardenv import BoardEnv, rows
 
 WORKER = Path(__file__).with_name("claim_worker.py")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import BoardEnv, rows
+from boardenv import BoardEnv, rows
 
 
 def _setup(board: BoardEnv, lease_seconds: int = 1, max_attempts: int = 3) -> object:

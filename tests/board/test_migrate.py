@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Cluster
+from boardenv import Cluster
 from psycopg.conninfo import make_conninfo
 
 from ainarres.board import migrate

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from conftest import BoardEnv, rows
+from boardenv import BoardEnv, rows
 from psycopg.conninfo import make_conninfo
 
 from ainarres.board.db import family_conninfo

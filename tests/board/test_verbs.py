@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import BoardEnv, rows
+from boardenv import BoardEnv, rows
 
 
 def _wire(board: BoardEnv) -> None:

@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ainarres.git.hub import Hub, add_allowed_signer, add_integrator, init_hub
+from ainarres.git.hub import Hub, add_allowed_signer, init_hub
 from ainarres.git.keys import SigningKey
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -57,12 +57,11 @@ class Keys:
 
 
 def make_hub(path: Path, keys: Keys) -> Hub:
-    """A hub from sandbox-repo where the integrator and the agent may sign, and only the
-    integrator may move main; the stranger's key is unknown to it."""
+    """A hub from sandbox-repo where the integrator and the agent may sign; the stranger's
+    key is unknown to it. (Not bound to a board: the gate refuses every push to it.)"""
     hub = init_hub(path, SANDBOX)
     add_allowed_signer(hub, keys.integrator)
     add_allowed_signer(hub, keys.agent)
-    add_integrator(hub, INTEGRATOR)
     return hub
 
 

@@ -15,7 +15,7 @@ from githelpers import SANDBOX, Keys, commit_file, git_out, hub_ref
 
 from ainarres.errors import AinarresError
 from ainarres.git.hooks import MARKER, check_hooks, install_hooks
-from ainarres.git.hub import Hub, add_allowed_signer, add_integrator, init_hub, open_hub
+from ainarres.git.hub import Hub, add_allowed_signer, init_hub, open_hub
 
 SANDBOX_FILES = {
     ".gitignore",
@@ -170,11 +170,12 @@ def test_open_hub_and_signer_lists(hub: Hub, keys: Keys, tmp_path: Path) -> None
     with pytest.raises(AinarresError, match="not an ainarres hub"):
         open_hub(tmp_path)
     assert not add_allowed_signer(hub, keys.integrator)  # the fixture added it already
-    assert add_integrator(hub, "second@hub.test")
-    assert not add_integrator(hub, "second@hub.test")
-    assert hub.integrators_file.read_text().splitlines() == [
+    assert add_allowed_signer(hub, keys.stranger)
+    lines = hub.allowed_signers_file.read_text().splitlines()
+    assert [line.split()[0] for line in lines] == [
         "integrator@hub.test",
-        "second@hub.test",
+        "agent@hub.test",
+        "stranger@elsewhere.test",
     ]
 
 

@@ -129,3 +129,21 @@ ORDER BY f.name;
 -- name: lease_soonest
 SELECT extract(epoch FROM min(lease_expires_at) - now())::float8 AS seconds
 FROM ainarres.tasks WHERE holder_agent IS NOT NULL;
+
+-- name: gate_login
+SELECT ainarres.gate_login(%(password)s) AS r;
+
+-- name: gate_signer
+SELECT ainarres.gate_signer(%(p)s);
+
+-- name: gate_task_branch
+SELECT ainarres.gate_task_branch(%(b)s);
+
+-- name: gate_integrations
+SELECT ainarres.gate_integrations(%(ids)s::uuid[]);
+
+-- name: set_base
+SELECT ainarres.set_base(%(agent)s, %(task)s, %(epoch)s, %(base)s) AS r;
+
+-- name: resume
+SELECT ainarres.resume(%(agent)s) AS r;

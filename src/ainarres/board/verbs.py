@@ -85,6 +85,14 @@ class Agent:
     def _on_notify(self, _n: psycopg.Notify) -> None:
         self._woken = True
 
+    def resume(self) -> Outcome:
+        """Take back the tasks this agent (same family and name) still holds, re-fenced."""
+        return call(self.conn, "resume", agent=self.id)
+
+    def set_base(self, task: UUID, epoch: int, base_commit: str) -> Outcome:
+        """Record where the held task's branch forked from main."""
+        return call(self.conn, "set_base", agent=self.id, task=task, epoch=epoch, base=base_commit)
+
     def heartbeat(self, task: UUID, epoch: int) -> Outcome:
         return call(self.conn, "heartbeat", agent=self.id, task=task, epoch=epoch)
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
+from ainarres import project
 from ainarres.board import admin, reads
 from ainarres.cli.context import JSON_OPTION, Ctx, pass_ctx
 from ainarres.cli.render import emit_json, finish
@@ -45,6 +46,8 @@ def family_add(ctx: Ctx, name: str, tool: str, model: str, as_json: bool) -> Non
     """
     with ctx.operator() as conn:
         out = admin.add_family(conn, ctx.settings, name, tool, model)
+    if out.ok:
+        project.ensure_family_key(ctx.settings, name)
     finish(out, as_json)
 
 

@@ -2,5 +2,5 @@
 
 This package is the only place that talks to git (the CLI, or pygit2). Import the
 submodules directly; this file stays empty on purpose, because the pre-receive hook
-imports ``ainarres.git.hookentry`` on every push and must not pay for anything else.
+imports ``ainarres.gate.hook`` on every push and must not pay for anything else.
 """

@@ -13,7 +13,7 @@ from ainarres.git import layout
 from ainarres.git._env import clean_env
 from ainarres.git._run import git
 from ainarres.git.hooks import install_hooks
-from ainarres.git.keys import SigningKey, allowed_signers_line, check_principal
+from ainarres.git.keys import SigningKey, allowed_signers_line
 
 # The author of the initial commit when the source is a plain folder. Fixed so that
 # importing the same folder twice (with the same dates) gives the same commit.
@@ -32,11 +32,6 @@ class Hub:
     def allowed_signers_file(self) -> Path:
         """The ssh allowed-signers file that verifies push certificates."""
         return layout.allowed_signers_file(self.path)
-
-    @property
-    def integrators_file(self) -> Path:
-        """The list of principals allowed to move main."""
-        return layout.integrators_file(self.path)
 
 
 def _is_repo_toplevel(source: Path) -> bool:
@@ -78,6 +73,8 @@ def _configure(hub_dir: Path) -> None:
         "receive.denyDeletes": "true",
         "receive.denyNonFastForwards": "true",
         "receive.fsckObjects": "true",
+        # The claim epoch travels as a push option, signed inside the push certificate.
+        "receive.advertisePushOptions": "true",
         # A reflog on every ref keeps the history of main's moves for audits.
         "core.logAllRefUpdates": "always",
         # Relative to the hub, so a global core.hooksPath cannot bypass the gate and a
@@ -113,8 +110,7 @@ def init_hub(hub_path: Path, source: Path, python: str = sys.executable) -> Hub:
     _configure(hub_dir)
     state = layout.state_dir(hub_dir)
     state.mkdir(exist_ok=True)
-    for name in (layout.ALLOWED_SIGNERS, layout.INTEGRATORS):
-        (state / name).touch()
+    (state / layout.ALLOWED_SIGNERS).touch()
     install_hooks(hub_dir, python)
     return Hub(path=hub_dir)
 
@@ -139,8 +135,3 @@ def _append_once(path: Path, line: str) -> bool:
 def add_allowed_signer(hub: Hub, key: SigningKey) -> bool:
     """Let ``key`` sign pushes to ``hub`` as its principal; False if it already could."""
     return _append_once(hub.allowed_signers_file, allowed_signers_line(key))
-
-
-def add_integrator(hub: Hub, principal: str) -> bool:
-    """Let ``principal`` move main (with a signed push); False if it already could."""
-    return _append_once(hub.integrators_file, check_principal(principal))

@@ -6,23 +6,20 @@ issued to the current connection. Two connections to the same path in the same s
 are issued the same nonce, so a certificate captured from one push and replayed within
 that second would pass git's check.
 
-The ledger therefore remembers each (nonce, ref updates) pair and refuses a repeat. The
-updates are part of the signed certificate (receive-pack takes them from it), so a
-replay cannot change them, while a legitimate second push in the same second, which
-necessarily updates something else, still gets through. A nonce older than git's
+The ledger therefore remembers each (nonce, certificate) pair and refuses a repeat: a
+replay sends the very same certificate blob (same object id), while a legitimate second
+push in the same second signs different content (other updates or push options) and
+still gets through. A nonce older than git's
 one-second window can never be OK again, so the ledger keeps recent entries only.
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 from ainarres.git.layout import state_dir
-from ainarres.git.pushcert import RefUpdate
 
 LEDGER = "push-cert-nonces"
 # Generous against clock steps; anything older is rejected by git as BAD anyway.
@@ -34,10 +31,9 @@ def _stamp(nonce: str) -> int:
     return int(head) if head.isdigit() else 0
 
 
-def ledger_entry(nonce: str, updates: Sequence[RefUpdate]) -> str:
-    """The ledger line for a signed push: its nonce and a digest of its ref updates."""
-    commands = "".join(f"{u.old} {u.new} {u.ref}\n" for u in updates)
-    return f"{nonce} {hashlib.sha256(commands.encode()).hexdigest()}"
+def ledger_entry(nonce: str, cert_oid: str) -> str:
+    """The ledger line for a signed push: its nonce and its certificate's object id."""
+    return f"{nonce} {cert_oid}"
 
 
 def check_and_record(hub_dir: Path, entry: str, now: float) -> bool:

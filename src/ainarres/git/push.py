@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +72,13 @@ def _remote_lines(stderr: str) -> tuple[str, ...]:
 
 
 def push(
-    clone: Path, remote: str, refspecs: list[str], *, key: SigningKey | None, signed: bool
+    clone: Path,
+    remote: str,
+    refspecs: list[str],
+    *,
+    key: SigningKey | None,
+    signed: bool,
+    options: Sequence[str] = (),
 ) -> PushResult:
     """Run ``git push --porcelain [--signed] <remote> <refspecs>`` in ``clone``.
 
@@ -85,7 +92,17 @@ def push(
     config: list[str] = []
     if key is not None:
         config = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={key.private_key.resolve()}"]
-    args = [*config, "push", "--porcelain", *(["--signed"] if signed else []), remote, *refspecs]
+    # Push options (-o) travel inside the signed certificate, so the gate can trust them.
+    opts = [arg for option in options for arg in ("-o", option)]
+    args = [
+        *config,
+        "push",
+        "--porcelain",
+        *(["--signed"] if signed else []),
+        *opts,
+        remote,
+        *refspecs,
+    ]
     done = git(*args, cwd=clone, env=clean_env(), check=False)
     return PushResult(
         returncode=done.returncode,

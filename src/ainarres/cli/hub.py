@@ -1,0 +1,56 @@
+"""`hub init` and `hub show`: the bare repository only the integrator can move main in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ainarres import project
+from ainarres.cli.context import JSON_OPTION, Ctx, pass_ctx
+from ainarres.cli.render import emit_json
+
+
+@click.group()
+def hub() -> None:
+    """The hub: a bare repository whose hooks enforce the board's rules."""
+
+
+@hub.command("init")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="The project to put on main (a git repository or a plain folder).",
+)
+@click.option(
+    "--path",
+    type=click.Path(file_okay=False),
+    help="Where to make the hub (default: STATE_DIR/hub.git).",
+)
+@pass_ctx
+def hub_init(ctx: Ctx, source: str, path: str | None) -> None:
+    """Make the hub from a project, install the gate, and bind it to this board.
+
+    Every family's signing key becomes an allowed signer. Agents reach the hub by
+    path or file:// here; any transport that runs receive-pack works the same.
+    """
+    with ctx.operator() as conn:
+        made = project.init_hub(conn, ctx.settings, Path(source), Path(path) if path else None)
+    click.echo(f"hub ready at {made}; main holds {Path(source).resolve().name}")
+
+
+@hub.command("show")
+@JSON_OPTION
+@pass_ctx
+def hub_show(ctx: Ctx, as_json: bool) -> None:
+    """Where the hub is."""
+    where = project.require_hub(ctx.settings)
+    if as_json:
+        emit_json({"path": str(where)})
+    else:
+        click.echo(str(where))
+
+
+COMMANDS = [hub]

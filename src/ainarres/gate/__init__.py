@@ -1,0 +1,1 @@
+"""The merge gate: a pure policy over a push's ref updates and the facts gathered for it."""

@@ -1,0 +1,91 @@
+"""The project's wiring: where the hub is, each family's signing key, binding hub and board.
+
+A thin service between the CLI and the git/board layers; nothing here holds policy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from ainarres.board import gate_facts, reads
+from ainarres.board.db import Connection, operator_conninfo
+from ainarres.config import Settings
+from ainarres.credentials import credentials_dir, ensure_private_dir, write_private_json
+from ainarres.errors import AinarresError, BadInput
+from ainarres.git import hub as hubs
+from ainarres.git import layout
+from ainarres.git.keys import SigningKey, generate_signing_key, load_signing_key
+
+HUB_ENV = "AINARRES_HUB"
+
+
+def key_path(settings: Settings, family: str) -> Path:
+    return credentials_dir(settings.state_dir) / "keys" / family / "id_ed25519"
+
+
+def family_key(settings: Settings, family: str) -> SigningKey:
+    """The family's ssh signing key (principal = the family name)."""
+    path = key_path(settings, family)
+    if not path.exists():
+        raise AinarresError(
+            f"family {family} has no signing key at {path}; it is made by `ainarres family add`"
+        )
+    return load_signing_key(path, family)
+
+
+def ensure_family_key(settings: Settings, family: str) -> SigningKey:
+    """Make the family's key once (ed25519, 0600); add it to the hub's signers if bound."""
+    path = key_path(settings, family)
+    key = load_signing_key(path, family) if path.exists() else generate_signing_key(path, family)
+    hub = configured_hub(settings)
+    if hub is not None:
+        hubs.add_allowed_signer(hubs.open_hub(hub), key)
+    return key
+
+
+def _hub_record(settings: Settings) -> Path:
+    return settings.state_dir / "hub.json"
+
+
+def configured_hub(settings: Settings) -> Path | None:
+    """The hub this project uses: $AINARRES_HUB, else the one `hub init` recorded."""
+    if os.environ.get(HUB_ENV):
+        return Path(os.environ[HUB_ENV])
+    try:
+        return Path(json.loads(_hub_record(settings).read_text())["path"])
+    except FileNotFoundError:
+        return None
+
+
+def require_hub(settings: Settings) -> Path:
+    hub = configured_hub(settings)
+    if hub is None:
+        raise AinarresError("no hub yet: make one with `ainarres hub init --from PATH`")
+    return hub
+
+
+def init_hub(conn: Connection, settings: Settings, source: Path, path: Path | None) -> Path:
+    """Make the hub from `source`, bind it to this board, and trust every family's key."""
+    if configured_hub(settings) is not None and path is None:
+        raise BadInput(
+            f"this project already has a hub at {configured_hub(settings)}; "
+            "pass --path to make another"
+        )
+    hub_path = (path or settings.state_dir / "hub.git").absolute()
+    hub = hubs.init_hub(hub_path, source, python=sys.executable)
+    bind(conn, settings, hub_path)
+    for family in (row["name"] for row in reads.families(conn)):
+        key = key_path(settings, family)
+        if key.exists():
+            hubs.add_allowed_signer(hub, load_signing_key(key, family))
+    ensure_private_dir(settings.state_dir)
+    write_private_json(_hub_record(settings), {"path": str(hub_path)})
+    return hub_path
+
+
+def bind(conn: Connection, settings: Settings, hub_path: Path) -> str:
+    """Give the hub's gate its own read-only login to this board."""
+    return gate_facts.bind(conn, layout.state_dir(hub_path), operator_conninfo(settings))

@@ -1,0 +1,123 @@
+"""Shared test helpers (not fixtures): a board database per test, and assertions helpers.
+
+Imported as `boardenv` because `conftest` is ambiguous once subfolders have their own.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from ainarres.board import admin
+from ainarres.board.db import Connection, family_conninfo, open_connection
+from ainarres.board.embedded import EmbeddedServer
+from ainarres.board.verbs import Agent
+from ainarres.config import Settings
+from ainarres.credentials import DbCredential
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = "ainarres_template"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    server: EmbeddedServer
+    operator: DbCredential
+
+    def conninfo(self, dbname: str) -> dict[str, str]:
+        return self.server.conninfo(self.operator, dbname)
+
+
+@dataclass
+class BoardEnv:
+    """A fresh board database, its settings (state dir + URL), and helpers to wire families."""
+
+    cluster: Cluster
+    dbname: str
+    settings: Settings
+    opened: list[Connection] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        assert self.settings.database_url is not None
+        return self.settings.database_url
+
+    def operator(self) -> Connection:
+        return open_connection(self.cluster.conninfo(self.dbname))
+
+    def add_family(self, name: str, *roles: str) -> None:
+        tool, _, model = name.partition("+")
+        with self.operator() as conn:
+            out = admin.add_family(conn, self.settings, name, tool, model or "m")
+            assert out.ok, out.message
+            for role in roles:
+                assert admin.grant(conn, name, role).ok
+
+    def agent(self, family: str, name: str = "a1") -> Agent:
+        """An agent on its own connection, made with the family's credential file."""
+        conn = open_connection(family_conninfo(self.settings, family))
+        self.opened.append(conn)
+        return Agent.start(conn, name)
+
+    def brief(self, title: str = "a brief") -> Any:
+        with self.operator() as conn:
+            out = admin.brief(conn, title)
+            assert out.ok, out.message
+            return out.task
+
+    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every board table's rows, to prove a refusal changed nothing."""
+        tables = [
+            "families",
+            "agents",
+            "grants",
+            "denials",
+            "stages",
+            "transitions",
+            "tasks",
+            "task_deps",
+            "events",
+        ]
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        with psycopg.connect(make_conninfo(**self.cluster.conninfo(self.dbname))) as conn:
+            for t in tables:
+                rows = conn.execute(f"SELECT * FROM ainarres.{t} ORDER BY 1".encode()).fetchall()
+                out[t] = [tuple(r) for r in rows]
+        return out
+
+    def run(
+        self,
+        *args: str,
+        family: str | None = None,
+        stdin: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """The real `ainarres` CLI in a subprocess against this board."""
+        full_env = {
+            **os.environ,
+            "AINARRES_HOME": str(self.settings.state_dir),
+            "AINARRES_DATABASE_URL": self.url,
+            **(env or {}),
+        }
+        if family:
+            full_env["AINARRES_FAMILY"] = family
+        return subprocess.run(
+            [sys.executable, "-m", "ainarres", *args],
+            capture_output=True,
+            text=True,
+            env=full_env,
+            input=stdin,
+            timeout=120,
+        )
+
+
+def rows(conn: Connection, sql: str, *params: Any) -> list[dict[str, Any]]:
+    """Plain query helper for assertions."""
+    return list(conn.execute(sql.encode(), params).fetchall())
