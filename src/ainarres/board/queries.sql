@@ -4,7 +4,7 @@
 SELECT ainarres.agent_start(%(name)s) AS r;
 
 -- name: claim_next
-SELECT ainarres.claim_next(%(agent)s) AS r;
+SELECT ainarres.claim_next(%(agent)s, %(role)s) AS r;
 
 -- name: heartbeat
 SELECT ainarres.heartbeat(%(agent)s, %(task)s, %(epoch)s) AS r;
@@ -147,3 +147,17 @@ SELECT ainarres.set_base(%(agent)s, %(task)s, %(epoch)s, %(base)s) AS r;
 
 -- name: resume
 SELECT ainarres.resume(%(agent)s) AS r;
+
+-- name: awaiting_integration
+SELECT ainarres._task_json(t) AS task
+FROM ainarres.tasks t
+JOIN ainarres.transitions tr ON tr.from_stage_id = t.stage_id AND tr.kind = 'advance'
+WHERE tr.role = 'integrator' AND t.open AND NOT t.blocked
+ORDER BY t.priority DESC, t.seq;
+
+-- name: step_families
+-- Who took each step of a task last: stage left -> family (implement -> opencode+qwen).
+SELECT DISTINCT ON (e.from_stage) e.from_stage AS stage, f.name AS family
+FROM ainarres.events e JOIN ainarres.families f ON f.id = e.family_id
+WHERE e.task_id = %(task)s AND e.kind = 'advanced'
+ORDER BY e.from_stage, e.id DESC;

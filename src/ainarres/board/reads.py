@@ -92,3 +92,14 @@ def families(conn: Connection, name: str | None = None) -> list[dict[str, Any]]:
     if name is not None and not rows:
         raise AinarresError(f"no family {name!r}; see `ainarres family list`")
     return rows
+
+
+def awaiting_integration(conn: Connection) -> list[Task]:
+    """Approved tasks waiting for the integrator, in the order it would take them."""
+    return [Task.model_validate(r["task"]) for r in conn.execute(q("awaiting_integration"))]
+
+
+def step_families(conn: Connection, task: UUID) -> dict[str, str]:
+    """Which family last took each step of a task: {"implement": "opencode+qwen", ...}."""
+    rows = conn.execute(q("step_families"), {"task": task}).fetchall()
+    return {r["stage"]: r["family"] for r in rows}

@@ -53,9 +53,9 @@ class Agent:
             raise AinarresError(out.message, exit_code=2 if out.outcome == "invalid" else 1)
         return cls(conn, UUID(str(out.agent["id"])), name, str(out.agent["family"]))
 
-    def claim_next(self) -> Outcome:
-        """The best task whose next step this family may take, leased to this agent."""
-        return call(self.conn, "claim_next", agent=self.id)
+    def claim_next(self, role: str | None = None) -> Outcome:
+        """The best task whose next step this family may take (as `role`, if given)."""
+        return call(self.conn, "claim_next", agent=self.id, role=role)
 
     def wait_for_claim(self, timeout: float | None = None, poll: float = 5.0) -> Outcome:
         """Claim, or sleep on LISTEN/NOTIFY until something becomes claimable.

@@ -1,0 +1,182 @@
+"""The project's checks: parsing [checks], running them, and a real run on the sandbox."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ainarres.errors import AinarresError, BadInput
+from ainarres.git.hub import init_hub
+from ainarres.git.worktree import scratch_worktree
+from ainarres.integrate.checks import TAIL_LINES, Checks, load_checks, run_checks
+
+SANDBOX = Path(__file__).resolve().parents[2] / "sandbox-repo"
+
+PRE_COMMIT_CONFIG = """\
+repos:
+  - repo: local
+    hooks:
+      - id: no-todo
+        name: no TODO markers
+        entry: TODO
+        language: pygrep
+        files: \\.py$
+"""
+
+
+@pytest.fixture
+def env() -> dict[str, str]:
+    """This environment with the test interpreter's bin first (python, pre-commit)."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_load_checks_of_the_sandbox_and_of_a_full_table() -> None:
+    sandbox = load_checks((SANDBOX / "ainarres.toml").read_text())
+    assert sandbox == Checks("python -m unittest discover -s tests", False, 600.0)
+    full = load_checks('[checks]\ntest = "make test"\npre_commit = true\ntimeout = 90\n')
+    assert full == Checks("make test", True, 90.0)
+    assert isinstance(full.timeout, float)
+    assert load_checks('other = 1\n[checks]\ntest = "t"\ntimeout = 0.5').timeout == 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[checks]\ntest = "t"\ntests = "t"', "unknown key checks.tests"),
+        ('[checks]\ntest = "t"\npre-commit = true', "unknown key checks.pre-commit"),
+        ("[checks]\ntest = 1", "checks.test must be a non-empty string"),
+        ('[checks]\ntest = "  "', "checks.test must be a non-empty string"),
+        ("[checks]\npre_commit = true", "checks.test must be a non-empty string"),
+        ('[checks]\ntest = "t"\npre_commit = "yes"', "checks.pre_commit must be true or false"),
+        ('[checks]\ntest = "t"\ntimeout = "60"', "checks.timeout must be a positive number"),
+        ('[checks]\ntest = "t"\ntimeout = true', "checks.timeout must be a positive number"),
+        ('[checks]\ntest = "t"\ntimeout = 0', "checks.timeout must be a positive number"),
+        ('[checks]\ntest = "t"\ntimeout = inf', "checks.timeout must be a positive number"),
+        ('test = "t"', "needs a \\[checks\\] table"),
+        ('checks = "t"', "needs a \\[checks\\] table"),
+        ("[checks\n", "not valid TOML"),
+    ],
+)
+def test_load_checks_refuses_bad_tables(text: str, message: str) -> None:
+    with pytest.raises(BadInput, match=message):
+        load_checks(text)
+
+
+def test_passing_and_failing_test_commands(tmp_path: Path, env: dict[str, str]) -> None:
+    ok = run_checks(Checks("echo hello from $PWD"), tmp_path, env=env)
+    assert (ok.ok, ok.failed) == (True, None)
+    assert ok.output_tail.splitlines() == [
+        "ainarres: test: echo hello from $PWD",
+        f"hello from {tmp_path}",
+    ]
+    assert 0 <= ok.seconds < 30
+    bad = run_checks(Checks("echo boom >&2; exit 3"), tmp_path, env=env)
+    assert (bad.ok, bad.failed) == (False, "test")
+    assert bad.output_tail.splitlines()[-3:] == [
+        "boom",
+        "",
+        "ainarres: test failed with exit status 3",
+    ]
+
+
+def test_output_tail_keeps_the_last_lines(tmp_path: Path, env: dict[str, str]) -> None:
+    result = run_checks(Checks("for i in $(seq 1 100); do echo line $i; done"), tmp_path, env=env)
+    lines = result.output_tail.splitlines()
+    assert len(lines) == TAIL_LINES == 40
+    assert lines[0] == "line 61" and lines[-1] == "line 100"
+
+
+def test_env_replaces_the_environment_without_git_pinning(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    given = {**env, "CHECK_ME": "given", "GIT_DIR": str(tmp_path / "elsewhere")}
+    result = run_checks(Checks('echo "$CHECK_ME ${GIT_DIR-unset}"'), tmp_path, env=given)
+    assert result.output_tail.splitlines()[-1] == "given unset"
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")  # a zombie is dead
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path: Path, env: dict[str, str]) -> None:
+    command = "sleep 60 & echo $! > bg.pid; echo started; sleep 60"
+    result = run_checks(Checks(command, timeout=1), tmp_path, env=env)
+    assert (result.ok, result.failed) == (False, "test")
+    assert result.output_tail.splitlines()[-1] == (
+        "ainarres: test timed out: all checks must finish within 1s"
+    )
+    assert "started" in result.output_tail
+    assert 1 <= result.seconds < 20
+    background = int((tmp_path / "bg.pid").read_text())
+    deadline = time.monotonic() + 5
+    while _running(background) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(background)
+
+
+def test_missing_workdir_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="is not a folder"):
+        run_checks(Checks("true"), tmp_path / "nope")
+
+
+def git_repo_with(path: Path, files: dict[str, str]) -> Path:
+    """A git repository with ``files`` staged (pre-commit --all-files reads the index)."""
+    subprocess.run(["git", "init", "--quiet", str(path)], check=True)
+    for name, text in files.items():
+        (path / name).write_text(text)
+    subprocess.run(["git", "add", "--all"], cwd=path, check=True)
+    return path
+
+
+def test_pre_commit_runs_first_and_its_failure_stops_the_tests(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    config = {".pre-commit-config.yaml": PRE_COMMIT_CONFIG}
+    checks = Checks("touch tests-ran", pre_commit=True)
+    clean = git_repo_with(tmp_path / "clean", {**config, "a.py": "x = 1\n"})
+    passed = run_checks(checks, clean, env=env)
+    assert (passed.ok, passed.failed) == (True, None), passed.output_tail
+    assert "no TODO markers" in passed.output_tail
+    assert (clean / "tests-ran").exists()
+
+    todo = git_repo_with(tmp_path / "todo", {**config, "a.py": "x = 1  # TODO\n"})
+    failed = run_checks(checks, todo, env=env)
+    assert (failed.ok, failed.failed) == (False, "pre-commit")
+    assert "a.py:1:x = 1  # TODO" in failed.output_tail
+    assert not (todo / "tests-ran").exists()
+    # Without pre_commit the same checkout passes: only the test command runs.
+    assert run_checks(Checks("true"), todo, env=env).ok
+
+
+def test_pre_commit_not_installed_is_an_error_not_a_failed_check(tmp_path: Path) -> None:
+    repo = git_repo_with(tmp_path / "r", {"a.py": "x = 1\n"})
+    no_tools = {"PATH": str(tmp_path / "empty-bin")}
+    with pytest.raises(AinarresError, match="cannot run 'pre-commit run --all-files"):
+        run_checks(Checks("true", pre_commit=True), repo, env=no_tools)
+
+
+def test_the_sandbox_checks_pass_on_main_and_fail_when_broken(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    hub = init_hub(tmp_path / "hub.git", SANDBOX)
+    with scratch_worktree(hub.path, "main") as checkout:
+        checks = load_checks((checkout / "ainarres.toml").read_text())
+        passed = run_checks(checks, checkout, env=env)
+        assert passed.ok, passed.output_tail
+        assert passed.output_tail.splitlines()[-1] == "OK"
+        stats = checkout / "sandbox" / "stats.py"
+        stats.write_text(
+            stats.read_text() + "\n\ndef word_count(text: str) -> int:\n    return 0\n"
+        )
+        failed = run_checks(checks, checkout, env=env)
+    assert (failed.ok, failed.failed) == (False, "test")
+    assert "FAILED (failures=" in failed.output_tail
