@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from boardenv import TEMPLATE, BoardEnv, Cluster
 from psycopg.conninfo import make_conninfo
+from scenario import Project, make_project
 
 from ainarres.board import migrate
 from ainarres.board.db import open_connection
@@ -62,3 +63,9 @@ def board(cluster: Cluster, tmp_path: Path) -> Iterator[BoardEnv]:
         conn.close()
     with open_connection(cluster.conninfo("postgres")) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)".encode())
+
+
+@pytest.fixture
+def proj(board: BoardEnv, tmp_path: Path) -> Project:
+    """A board with five families and keys, a hub bound to it, and a clone of the hub."""
+    return make_project(board, tmp_path)

@@ -42,7 +42,7 @@ class Task(Frozen):
     attempts: int
     blocked: bool
     blocked_reason: str | None
-    branch: str | None
+    branch: str
     base_commit: str | None
     head_commit: str | None
     created_by: str

@@ -147,3 +147,12 @@ def test_permissions_passwordless_and_wrong_password_are_refused(wired: BoardEnv
         bad = {**info, "password": password}
         with pytest.raises(psycopg.OperationalError, match="password"):
             psycopg.connect(make_conninfo(**bad)).close()
+
+
+def test_permissions_family_reads_through_the_cli(wired: BoardEnv) -> None:
+    wired.brief("visible to families")
+    for args in (["task", "list", "--json"], ["board", "--json"], ["log", "--json"]):
+        res = wired.run(*args, family="opencode+qwen")
+        assert res.returncode == 0, res.stderr
+    shown = wired.run("task", "list", family="grok+grok-build")
+    assert "visible to families" in shown.stdout

@@ -161,3 +161,6 @@ SELECT DISTINCT ON (e.from_stage) e.from_stage AS stage, f.name AS family
 FROM ainarres.events e JOIN ainarres.families f ON f.id = e.family_id
 WHERE e.task_id = %(task)s AND e.kind = 'advanced'
 ORDER BY e.from_stage, e.id DESC;
+
+-- name: open_branches
+SELECT branch FROM ainarres.tasks WHERE open;

@@ -103,3 +103,8 @@ def step_families(conn: Connection, task: UUID) -> dict[str, str]:
     """Which family last took each step of a task: {"implement": "opencode+qwen", ...}."""
     rows = conn.execute(q("step_families"), {"task": task}).fetchall()
     return {r["stage"]: r["family"] for r in rows}
+
+
+def open_branches(conn: Connection) -> list[dict[str, Any]]:
+    """The branches of tasks still in play (their worktrees must stay)."""
+    return list(conn.execute(q("open_branches")).fetchall())

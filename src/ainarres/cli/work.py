@@ -7,6 +7,9 @@ from uuid import UUID
 
 import click
 
+from ainarres import project
+from ainarres.agents import workspace
+from ainarres.board.reads import show_task
 from ainarres.board.verbs import Agent
 from ainarres.cli.context import (
     AGENT_OPTION,
@@ -17,7 +20,8 @@ from ainarres.cli.context import (
     Ctx,
     pass_ctx,
 )
-from ainarres.cli.render import finish
+from ainarres.cli.render import emit_json, finish
+from ainarres.errors import AinarresError
 from ainarres.models import Outcome
 
 
@@ -49,10 +53,16 @@ def next_(
     Prints the task and the claim epoch, the fencing token later verbs must carry
     (the CLI remembers it for this agent). Exits 5 when there is nothing to do.
     """
+    worktree = None
     with ctx.agent(family, agent_name) as (agent, state):
         out = agent.wait_for_claim(timeout, poll) if wait else agent.claim_next()
         if out.ok and out.task is not None and out.epoch is not None:
             state.remember(out.task.id, out.epoch)
+            if out.task.writes_branch and project.configured_hub(ctx.settings) is not None:
+                worktree = workspace.prepare(ctx.settings, agent, out.task, out.epoch).path
+    if as_json and out.ok:
+        emit_json({**out.model_dump(mode="json"), "worktree": str(worktree) if worktree else None})
+        return
     text = None
     if out.ok and out.task is not None:
         t = out.task
@@ -60,6 +70,8 @@ def next_(
             f"{t.short_id} [{t.stage}] as {out.role}: {t.title}\n"
             f"  id {t.id} epoch {out.epoch} lease until {t.lease_expires_at:%H:%M:%S}"
         )
+        if worktree is not None:
+            text += f"\n  worktree {worktree} (branch {t.branch}; `ainarres push` when ready)"
         if t.body:
             text += "\n\n" + t.body
     finish(out, as_json, text)
@@ -162,16 +174,20 @@ def done(
     epoch: int | None,
     as_json: bool,
 ) -> None:
-    """This one is done: move a held TASK to its next stage."""
-    _held_verb(
-        ctx,
-        family,
-        agent_name,
-        task_ref,
-        epoch,
-        as_json,
-        lambda a, t, e: a.advance(t, e, head_commit),
-    )
+    """This one is done: move a held TASK to its next stage.
+
+    In a stage that writes the task branch, the head recorded is the hub's branch tip,
+    checked against --head when given: work not pushed is not done.
+    """
+
+    def advance(a: Agent, t: UUID, e: int) -> Outcome:
+        task = show_task(a.conn, t)
+        head = head_commit
+        if task.writes_branch and project.configured_hub(ctx.settings) is not None:
+            head = workspace.verified_head(ctx.settings, task, head_commit)
+        return a.advance(t, e, head)
+
+    _held_verb(ctx, family, agent_name, task_ref, epoch, as_json, advance)
 
 
 @click.command("return")
@@ -230,4 +246,28 @@ def block(
     )
 
 
-COMMANDS = [next_, heartbeat, note, done, return_, release, block]
+@click.command("push")
+@_held
+def push_(
+    ctx: Ctx,
+    task_ref: str,
+    family: str | None,
+    agent_name: str | None,
+    epoch: int | None,
+    as_json: bool,
+) -> None:
+    """Push the worktree of a held TASK to its branch on the hub, signed, with the epoch."""
+
+    def run(a: Agent, t: UUID, e: int) -> Outcome:
+        task = show_task(a.conn, t)
+        path = workspace.worktree_of(ctx.settings, a.family, a.name, task)
+        result = workspace.push_branch(ctx.settings, a.family, path, task, e)
+        if not result.ok:
+            why = "; ".join(result.remote_lines) or result.stderr.strip()
+            raise AinarresError(f"the hub refused {task.branch}: {why}")
+        return a.heartbeat(t, e)
+
+    _held_verb(ctx, family, agent_name, task_ref, epoch, as_json, run, forget=False)
+
+
+COMMANDS = [next_, push_, heartbeat, note, done, return_, release, block]

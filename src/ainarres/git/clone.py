@@ -111,3 +111,14 @@ def hub_ref(hub_url: str, ref: str) -> str | None:
         if name == ref:
             return oid
     return None
+
+
+def read_blob(repo: Path, commit: str, path: str) -> str | None:
+    """The text of ``path`` at ``commit``, or None when the commit has no such file."""
+    done = git("show", f"{commit}:{path}", cwd=repo, env=clean_env(), check=False)
+    return done.stdout if done.returncode == 0 else None
+
+
+def fetch_origin(repo: Path) -> None:
+    """Update a working clone's view of its hub (origin/*), dropping deleted branches."""
+    git("fetch", "--quiet", "--prune", "origin", cwd=repo, env=clean_env())

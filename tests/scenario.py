@@ -85,20 +85,25 @@ class Project:
         git(self.clone, "merge", "--quiet", "--no-ff", "--no-gpg-sign", "-m", message, head)
         return git(self.clone, "rev-parse", "HEAD")
 
-    def approved_task(self, name: str = "feature.txt") -> tuple[UUID, str, int]:
-        """A task implemented, pushed, reviewed and claimed by the integrator:
-        returns (task id, reviewed head, integrator's epoch)."""
+    def approved_task(
+        self, name: str = "feature.txt", text: str | None = None, *, claim: bool = True
+    ) -> tuple[UUID, str, int]:
+        """A task implemented (writing `name`), pushed, reviewed and, with claim, claimed by
+        the integrator: returns (task id, reviewed head, integrator's epoch or 0)."""
         task = self.agent(DESIGNER).create_task(f"add {name}").task
         impl = self.agent(IMPLEMENTER)
-        claim = impl.claim_next()
-        assert claim.task is not None and claim.task.id == task.id and claim.epoch is not None
-        head = self.commit_on(task.branch, name, f"{name}\n")
-        result = self.push(f"HEAD:refs/heads/{task.branch}", IMPLEMENTER, epoch=claim.epoch)
+        claimed = impl.claim_next()
+        assert claimed.task is not None and claimed.task.id == task.id
+        assert claimed.epoch is not None
+        head = self.commit_on(task.branch, name, text if text is not None else f"{name}\n")
+        result = self.push(f"HEAD:refs/heads/{task.branch}", IMPLEMENTER, epoch=claimed.epoch)
         assert result.ok, result.remote_lines
-        assert impl.advance(task.id, claim.epoch, head).ok
+        assert impl.advance(task.id, claimed.epoch, head).ok
         rev = self.agent(REVIEWER)
         review = rev.claim_next()
         assert review.epoch is not None and rev.advance(task.id, review.epoch).ok
+        if not claim:
+            return task.id, head, 0
         integ = self.agent(INTEGRATOR).claim_next()
         assert integ.ok and integ.epoch is not None
         return task.id, head, integ.epoch

@@ -1,0 +1,64 @@
+"""`ainarres integrate`: a person starts the only process that can move main."""
+
+from __future__ import annotations
+
+import click
+
+from ainarres.board import reads
+from ainarres.cli.context import JSON_OPTION, Ctx, pass_ctx
+from ainarres.cli.render import emit_json
+from ainarres.credentials import family_file
+from ainarres.errors import AinarresError, BadInput
+from ainarres.integrate.run import Options, integrate
+
+
+def _integrator_family(ctx: Ctx) -> str:
+    """The one family with an active integrator grant whose credential is on this machine."""
+    with ctx.operator() as conn:
+        families = [
+            f["name"]
+            for f in reads.families(conn)
+            if any(g["role"] == "integrator" and g["active"] for g in f["grants"])
+        ]
+    local = [f for f in families if family_file(ctx.settings.state_dir, f).exists()]
+    if len(local) == 1:
+        return str(local[0])
+    if not local:
+        raise AinarresError(
+            "no family holds the integrator role here; grant one with "
+            "`ainarres grant FAMILY integrator`"
+        )
+    raise BadInput(f"several integrator families ({', '.join(local)}): pass --family")
+
+
+@click.command("integrate")
+@click.option("--family", help="The integrator family (default: the only one).")
+@click.option("--dry-run", is_flag=True, help="Merge and check only: no claim, no push.")
+@click.option("--once", is_flag=True, help="Integrate at most one task.")
+@click.option("--no-checks", is_flag=True, help="Skip the project's checks (e.g. benchmarks).")
+@JSON_OPTION
+@pass_ctx
+def integrate_cmd(
+    ctx: Ctx, family: str | None, dry_run: bool, once: bool, no_checks: bool, as_json: bool
+) -> None:
+    """Merge approved tasks into main: in memory, checked, signed, one push per run.
+
+    Each approved task's reviewed head is merged onto main without a checkout; on a
+    conflict or failing checks the task goes back to implement with the reason. The
+    good merges go to the hub in one signed push, then the board marks them shipped.
+    A crash at any point is finished by running it again; nothing merges twice.
+    """
+    options = Options(
+        family=family or _integrator_family(ctx), dry_run=dry_run, once=once, checks=not no_checks
+    )
+    results = integrate(ctx.settings, options, progress=lambda line: click.echo(line, err=as_json))
+    if as_json:
+        emit_json([r.__dict__ for r in results])
+    elif results:
+        shipped = sum(r.outcome in ("shipped", "would-ship") for r in results)
+        click.echo(
+            f"{'dry run: ' if dry_run else ''}{shipped} shipped, {len(results) - shipped} returned"
+        )
+
+
+COMMANDS = [integrate_cmd]
