@@ -48,8 +48,12 @@ CREATE TABLE agents (
     name         text NOT NULL CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$'),
     started_at   timestamptz NOT NULL DEFAULT now(),
     last_seen_at timestamptz NOT NULL DEFAULT now(),
+    -- Set while the agent sleeps in `next --wait`: only then do state changes NOTIFY, since
+    -- a NOTIFY serialises commits database-wide.
+    waiting_since timestamptz,
     UNIQUE (family_id, name)
 );
+CREATE INDEX agents_waiting ON agents (waiting_since) WHERE waiting_since IS NOT NULL;
 
 CREATE TABLE grants (
     family_id  bigint NOT NULL REFERENCES families,
@@ -74,9 +78,12 @@ CREATE TABLE denials (
 );
 CREATE INDEX denials_active ON denials (family_id, role) WHERE lifted_at IS NULL;
 
+-- cross_family: may the reviewer of a task come from the family that wrote it?
+--   require: never; prefer: only when nothing else is waiting; off: no preference.
 CREATE TABLE workflows (
-    id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    name text NOT NULL UNIQUE CHECK (name ~ '^[a-z][a-z0-9_-]{0,31}$')
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name         text NOT NULL UNIQUE CHECK (name ~ '^[a-z][a-z0-9_-]{0,31}$'),
+    cross_family text NOT NULL DEFAULT 'prefer' CHECK (cross_family IN ('require', 'prefer', 'off'))
 );
 
 CREATE TABLE stages (
@@ -88,6 +95,8 @@ CREATE TABLE stages (
     is_terminal   boolean NOT NULL DEFAULT false,
     lease_seconds integer NOT NULL DEFAULT 900 CHECK (lease_seconds > 0),
     max_attempts  integer NOT NULL DEFAULT 3 CHECK (max_attempts > 0),
+    writes_branch boolean NOT NULL DEFAULT false,  -- its holder pushes the task branch
+    reviews_branch boolean NOT NULL DEFAULT false, -- its step is a review of the branch
     position      integer NOT NULL,
     UNIQUE (workflow_id, name),
     CHECK (NOT (is_initial AND is_terminal))
@@ -131,9 +140,13 @@ CREATE TABLE tasks (
     attempts         integer NOT NULL DEFAULT 0,      -- expired leases in this stage
     blocked          boolean NOT NULL DEFAULT false,
     blocked_reason   text,
-    branch           text,
-    base_commit      text,
-    head_commit      text,
+    branch           text NOT NULL,                   -- task/<12 hex>, set by a trigger
+    base_commit      text CHECK (base_commit ~ '^[0-9a-f]{40}([0-9a-f]{24})?$'),
+    head_commit      text CHECK (head_commit ~ '^[0-9a-f]{40}([0-9a-f]{24})?$'),
+    writer_family    bigint REFERENCES families,      -- who last wrote the branch
+    writer_agent     uuid REFERENCES agents,
+    review_round     integer NOT NULL DEFAULT 0,      -- +1 on every entry into a review
+    open_deps        integer NOT NULL DEFAULT 0 CHECK (open_deps >= 0),
     created_by       text NOT NULL,                   -- database role of the creator
     created_family   bigint REFERENCES families,      -- NULL when a person created it
     created_at       timestamptz NOT NULL DEFAULT now(),
@@ -143,8 +156,19 @@ CREATE TABLE tasks (
     CHECK ((holder_agent IS NULL) = (holder_family IS NULL)),
     CHECK (blocked = (blocked_reason IS NOT NULL))
 );
--- The claim walks this index: one stage, best priority first, oldest first.
-CREATE INDEX tasks_claim ON tasks (stage_id, priority DESC, seq) WHERE open AND NOT blocked;
+-- The claim walks this index: one stage, best priority first, oldest first. Dependencies
+-- are a counter kept by the verbs, so readiness is in the predicate, not a per-row join.
+CREATE INDEX tasks_claim ON tasks (stage_id, priority DESC, seq)
+    WHERE open AND NOT blocked AND open_deps = 0;
+CREATE UNIQUE INDEX tasks_branch_unique ON tasks (branch);
+
+CREATE FUNCTION tasks_default_branch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.branch := COALESCE(NEW.branch, 'task/' || right(replace(NEW.id::text, '-', ''), 12));
+    RETURN NEW;
+END $$;
+CREATE TRIGGER tasks_branch BEFORE INSERT ON tasks
+    FOR EACH ROW EXECUTE FUNCTION tasks_default_branch();
 CREATE INDEX tasks_id_rev ON tasks (id_rev text_pattern_ops);
 CREATE INDEX tasks_held ON tasks (holder_agent) WHERE holder_agent IS NOT NULL;
 
@@ -181,6 +205,37 @@ CREATE TRIGGER events_no_update BEFORE UPDATE OR DELETE ON events
 CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
     FOR EACH STATEMENT EXECUTE FUNCTION events_append_only();
 
+-- Review: annotations on the diff, pinned to the commit they were made against, and the
+-- verdict of every round.
+CREATE TABLE annotations (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    task_id    uuid NOT NULL REFERENCES tasks,
+    round      integer NOT NULL,
+    commit     text NOT NULL CHECK (commit ~ '^[0-9a-f]{40}([0-9a-f]{24})?$'),
+    file       text NOT NULL CHECK (length(file) BETWEEN 1 AND 4096 AND file !~ '[[:cntrl:]]'),
+    line       integer NOT NULL CHECK (line BETWEEN 1 AND 10000000),
+    side       text NOT NULL CHECK (side IN ('new', 'old')),
+    severity   text NOT NULL CHECK (severity IN ('blocker', 'major', 'minor', 'nit')),
+    body       text NOT NULL CHECK (length(btrim(body)) >= 1 AND octet_length(body) <= 16384),
+    family_id  bigint NOT NULL REFERENCES families,
+    agent_id   uuid NOT NULL REFERENCES agents,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX annotations_task ON annotations (task_id, round, id);
+
+CREATE TABLE reviews (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    task_id    uuid NOT NULL REFERENCES tasks,
+    round      integer NOT NULL,
+    commit     text,                      -- the head reviewed (none on a board without git)
+    verdict    text NOT NULL CHECK (verdict IN ('approve', 'return')),
+    reason     text,
+    family_id  bigint NOT NULL REFERENCES families,
+    agent_id   uuid NOT NULL REFERENCES agents,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX reviews_task ON reviews (task_id, id);
+
 -- ---------------------------------------------------------------------------------------
 -- The default development workflow, as rows.
 INSERT INTO roles (name, description, person_only) VALUES
@@ -193,16 +248,17 @@ INSERT INTO roles (name, description, person_only) VALUES
 INSERT INTO workflows (name) VALUES ('dev');
 
 INSERT INTO stages (workflow_id, name, active_label, is_initial, is_terminal, lease_seconds,
-                    max_attempts, position)
-SELECT w.id, s.name, s.label, s.initial, s.terminal, s.lease, s.attempts, s.pos
+                    max_attempts, writes_branch, reviews_branch, position)
+SELECT w.id, s.name, s.label, s.initial, s.terminal, s.lease, s.attempts, s.writes, s.reviews,
+       s.pos
 FROM workflows w,
-     (VALUES ('brief',     'designing',    true,  false, 900,  3, 1),
-             ('designed',  'designed',     false, true,  900,  3, 2),
-             ('implement', 'implementing', false, false, 1800, 3, 3),
-             ('review',    'reviewing',    false, false, 900,  3, 4),
-             ('integrate', 'integrating',  false, false, 900,  3, 5),
-             ('shipped',   'shipped',      false, true,  900,  3, 6))
-     AS s(name, label, initial, terminal, lease, attempts, pos)
+     (VALUES ('brief',     'designing',    true,  false, 900,  3, false, false, 1),
+             ('designed',  'designed',     false, true,  900,  3, false, false, 2),
+             ('implement', 'implementing', false, false, 1800, 3, true,  false, 3),
+             ('review',    'reviewing',    false, false, 900,  3, false, true,  4),
+             ('integrate', 'integrating',  false, false, 900,  3, false, false, 5),
+             ('shipped',   'shipped',      false, true,  900,  3, false, false, 6))
+     AS s(name, label, initial, terminal, lease, attempts, writes, reviews, pos)
 WHERE w.name = 'dev';
 
 INSERT INTO transitions (workflow_id, from_stage_id, to_stage_id, kind, role)

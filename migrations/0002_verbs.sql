@@ -51,7 +51,8 @@ $$;
 CREATE FUNCTION _task_json(t tasks) RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'id', t.id, 'short_id', ainarres._short(t.id), 'title', t.title, 'body', t.body,
-        'workflow', w.name, 'stage', s.name, 'priority', t.priority, 'parent_id', t.parent_id,
+        'workflow', w.name, 'stage', s.name, 'writes_branch', s.writes_branch,
+        'priority', t.priority, 'parent_id', t.parent_id,
         'open', t.open, 'holder_agent', t.holder_agent, 'holder_family', hf.name,
         'lease_expires_at', t.lease_expires_at, 'claim_epoch', t.claim_epoch,
         'attempts', t.attempts, 'blocked', t.blocked, 'blocked_reason', t.blocked_reason,
@@ -73,9 +74,13 @@ RETURNS void LANGUAGE sql AS $$
     VALUES (p_kind, p_task, p_family, p_agent, p_from, p_to, p_epoch, p_data)
 $$;
 
--- Wakes `next --wait` sleepers; the payload is the stage a task became claimable in.
-CREATE FUNCTION _wake(p_stage bigint) RETURNS void LANGUAGE sql AS $$
-    SELECT pg_notify('ainarres_board', (SELECT name FROM ainarres.stages WHERE id = p_stage))
+-- Wakes `next --wait` sleepers; the payload says what changed (a stage's name, or roles).
+-- Only when someone sleeps: a NOTIFY takes a database-wide lock until its commit is on disk,
+-- which would serialise every advance of a busy board for nobody.
+CREATE FUNCTION _wake(p_what text) RETURNS void LANGUAGE sql AS $$
+    SELECT pg_notify('ainarres_board', p_what)
+    WHERE EXISTS (SELECT 1 FROM ainarres.agents
+                  WHERE waiting_since > now() - interval '2 minutes')
 $$;
 
 -- Is (family, agent) allowed to act on held task t at epoch p_epoch? NULL if yes.
@@ -112,6 +117,12 @@ BEGIN
         _short(t.id), p_agent, p_epoch));
 END $$;
 
+CREATE FUNCTION _approved_commit(p_task uuid) RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT r.commit FROM ainarres.reviews r JOIN ainarres.tasks t ON t.id = r.task_id
+    WHERE r.task_id = p_task AND r.round = t.review_round AND r.verdict = 'approve'
+    ORDER BY r.id DESC LIMIT 1
+$$;
+
 -- ---------------------------------------------------------------------------------------
 -- Agent verbs.
 
@@ -136,7 +147,22 @@ BEGIN
                         'id', v_id, 'name', p_name, 'family', v_family.name)));
 END $$;
 
-CREATE FUNCTION claim_next(p_agent uuid) RETURNS jsonb
+-- `next --wait` says it sleeps (so state changes NOTIFY) and that it woke up.
+CREATE FUNCTION wait_begin(p_agent uuid) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = ainarres, pg_temp AS $$
+    UPDATE ainarres.agents a SET waiting_since = now()
+    FROM ainarres.families f
+    WHERE a.id = p_agent AND f.id = a.family_id AND f.db_role = session_user
+$$;
+
+CREATE FUNCTION wait_end(p_agent uuid) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = ainarres, pg_temp AS $$
+    UPDATE ainarres.agents a SET waiting_since = NULL
+    FROM ainarres.families f
+    WHERE a.id = p_agent AND f.id = a.family_id AND f.db_role = session_user
+$$;
+
+CREATE FUNCTION claim_next(p_agent uuid, p_role text DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ainarres, pg_temp AS $$
 DECLARE
     v_family families := _caller();
@@ -144,40 +170,58 @@ DECLARE
     v_task tasks;
     v_stage stages;
     v_role text;
+    v_others_first boolean;
 BEGIN
     IF v_family.id IS NULL OR NOT EXISTS (
             SELECT 1 FROM agents a WHERE a.id = p_agent AND a.family_id = v_family.id) THEN
         RETURN _refuse_unheld(v_family, p_agent, NULL, NULL, NULL);
     END IF;
-    UPDATE agents SET last_seen_at = now() WHERE id = p_agent;
+    IF p_role IS NOT NULL AND NOT EXISTS (SELECT 1 FROM roles WHERE name = p_role) THEN
+        RETURN _outcome('not_found', format('no role %L', p_role));
+    END IF;
+    -- Seen, at most every 10 s: a write per claim would cost every claim a row update.
+    UPDATE agents SET last_seen_at = now()
+    WHERE id = p_agent AND last_seen_at < now() - interval '10 seconds';
 
     SELECT array_agg(tr.from_stage_id) INTO v_stages
     FROM transitions tr
-    WHERE tr.kind = 'advance' AND _has_role(v_family.id, tr.role);
+    WHERE tr.kind = 'advance' AND (p_role IS NULL OR tr.role = p_role)
+      AND _has_role(v_family.id, tr.role);
     IF v_stages IS NULL THEN
         RETURN _outcome('not_allowed', format(
-            'family %s holds no role that takes a step; a person grants roles with `ainarres grant`',
-            v_family.name));
+            'family %s holds no %s that takes a step; a person grants roles with `ainarres grant`',
+            v_family.name, COALESCE('active ' || p_role || ' role', 'role')));
     END IF;
 
+    -- Two passes: the first skips reviews of this family's own work where the workflow
+    -- prefers cross-family review; the second falls back to them.
+    v_others_first := true;
     LOOP
-        -- The best claimable task of each stage this family may work, each found by walking
-        -- tasks_claim; rows other claimers hold locked are skipped, not waited for.
         SELECT c.* INTO v_task
-        FROM unnest(v_stages) AS s(stage_id)
+        FROM stages s
+        JOIN workflows w ON w.id = s.workflow_id
         CROSS JOIN LATERAL (
             SELECT t.* FROM tasks t
-            WHERE t.stage_id = s.stage_id AND t.open AND NOT t.blocked
+            WHERE t.stage_id = s.id AND t.open AND NOT t.blocked
               AND (t.lease_expires_at IS NULL OR t.lease_expires_at < now())
-              AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks dt ON dt.id = d.depends_on
-                              WHERE d.task_id = t.id AND dt.open)
+              AND t.open_deps = 0
+              AND NOT (s.reviews_branch AND t.writer_agent IS NOT DISTINCT FROM p_agent)
+              AND NOT (s.reviews_branch AND w.cross_family = 'require'
+                       AND t.writer_family IS NOT DISTINCT FROM v_family.id)
+              AND NOT (v_others_first AND s.reviews_branch AND w.cross_family = 'prefer'
+                       AND t.writer_family IS NOT DISTINCT FROM v_family.id)
             ORDER BY t.priority DESC, t.seq
             LIMIT 1
             FOR UPDATE SKIP LOCKED) c
+        WHERE s.id = ANY(v_stages)
         ORDER BY c.priority DESC, c.seq
         LIMIT 1;
 
         IF v_task.id IS NULL THEN
+            IF v_others_first THEN
+                v_others_first := false;
+                CONTINUE;
+            END IF;
             RETURN _outcome('empty', format('nothing to do for family %s right now', v_family.name));
         END IF;
         SELECT * INTO v_stage FROM stages WHERE id = v_task.stage_id;
@@ -251,7 +295,8 @@ BEGIN
 END $$;
 
 -- Moves a held task along its one advance transition and lets go of it.
-CREATE FUNCTION advance(p_agent uuid, p_task uuid, p_epoch bigint, p_head_commit text DEFAULT NULL)
+CREATE FUNCTION advance(p_agent uuid, p_task uuid, p_epoch bigint,
+                                   p_head_commit text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ainarres, pg_temp AS $$
 DECLARE
@@ -273,20 +318,44 @@ BEGIN
     IF v_to.id IS NULL THEN
         RETURN _outcome('illegal_transition', format('stage %s has no next step', v_from.name));
     END IF;
+    IF v_from.reviews_branch THEN
+        -- The approval pins the head (on a board used without git there is none to pin).
+        IF p_head_commit IS NOT NULL AND p_head_commit IS DISTINCT FROM v_task.head_commit THEN
+            RETURN _outcome('invalid', format(
+                'you reviewed %s but the task''s head is %s; review the current head',
+                left(p_head_commit, 12), COALESCE(left(v_task.head_commit, 12), 'none')));
+        END IF;
+        INSERT INTO reviews (task_id, round, commit, verdict, family_id, agent_id)
+        VALUES (p_task, v_task.review_round, v_task.head_commit, 'approve', v_family.id, p_agent);
+    END IF;
     UPDATE tasks SET stage_id = v_to.id, open = NOT v_to.is_terminal,
            holder_agent = NULL, holder_family = NULL, lease_expires_at = NULL, attempts = 0,
-           head_commit = COALESCE(p_head_commit, head_commit),
+           head_commit = CASE WHEN v_from.writes_branch THEN COALESCE(p_head_commit, head_commit)
+                              ELSE head_commit END,
+           writer_family = CASE WHEN v_from.writes_branch THEN v_family.id ELSE writer_family END,
+           writer_agent = CASE WHEN v_from.writes_branch THEN p_agent ELSE writer_agent END,
+           review_round = review_round + CASE WHEN v_to.reviews_branch THEN 1 ELSE 0 END,
            stage_entered_at = now(), updated_at = now()
     WHERE id = p_task
     RETURNING * INTO v_task;
     PERFORM _log('advanced', p_task, v_family.id, p_agent, v_from.name, v_to.name, p_epoch,
-                 jsonb_strip_nulls(jsonb_build_object('head_commit', p_head_commit)));
-    IF NOT v_to.is_terminal THEN PERFORM _wake(v_to.id); END IF;
+                 jsonb_strip_nulls(jsonb_build_object(
+                     'head_commit', v_task.head_commit,
+                     'verdict', CASE WHEN v_from.reviews_branch THEN 'approve' END)));
+    IF v_to.is_terminal THEN
+        -- Closed: tasks waiting on this one have one open dependency fewer.
+        UPDATE tasks SET open_deps = open_deps - 1, updated_at = now()
+        WHERE id IN (SELECT task_id FROM task_deps WHERE depends_on = p_task);
+        PERFORM _wake('dependencies');
+    ELSE
+        PERFORM _wake(v_to.name);
+    END IF;
     RETURN _outcome('ok', format('%s: %s -> %s', _short(p_task), v_from.name, v_to.name),
                     jsonb_build_object('task', _task_json(v_task)));
 END $$;
 
-CREATE FUNCTION return_task(p_agent uuid, p_task uuid, p_epoch bigint, p_reason text) RETURNS jsonb
+CREATE FUNCTION return_task(p_agent uuid, p_task uuid, p_epoch bigint, p_reason text)
+RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ainarres, pg_temp AS $$
 DECLARE
     v_family families := _caller();
@@ -307,14 +376,19 @@ BEGIN
         RETURN _outcome('illegal_transition', format(
             'a task in stage %s cannot be returned; release it or block it instead', v_from.name));
     END IF;
+    IF v_from.reviews_branch THEN
+        INSERT INTO reviews (task_id, round, commit, verdict, reason, family_id, agent_id)
+        VALUES (p_task, v_task.review_round, v_task.head_commit,
+                'return', p_reason, v_family.id, p_agent);
+    END IF;
     UPDATE tasks SET stage_id = v_to.id, open = NOT v_to.is_terminal,
            holder_agent = NULL, holder_family = NULL, lease_expires_at = NULL, attempts = 0,
            stage_entered_at = now(), updated_at = now()
     WHERE id = p_task
     RETURNING * INTO v_task;
     PERFORM _log('returned', p_task, v_family.id, p_agent, v_from.name, v_to.name, p_epoch,
-                 jsonb_build_object('reason', p_reason));
-    PERFORM _wake(v_to.id);
+                 jsonb_build_object('reason', p_reason, 'round', v_task.review_round));
+    PERFORM _wake(v_to.name);
     RETURN _outcome('ok', format('%s returned: %s -> %s', _short(p_task), v_from.name, v_to.name),
                     jsonb_build_object('task', _task_json(v_task)));
 END $$;
@@ -334,7 +408,7 @@ BEGIN
     WHERE id = p_task
     RETURNING * INTO v_task;
     PERFORM _log('released', p_task, v_family.id, p_agent, NULL, NULL, p_epoch);
-    PERFORM _wake(v_task.stage_id);
+    PERFORM _wake((SELECT name FROM stages WHERE id = v_task.stage_id));
     RETURN _outcome('ok', format('released %s', _short(p_task)),
                     jsonb_build_object('task', _task_json(v_task)));
 END $$;
@@ -411,18 +485,126 @@ BEGIN
     IF v_missing IS NOT NULL THEN
         RETURN _outcome('not_found', format('no task %s to depend on', v_missing));
     END IF;
-    INSERT INTO tasks (workflow_id, stage_id, title, body, priority, parent_id, created_by, created_family)
+    INSERT INTO tasks (workflow_id, stage_id, title, body, priority, parent_id, created_by,
+                       created_family, open_deps)
     VALUES (v_workflow.id, v_target, btrim(p_title), COALESCE(p_body, ''), COALESCE(p_priority, 0),
-            p_parent, session_user, v_family.id)
+            p_parent, session_user, v_family.id,
+            (SELECT count(DISTINCT d) FROM unnest(COALESCE(p_depends_on, '{}')) d
+             JOIN tasks dt ON dt.id = d WHERE dt.open))
     RETURNING * INTO v_task;
     INSERT INTO task_deps (task_id, depends_on)
     SELECT DISTINCT v_task.id, d FROM unnest(COALESCE(p_depends_on, '{}')) d;
     PERFORM _log('created', v_task.id, v_family.id, p_agent, NULL,
                  (SELECT name FROM stages WHERE id = v_target), NULL,
                  jsonb_strip_nulls(jsonb_build_object('title', v_task.title, 'parent_id', p_parent)));
-    PERFORM _wake(v_target);
+    PERFORM _wake((SELECT name FROM stages WHERE id = v_target));
     RETURN _outcome('ok', format('created %s %s', _short(v_task.id), v_task.title),
                     jsonb_build_object('task', _task_json(v_task)));
+END $$;
+
+CREATE FUNCTION set_base(p_agent uuid, p_task uuid, p_epoch bigint, p_base text) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ainarres, pg_temp AS $$
+DECLARE
+    v_family families := _caller();
+    v_task tasks;
+    v_refusal jsonb;
+BEGIN
+    SELECT * INTO v_task FROM tasks WHERE id = p_task FOR UPDATE;
+    v_refusal := _refuse_unheld(v_family, p_agent, v_task, p_task, p_epoch);
+    IF v_refusal IS NOT NULL THEN RETURN v_refusal; END IF;
+    IF p_base IS NULL OR p_base !~ '^[0-9a-f]{40}([0-9a-f]{24})?$' THEN
+        RETURN _outcome('invalid', 'base commit must be a full hex object id');
+    END IF;
+    IF v_task.base_commit IS DISTINCT FROM p_base THEN
+        UPDATE tasks SET base_commit = p_base, updated_at = now() WHERE id = p_task
+        RETURNING * INTO v_task;
+        PERFORM _log('based', p_task, v_family.id, p_agent, NULL, NULL, p_epoch,
+                     jsonb_build_object('base_commit', p_base, 'branch', v_task.branch));
+    END IF;
+    RETURN _outcome('ok', format('%s based on %s', v_task.branch, left(p_base, 12)),
+                    jsonb_build_object('task', _task_json(v_task), 'epoch', p_epoch));
+END $$;
+
+CREATE FUNCTION resume(p_agent uuid) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ainarres, pg_temp AS $$
+DECLARE
+    v_family families := _caller();
+    v_out jsonb := '[]';
+    v_task tasks;
+    v_role text;
+BEGIN
+    IF v_family.id IS NULL OR NOT EXISTS (
+            SELECT 1 FROM agents a WHERE a.id = p_agent AND a.family_id = v_family.id) THEN
+        RETURN _refuse_unheld(v_family, p_agent, NULL, NULL, NULL);
+    END IF;
+    FOR v_task IN
+        SELECT * FROM tasks WHERE holder_agent = p_agent AND lease_expires_at >= now()
+        ORDER BY priority DESC, seq FOR UPDATE
+    LOOP
+        UPDATE tasks SET claim_epoch = claim_epoch + 1, updated_at = now(),
+               lease_expires_at = now() + make_interval(secs => s.lease_seconds)
+        FROM stages s WHERE s.id = tasks.stage_id AND tasks.id = v_task.id
+        RETURNING tasks.* INTO v_task;
+        SELECT tr.role INTO v_role FROM transitions tr
+        WHERE tr.from_stage_id = v_task.stage_id AND tr.kind = 'advance';
+        PERFORM _log('claimed', v_task.id, v_family.id, p_agent,
+                     (SELECT name FROM stages WHERE id = v_task.stage_id), NULL,
+                     v_task.claim_epoch, jsonb_build_object('role', v_role, 'resumed', true));
+        v_out := v_out || jsonb_build_object('task', _task_json(v_task),
+                                             'epoch', v_task.claim_epoch, 'role', v_role);
+    END LOOP;
+    RETURN _outcome('ok', format('%s held task(s) resumed', jsonb_array_length(v_out)),
+                    jsonb_build_object('held', v_out));
+END $$;
+
+CREATE FUNCTION annotate(p_agent uuid, p_task uuid, p_epoch bigint, p_file text, p_line integer,
+                         p_side text, p_severity text, p_body text) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ainarres, pg_temp AS $$
+DECLARE
+    v_family families := _caller();
+    v_task tasks;
+    v_refusal jsonb;
+    v_stage stages;
+    v_id bigint;
+BEGIN
+    SELECT * INTO v_task FROM tasks WHERE id = p_task FOR UPDATE;
+    v_refusal := _refuse_unheld(v_family, p_agent, v_task, p_task, p_epoch);
+    IF v_refusal IS NOT NULL THEN RETURN v_refusal; END IF;
+    SELECT * INTO v_stage FROM stages WHERE id = v_task.stage_id;
+    IF NOT v_stage.reviews_branch THEN
+        RETURN _outcome('not_allowed', format(
+            'task %s is in stage %s; annotations belong to a review', _short(p_task), v_stage.name));
+    END IF;
+    IF v_task.head_commit IS NULL THEN
+        RETURN _outcome('invalid', 'the task has no head commit to annotate');
+    END IF;
+    IF p_side NOT IN ('new', 'old') OR p_side IS NULL THEN
+        RETURN _outcome('invalid', 'side must be new or old');
+    END IF;
+    IF p_severity NOT IN ('blocker', 'major', 'minor', 'nit') OR p_severity IS NULL THEN
+        RETURN _outcome('invalid', 'severity must be blocker, major, minor or nit');
+    END IF;
+    IF p_line IS NULL OR p_line < 1 OR p_line > 10000000 THEN
+        RETURN _outcome('invalid', format('line %s is out of range', p_line));
+    END IF;
+    IF p_file IS NULL OR length(p_file) NOT BETWEEN 1 AND 4096 OR p_file ~ '[[:cntrl:]]' THEN
+        RETURN _outcome('invalid', 'file must be a path of the diff');
+    END IF;
+    IF p_body IS NULL OR length(btrim(p_body)) = 0 THEN
+        RETURN _outcome('invalid', 'body must not be empty');
+    END IF;
+    IF octet_length(p_body) > 16384 THEN
+        RETURN _outcome('invalid', format('body is %s bytes; the limit is 16384', octet_length(p_body)));
+    END IF;
+    INSERT INTO annotations (task_id, round, commit, file, line, side, severity, body, family_id, agent_id)
+    VALUES (p_task, v_task.review_round, v_task.head_commit, p_file, p_line, p_side, p_severity,
+            p_body, v_family.id, p_agent)
+    RETURNING id INTO v_id;
+    PERFORM _log('annotated', p_task, v_family.id, p_agent, NULL, NULL, p_epoch,
+                 jsonb_build_object('annotation', v_id, 'file', p_file, 'line', p_line,
+                                    'severity', p_severity));
+    RETURN _outcome('ok', format('annotated %s:%s of %s', p_file, p_line, _short(p_task)),
+                    jsonb_build_object('task', _task_json(v_task), 'annotation', v_id));
 END $$;
 
 -- ---------------------------------------------------------------------------------------
@@ -454,7 +636,7 @@ BEGIN
     RETURNING * INTO v_task;
     PERFORM _log('briefed', v_task.id, NULL, NULL, NULL, v_stage.name, NULL,
                  jsonb_build_object('title', v_task.title));
-    PERFORM _wake(v_stage.id);
+    PERFORM _wake(v_stage.name);
     RETURN _outcome('ok', format('brief %s %s', _short(v_task.id), v_task.title),
                     jsonb_build_object('task', _task_json(v_task)));
 END $$;
@@ -517,7 +699,7 @@ BEGIN
         SET expires_at = EXCLUDED.expires_at, granted_at = now(), granted_by = EXCLUDED.granted_by;
     PERFORM _log('granted', NULL, v_family.id, NULL, NULL, NULL, NULL,
                  jsonb_strip_nulls(jsonb_build_object('role', p_role, 'expires_at', p_expires_at)));
-    PERFORM pg_notify('ainarres_board', 'grant');
+    PERFORM _wake('roles');
     RETURN _outcome('ok', format('granted %s to %s%s', p_role, p_family,
                     COALESCE(' until ' || p_expires_at::text, '')));
 END $$;
@@ -570,7 +752,7 @@ BEGIN
     END IF;
     PERFORM _log('lifted', NULL, v_family.id, NULL, NULL, NULL, NULL,
                  jsonb_build_object('role', p_role, 'reason', p_reason));
-    PERFORM pg_notify('ainarres_board', 'lift');
+    PERFORM _wake('roles');
     RETURN _outcome('ok', format('lifted %s denial(s) of %s for %s', v_count, p_role, p_family));
 END $$;
 
@@ -589,7 +771,7 @@ BEGIN
     UPDATE tasks SET blocked = false, blocked_reason = NULL, attempts = 0, updated_at = now()
     WHERE id = p_task RETURNING * INTO v_task;
     PERFORM _log('unblocked', p_task, NULL, NULL, NULL, NULL, NULL, jsonb_build_object('reason', p_reason));
-    PERFORM _wake(v_task.stage_id);
+    PERFORM _wake((SELECT name FROM stages WHERE id = v_task.stage_id));
     RETURN _outcome('ok', format('unblocked %s', _short(p_task)),
                     jsonb_build_object('task', _task_json(v_task)));
 END $$;
@@ -605,9 +787,16 @@ DECLARE
 BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA ainarres TO %I', v_group);
     EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA ainarres TO %I', v_group);
-    EXECUTE format('GRANT EXECUTE ON FUNCTION ainarres.agent_start(text), ainarres.claim_next(uuid),
+    EXECUTE format('GRANT EXECUTE ON FUNCTION ainarres.agent_start(text),
+        ainarres.wait_begin(uuid), ainarres.wait_end(uuid), ainarres.claim_next(uuid, text),
         ainarres.heartbeat(uuid, uuid, bigint), ainarres.note(uuid, uuid, bigint, text),
         ainarres.advance(uuid, uuid, bigint, text), ainarres.return_task(uuid, uuid, bigint, text),
         ainarres.release(uuid, uuid, bigint), ainarres.block(uuid, uuid, bigint, text),
-        ainarres.create_task(uuid, text, text, integer, uuid[], uuid, text) TO %I', v_group);
+        ainarres.create_task(uuid, text, text, integer, uuid[], uuid, text),
+        ainarres.set_base(uuid, uuid, bigint, text), ainarres.resume(uuid),
+        ainarres.annotate(uuid, uuid, bigint, text, integer, text, text, text) TO %I', v_group);
+    -- The pure read helpers the shared read queries use.
+    EXECUTE format('GRANT EXECUTE ON FUNCTION ainarres._short(uuid),
+        ainarres._task_json(ainarres.tasks), ainarres._has_role(bigint, text),
+        ainarres._approved_commit(uuid) TO %I', v_group);
 END $$;

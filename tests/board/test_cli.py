@@ -118,13 +118,8 @@ def test_cli_next_wait_wakes_on_notify_not_on_the_poll(board: BoardEnv) -> None:
         text=True,
     )
     with board.operator() as conn:
-        for _ in range(200):  # until the waiter is listening
-            if rows(
-                conn,
-                "SELECT 1 FROM pg_listening_channels() UNION ALL SELECT 1 FROM "
-                "pg_stat_activity WHERE datname = %s AND query LIKE 'LISTEN%%'",
-                board.dbname,
-            ):
+        for _ in range(400):  # until the waiter says it sleeps
+            if rows(conn, "SELECT 1 FROM ainarres.agents WHERE waiting_since IS NOT NULL"):
                 break
             time.sleep(0.05)
     created = board.run("task", "create", "--title", "wake up", family="claude-code+opus")

@@ -3,6 +3,12 @@
 -- name: agent_start
 SELECT ainarres.agent_start(%(name)s) AS r;
 
+-- name: wait_begin
+SELECT ainarres.wait_begin(%(agent)s);
+
+-- name: wait_end
+SELECT ainarres.wait_end(%(agent)s);
+
 -- name: claim_next
 SELECT ainarres.claim_next(%(agent)s, %(role)s) AS r;
 

@@ -68,6 +68,9 @@ class Agent:
         try:
             while True:
                 self._woken = False
+                # Say we sleep before looking: a change committed after this is notified,
+                # one committed before it is seen by the claim below. Nothing falls between.
+                self.conn.execute(q("wait_begin"), {"agent": self.id})
                 out = self.claim_next()
                 if out.outcome != "empty":
                     return out
@@ -79,6 +82,7 @@ class Agent:
                 for _ in self.conn.notifies(timeout=left, stop_after=1):
                     pass
         finally:
+            self.conn.execute(q("wait_end"), {"agent": self.id})
             self.conn.execute(f"UNLISTEN {CHANNEL}".encode())
             self.conn.remove_notify_handler(self._on_notify)
 
