@@ -58,7 +58,7 @@ CREATE FUNCTION _task_json(t tasks) RETURNS jsonb LANGUAGE sql STABLE AS $$
         'attempts', t.attempts, 'blocked', t.blocked, 'blocked_reason', t.blocked_reason,
         'branch', t.branch, 'base_commit', t.base_commit, 'head_commit', t.head_commit,
         'created_by', t.created_by, 'created_at', t.created_at, 'updated_at', t.updated_at,
-        'stage_entered_at', t.stage_entered_at,
+        'stage_entered_at', t.stage_entered_at, 'review_round', t.review_round,
         'depends_on', COALESCE((SELECT jsonb_agg(d.depends_on ORDER BY d.depends_on)
                                 FROM ainarres.task_deps d WHERE d.task_id = t.id), '[]'))
     FROM ainarres.stages s

@@ -50,6 +50,7 @@ class Task(Frozen):
     updated_at: datetime
     stage_entered_at: datetime
     depends_on: list[UUID]
+    review_round: int = 0
 
 
 class Outcome(Frozen):

@@ -172,6 +172,15 @@ def test_policy_task_branch_cannot_be_deleted() -> None:
     assert why(RefUpdate(A, Z, TASK), DEV, TASK_FACTS) == "task branches are not deleted"
 
 
+def test_policy_review_notes_need_a_signed_reviewer() -> None:
+    notes = "refs/notes/ainarres/review"
+    reviewer = replace(TASK_FACTS, signer=SignerFacts("dev", frozenset({"reviewer"})))
+    assert why(RefUpdate(A, B, notes), DEV, reviewer) == "allowed"
+    assert why(RefUpdate(A, B, notes), DEV, TASK_FACTS) == "signer dev is not a reviewer"
+    assert why(RefUpdate(A, B, notes), None, reviewer) == "the push is not signed"
+    assert why(RefUpdate(A, Z, notes), DEV, reviewer) == "review notes are not deleted"
+
+
 @pytest.mark.parametrize(
     "ref", ["refs/heads/feature", "refs/tags/v1", "refs/heads/task/", "refs/notes/x", "HEAD"]
 )

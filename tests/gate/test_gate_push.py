@@ -81,8 +81,8 @@ def test_gate_unsigned_task_push_and_unknown_refs_are_refused(proj: Project) -> 
     )
     other = proj.push("HEAD:refs/heads/feature", IMPLEMENTER, epoch=epoch)
     assert other.remote_lines == (
-        "ainarres gate: refused refs/heads/feature: the hub only holds refs/heads/main and "
-        "refs/heads/task/<id>; push your work to the task branch of your claim",
+        "ainarres gate: refused refs/heads/feature: the hub only holds refs/heads/main, "
+        "refs/heads/task/<id> and review notes; push your work to the task branch of your claim",
     )
     tag = proj.push("HEAD:refs/tags/v1", IMPLEMENTER, epoch=epoch)
     assert "refused refs/tags/v1" in tag.remote_lines[0]

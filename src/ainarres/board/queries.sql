@@ -170,3 +170,41 @@ ORDER BY e.from_stage, e.id DESC;
 
 -- name: open_branches
 SELECT branch FROM ainarres.tasks WHERE open;
+
+-- name: annotate
+SELECT ainarres.annotate(%(agent)s, %(task)s, %(epoch)s, %(file)s, %(line)s, %(side)s,
+                         %(severity)s, %(body)s) AS r;
+
+-- name: annotations
+SELECT a.id, a.round, a.commit, a.file, a.line, a.side, a.severity, a.body,
+       f.name AS family, ag.name AS agent, a.created_at
+FROM ainarres.annotations a
+JOIN ainarres.families f ON f.id = a.family_id
+JOIN ainarres.agents ag ON ag.id = a.agent_id
+WHERE a.task_id = %(task)s AND (%(round)s::int IS NULL OR a.round = %(round)s)
+ORDER BY a.round, a.file, a.line, a.id;
+
+-- name: reviews
+SELECT r.round, r.verdict, r.commit, r.reason, f.name AS family, ag.name AS agent, r.created_at
+FROM ainarres.reviews r
+JOIN ainarres.families f ON f.id = r.family_id
+JOIN ainarres.agents ag ON ag.id = r.agent_id
+WHERE r.task_id = %(task)s
+ORDER BY r.id;
+
+-- name: shipped
+-- Tasks that reached a terminal stage through the integrator's step, with who did what.
+SELECT t.id, ainarres._short(t.id) AS short_id, t.title, wf.name AS implemented,
+       (SELECT f.name FROM ainarres.reviews r JOIN ainarres.families f ON f.id = r.family_id
+        WHERE r.task_id = t.id AND r.verdict = 'approve' ORDER BY r.id DESC LIMIT 1) AS reviewed,
+       (SELECT f.name FROM ainarres.events e JOIN ainarres.families f ON f.id = e.family_id
+        WHERE e.task_id = t.id AND e.kind = 'advanced' AND e.to_stage = s.name
+        ORDER BY e.id DESC LIMIT 1) AS integrated,
+       t.review_round AS rounds, t.stage_entered_at AS shipped_at
+FROM ainarres.tasks t
+JOIN ainarres.stages s ON s.id = t.stage_id
+LEFT JOIN ainarres.families wf ON wf.id = t.writer_family
+WHERE s.is_terminal
+  AND EXISTS (SELECT 1 FROM ainarres.transitions tr WHERE tr.to_stage_id = s.id
+              AND tr.kind = 'advance' AND tr.role = 'integrator')
+ORDER BY t.stage_entered_at, t.seq;

@@ -108,3 +108,28 @@ def step_families(conn: Connection, task: UUID) -> dict[str, str]:
 def open_branches(conn: Connection) -> list[dict[str, Any]]:
     """The branches of tasks still in play (their worktrees must stay)."""
     return list(conn.execute(q("open_branches")).fetchall())
+
+
+def annotations_of(conn: Connection, task: UUID, round_: int | None = None) -> list[dict[str, Any]]:
+    """A task's annotations (of one round, or all), by round, file and line."""
+    return list(conn.execute(q("annotations"), {"task": task, "round": round_}).fetchall())
+
+
+def reviews(conn: Connection, task: UUID) -> list[dict[str, Any]]:
+    """Every verdict on a task, oldest first: its review rounds."""
+    return list(conn.execute(q("reviews"), {"task": task}).fetchall())
+
+
+def feedback(conn: Connection, task: UUID) -> dict[str, Any] | None:
+    """What the last review sent back, for the implementer's next claim (None if approved
+    or never reviewed)."""
+    history = reviews(conn, task)
+    if not history or history[-1]["verdict"] != "return":
+        return None
+    last = history[-1]
+    return {**last, "annotations": annotations_of(conn, task, last["round"])}
+
+
+def shipped(conn: Connection) -> list[dict[str, Any]]:
+    """Shipped tasks with the families that implemented, reviewed and integrated each."""
+    return list(conn.execute(q("shipped")).fetchall())

@@ -97,6 +97,23 @@ class Agent:
         """Record where the held task's branch forked from main."""
         return call(self.conn, "set_base", agent=self.id, task=task, epoch=epoch, base=base_commit)
 
+    def annotate(
+        self, task: UUID, epoch: int, file: str, line: int, side: str, severity: str, body: str
+    ) -> Outcome:
+        """Annotate a line of the held review's diff (the caller checked it is in the diff)."""
+        return call(
+            self.conn,
+            "annotate",
+            agent=self.id,
+            task=task,
+            epoch=epoch,
+            file=file,
+            line=line,
+            side=side,
+            severity=severity,
+            body=body,
+        )
+
     def heartbeat(self, task: UUID, epoch: int) -> Outcome:
         return call(self.conn, "heartbeat", agent=self.id, task=task, epoch=epoch)
 

@@ -6,6 +6,7 @@ import time
 
 import click
 
+from ainarres import report
 from ainarres.board import reads
 from ainarres.board.reads import BoardSnapshot
 from ainarres.cli.context import FAMILY_OPTION, JSON_OPTION, Ctx, pass_ctx
@@ -93,4 +94,19 @@ def log(
         )
 
 
-COMMANDS = [board, log]
+@click.command("report")
+@FAMILY_OPTION
+@JSON_OPTION
+@pass_ctx
+def report_cmd(ctx: Ctx, family: str | None, as_json: bool) -> None:
+    """The end-of-run report: shipped tasks, who implemented, reviewed and integrated each,
+    and the cross-family review ratio."""
+    with ctx.reader(family) as conn:
+        built = report.build(conn)
+    if as_json:
+        emit_json(report.as_json(built))
+    else:
+        click.echo(safe(report.as_text(built)))
+
+
+COMMANDS = [board, log, report_cmd]

@@ -16,6 +16,7 @@ import click
 from ainarres.board.db import Connection, connect
 from ainarres.board.reads import resolve_task
 from ainarres.board.verbs import Agent, act_atomically
+from ainarres.cli.render import finish
 from ainarres.config import AGENT_ENV, FAMILY_ENV, Settings
 from ainarres.credentials import ensure_private_dir
 from ainarres.errors import AinarresError, BadInput
@@ -127,3 +128,49 @@ class AgentState:
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def held_verb(
+    ctx: Ctx,
+    family: str | None,
+    agent_name: str | None,
+    task_ref: str,
+    epoch: int | None,
+    as_json: bool,
+    act: Callable[[Agent, UUID, int], Outcome],
+    forget: bool = True,
+    after: Callable[[Outcome], str | None] | None = None,
+) -> None:
+    """Run a verb on a held task as one transaction, forget the claim when it ends, and
+    print the outcome (exiting with its code). `after` runs once the verb is committed and
+    may return a warning line."""
+    held: list[tuple[UUID, AgentState]] = []
+
+    def run(agent: Agent, state: AgentState) -> Outcome:
+        task, ep = ctx.task_epoch(agent.conn, state, task_ref, epoch)
+        held.append((task, state))
+        return act(agent, task, ep)
+
+    out = ctx.act(family, agent_name, run)
+    if forget and held and (out.ok or out.outcome == "lease_lost"):
+        task, state = held[0]
+        state.forget(task)
+    if out.ok and after is not None:
+        warning = after(out)
+        if warning:
+            click.echo(f"ainarres: warning: {warning}", err=True)
+    finish(out, as_json)
+
+
+def held_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """The options every verb on a held task takes: TASK, --family, --agent, --epoch, --json."""
+    for deco in (
+        pass_ctx,
+        JSON_OPTION,
+        EPOCH_OPTION,
+        AGENT_OPTION,
+        FAMILY_OPTION,
+        click.argument("task_ref", metavar="TASK"),
+    ):
+        fn = deco(fn)
+    return fn

@@ -8,7 +8,17 @@ import traceback
 import click
 
 from ainarres import __version__
-from ainarres.cli import board_cmd, family, hub, integrate, setup, tasks, work, worktree
+from ainarres.cli import (
+    board_cmd,
+    family,
+    hub,
+    integrate,
+    review,
+    setup,
+    tasks,
+    work,
+    worktree,
+)
 from ainarres.cli.context import Ctx
 from ainarres.config import resolve
 from ainarres.errors import EXIT_UNEXPECTED, EXIT_USAGE, AinarresError
@@ -46,7 +56,7 @@ def cli(ctx: click.Context, state_dir: str | None, database_url: str | None, ver
     ctx.obj = Ctx(resolve(state_dir, database_url), verbose)
 
 
-for group in (setup, family, hub, tasks, work, worktree, integrate, board_cmd):
+for group in (setup, family, hub, tasks, work, worktree, review, integrate, board_cmd):
     for command in group.COMMANDS:
         cli.add_command(command)
 

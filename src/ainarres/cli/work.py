@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from uuid import UUID
 
 import click
 
 from ainarres import project
 from ainarres.agents import workspace
+from ainarres.board import reads
 from ainarres.board.reads import show_task
 from ainarres.board.verbs import Agent
 from ainarres.cli.context import (
     AGENT_OPTION,
-    EPOCH_OPTION,
     FAMILY_OPTION,
     JSON_OPTION,
-    AgentState,
     Ctx,
+    held_options,
+    held_verb,
     pass_ctx,
 )
 from ainarres.cli.render import emit_json, finish
@@ -54,14 +54,23 @@ def next_(
     (the CLI remembers it for this agent). Exits 5 when there is nothing to do.
     """
     worktree = None
+    feedback = None
     with ctx.agent(family, agent_name) as (agent, state):
         out = agent.wait_for_claim(timeout, poll) if wait else agent.claim_next()
         if out.ok and out.task is not None and out.epoch is not None:
             state.remember(out.task.id, out.epoch)
             if out.task.writes_branch and project.configured_hub(ctx.settings) is not None:
                 worktree = workspace.prepare(ctx.settings, agent, out.task, out.epoch).path
+            if out.task.writes_branch:
+                feedback = reads.feedback(agent.conn, out.task.id)
     if as_json and out.ok:
-        emit_json({**out.model_dump(mode="json"), "worktree": str(worktree) if worktree else None})
+        emit_json(
+            {
+                **out.model_dump(mode="json"),
+                "worktree": str(worktree) if worktree else None,
+                "feedback": feedback,
+            }
+        )
         return
     text = None
     if out.ok and out.task is not None:
@@ -74,48 +83,21 @@ def next_(
             text += f"\n  worktree {worktree} (branch {t.branch}; `ainarres push` when ready)"
         if t.body:
             text += "\n\n" + t.body
+        if feedback:
+            text += (
+                f"\n\nreturned by {feedback['family']} after review round "
+                f"{feedback['round']}: {feedback['reason']}"
+            )
+            text += "".join(
+                f"\n  {a['file']}:{a['line']} ({a['side']}) [{a['severity']}] "
+                f"{a['family']}: {a['body']}"
+                for a in feedback["annotations"]
+            )
     finish(out, as_json, text)
 
 
-def _held_verb(
-    ctx: Ctx,
-    family: str | None,
-    agent_name: str | None,
-    task_ref: str,
-    epoch: int | None,
-    as_json: bool,
-    act: Callable[[Agent, UUID, int], Outcome],
-    forget: bool = True,
-) -> None:
-    held: list[tuple[UUID, AgentState]] = []
-
-    def run(agent: Agent, state: AgentState) -> Outcome:
-        task, ep = ctx.task_epoch(agent.conn, state, task_ref, epoch)
-        held.append((task, state))
-        return act(agent, task, ep)
-
-    out = ctx.act(family, agent_name, run)
-    if forget and held and (out.ok or out.outcome == "lease_lost"):
-        task, state = held[0]
-        state.forget(task)
-    finish(out, as_json)
-
-
-def _held(fn: Callable[..., None]) -> Callable[..., None]:
-    for deco in (
-        pass_ctx,
-        JSON_OPTION,
-        EPOCH_OPTION,
-        AGENT_OPTION,
-        FAMILY_OPTION,
-        click.argument("task_ref", metavar="TASK"),
-    ):
-        fn = deco(fn)
-    return fn
-
-
 @click.command()
-@_held
+@held_options
 def heartbeat(
     ctx: Ctx,
     task_ref: str,
@@ -125,7 +107,7 @@ def heartbeat(
     as_json: bool,
 ) -> None:
     """Extend the lease on a held TASK (do this while working)."""
-    _held_verb(
+    held_verb(
         ctx,
         family,
         agent_name,
@@ -139,7 +121,7 @@ def heartbeat(
 
 @click.command()
 @click.argument("body")
-@_held
+@held_options
 def note(
     ctx: Ctx,
     task_ref: str,
@@ -150,7 +132,7 @@ def note(
     as_json: bool,
 ) -> None:
     """Add a note (BODY) to the log of a held TASK."""
-    _held_verb(
+    held_verb(
         ctx,
         family,
         agent_name,
@@ -164,7 +146,7 @@ def note(
 
 @click.command()
 @click.option("--head", "head_commit", help="The commit the work ends at (full hex id).")
-@_held
+@held_options
 def done(
     ctx: Ctx,
     task_ref: str,
@@ -187,12 +169,12 @@ def done(
             head = workspace.verified_head(ctx.settings, task, head_commit)
         return a.advance(t, e, head)
 
-    _held_verb(ctx, family, agent_name, task_ref, epoch, as_json, advance)
+    held_verb(ctx, family, agent_name, task_ref, epoch, as_json, advance)
 
 
 @click.command("return")
 @click.option("--reason", required=True, help="What must change; the implementer sees it.")
-@_held
+@held_options
 def return_(
     ctx: Ctx,
     task_ref: str,
@@ -203,7 +185,7 @@ def return_(
     as_json: bool,
 ) -> None:
     """Send a held TASK back (e.g. review -> implement) with a reason."""
-    _held_verb(
+    held_verb(
         ctx,
         family,
         agent_name,
@@ -215,7 +197,7 @@ def return_(
 
 
 @click.command()
-@_held
+@held_options
 def release(
     ctx: Ctx,
     task_ref: str,
@@ -225,12 +207,12 @@ def release(
     as_json: bool,
 ) -> None:
     """Give a held TASK back to the queue, unchanged."""
-    _held_verb(ctx, family, agent_name, task_ref, epoch, as_json, lambda a, t, e: a.release(t, e))
+    held_verb(ctx, family, agent_name, task_ref, epoch, as_json, lambda a, t, e: a.release(t, e))
 
 
 @click.command()
 @click.option("--reason", required=True, help="What a person must look at.")
-@_held
+@held_options
 def block(
     ctx: Ctx,
     task_ref: str,
@@ -241,13 +223,13 @@ def block(
     as_json: bool,
 ) -> None:
     """Stop work on a held TASK until a person unblocks it."""
-    _held_verb(
+    held_verb(
         ctx, family, agent_name, task_ref, epoch, as_json, lambda a, t, e: a.block(t, e, reason)
     )
 
 
 @click.command("push")
-@_held
+@held_options
 def push_(
     ctx: Ctx,
     task_ref: str,
@@ -267,7 +249,7 @@ def push_(
             raise AinarresError(f"the hub refused {task.branch}: {why}")
         return a.heartbeat(t, e)
 
-    _held_verb(ctx, family, agent_name, task_ref, epoch, as_json, run, forget=False)
+    held_verb(ctx, family, agent_name, task_ref, epoch, as_json, run, forget=False)
 
 
 COMMANDS = [next_, push_, heartbeat, note, done, return_, release, block]

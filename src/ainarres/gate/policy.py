@@ -9,6 +9,8 @@ is testable without either, and the rules read as one page:
   exactly the head commit that was reviewed, claimed by the pushing family;
 - ``refs/heads/task/<id>`` moves only by a signed push from the family holding that
   task's live lease, in a stage that writes the branch, at the current claim epoch;
+- ``refs/notes/ainarres/review`` (the review annotations' mirror) moves only by a signed
+  push from a family holding the reviewer role;
 - every other ref is refused.
 """
 
@@ -21,6 +23,8 @@ from ainarres.git.layout import MAIN_REF, TASK_PREFIX
 from ainarres.git.pushcert import PushCert, RefUpdate
 
 INTEGRATOR_ROLE = "integrator"
+REVIEWER_ROLE = "reviewer"
+NOTES_REF = "refs/notes/ainarres/review"
 TASK_TRAILER = "Ainarres-Task"
 
 
@@ -242,6 +246,23 @@ def _decide_task(update: RefUpdate, cert: PushCert | None, facts: GateFacts) -> 
     return Decision(ref=ref, allowed=True)
 
 
+def _decide_notes(update: RefUpdate, cert: PushCert | None, facts: GateFacts) -> Decision:
+    ref = update.ref
+    if update.is_delete:
+        return _refuse(ref, "review notes are not deleted", "append a note instead")
+    problem = _signature_problem(
+        cert, facts, "review notes are pushed signed by a reviewer (`ainarres review annotate`)"
+    )
+    if problem:
+        return _refuse(ref, *problem)
+    assert cert is not None
+    if facts.signer is None or REVIEWER_ROLE not in facts.signer.roles:
+        return _refuse(
+            ref, f"signer {cert.signer} is not a reviewer", "only reviewers write review notes"
+        )
+    return Decision(ref=ref, allowed=True)
+
+
 def decide(updates: Sequence[RefUpdate], cert: PushCert | None, facts: GateFacts) -> list[Decision]:
     """One Decision per update, in order (git refuses the whole push if any is refused)."""
     decisions: list[Decision] = []
@@ -258,11 +279,13 @@ def decide(updates: Sequence[RefUpdate], cert: PushCert | None, facts: GateFacts
             decisions.append(_decide_main(update, cert, facts))
         elif update.ref.startswith(TASK_PREFIX) and len(update.ref) > len(TASK_PREFIX):
             decisions.append(_decide_task(update, cert, facts))
+        elif update.ref == NOTES_REF:
+            decisions.append(_decide_notes(update, cert, facts))
         else:
             decisions.append(
                 _refuse(
                     update.ref,
-                    "the hub only holds refs/heads/main and refs/heads/task/<id>",
+                    "the hub only holds refs/heads/main, refs/heads/task/<id> and review notes",
                     "push your work to the task branch of your claim",
                 )
             )

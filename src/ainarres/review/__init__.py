@@ -1,0 +1,1 @@
+"""Review: the task's diff, annotations checked against it, verdicts pinned to the head."""
