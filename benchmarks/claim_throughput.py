@@ -388,20 +388,27 @@ def explain_claim(bench: Bench) -> str:
         with conn.transaction(force_rollback=True):
             rows = conn.execute(
                 "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "
-                "SELECT c.* FROM unnest(%s::bigint[]) AS s(stage_id) "
+                # The same statement as claim_next's (migrations/0002_verbs.sql), with the
+                # function's variables as parameters: agent, family, first pass.
+                "SELECT c.* FROM ainarres.stages s "
+                "JOIN ainarres.workflows w ON w.id = s.workflow_id "
                 "CROSS JOIN LATERAL ("
                 " SELECT t.* FROM ainarres.tasks t"
-                " WHERE t.stage_id = s.stage_id AND t.open AND NOT t.blocked"
+                " WHERE t.stage_id = s.id AND t.open AND NOT t.blocked"
                 "   AND (t.lease_expires_at IS NULL OR t.lease_expires_at < now())"
-                "   AND NOT EXISTS (SELECT 1 FROM ainarres.task_deps d"
-                "                   JOIN ainarres.tasks dt ON dt.id = d.depends_on"
-                "                   WHERE d.task_id = t.id AND dt.open)"
+                "   AND t.open_deps = 0"
+                "   AND NOT (s.reviews_branch AND t.writer_agent IS NOT DISTINCT FROM %s::uuid)"
+                "   AND NOT (s.reviews_branch AND w.cross_family = 'require'"
+                "            AND t.writer_family IS NOT DISTINCT FROM %s::bigint)"
+                "   AND NOT (true AND s.reviews_branch AND w.cross_family = 'prefer'"
+                "            AND t.writer_family IS NOT DISTINCT FROM %s::bigint)"
                 " ORDER BY t.priority DESC, t.seq"
                 " LIMIT 1"
                 " FOR UPDATE SKIP LOCKED) c "
+                "WHERE s.id = ANY(%s::bigint[]) "
                 "ORDER BY c.priority DESC, c.seq "
                 "LIMIT 1",
-                ([implement],),
+                (None, None, None, [implement]),
             ).fetchall()
     return "\n".join(str(r["QUERY PLAN"]) for r in rows)
 

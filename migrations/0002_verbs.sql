@@ -162,7 +162,7 @@ LANGUAGE sql SECURITY DEFINER SET search_path = ainarres, pg_temp AS $$
     WHERE a.id = p_agent AND f.id = a.family_id AND f.db_role = session_user
 $$;
 
-CREATE FUNCTION claim_next(p_agent uuid, p_role text DEFAULT NULL) RETURNS jsonb
+CREATE FUNCTION claim_next(p_agent uuid, p_roles text[] DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ainarres, pg_temp AS $$
 DECLARE
     v_family families := _caller();
@@ -176,8 +176,8 @@ BEGIN
             SELECT 1 FROM agents a WHERE a.id = p_agent AND a.family_id = v_family.id) THEN
         RETURN _refuse_unheld(v_family, p_agent, NULL, NULL, NULL);
     END IF;
-    IF p_role IS NOT NULL AND NOT EXISTS (SELECT 1 FROM roles WHERE name = p_role) THEN
-        RETURN _outcome('not_found', format('no role %L', p_role));
+    IF EXISTS (SELECT 1 FROM unnest(p_roles) r WHERE r NOT IN (SELECT name FROM roles)) THEN
+        RETURN _outcome('not_found', format('no role among %s', array_to_string(p_roles, ', ')));
     END IF;
     -- Seen, at most every 10 s: a write per claim would cost every claim a row update.
     UPDATE agents SET last_seen_at = now()
@@ -185,12 +185,12 @@ BEGIN
 
     SELECT array_agg(tr.from_stage_id) INTO v_stages
     FROM transitions tr
-    WHERE tr.kind = 'advance' AND (p_role IS NULL OR tr.role = p_role)
+    WHERE tr.kind = 'advance' AND (p_roles IS NULL OR tr.role = ANY(p_roles))
       AND _has_role(v_family.id, tr.role);
     IF v_stages IS NULL THEN
         RETURN _outcome('not_allowed', format(
             'family %s holds no %s that takes a step; a person grants roles with `ainarres grant`',
-            v_family.name, COALESCE('active ' || p_role || ' role', 'role')));
+            v_family.name, COALESCE('active role among ' || array_to_string(p_roles, ', '), 'role')));
     END IF;
 
     -- Two passes: the first skips reviews of this family's own work where the workflow
@@ -788,7 +788,7 @@ BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA ainarres TO %I', v_group);
     EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA ainarres TO %I', v_group);
     EXECUTE format('GRANT EXECUTE ON FUNCTION ainarres.agent_start(text),
-        ainarres.wait_begin(uuid), ainarres.wait_end(uuid), ainarres.claim_next(uuid, text),
+        ainarres.wait_begin(uuid), ainarres.wait_end(uuid), ainarres.claim_next(uuid, text[]),
         ainarres.heartbeat(uuid, uuid, bigint), ainarres.note(uuid, uuid, bigint, text),
         ainarres.advance(uuid, uuid, bigint, text), ainarres.return_task(uuid, uuid, bigint, text),
         ainarres.release(uuid, uuid, bigint), ainarres.block(uuid, uuid, bigint, text),

@@ -10,7 +10,7 @@ SELECT ainarres.wait_begin(%(agent)s);
 SELECT ainarres.wait_end(%(agent)s);
 
 -- name: claim_next
-SELECT ainarres.claim_next(%(agent)s, %(role)s) AS r;
+SELECT ainarres.claim_next(%(agent)s, %(roles)s::text[]) AS r;
 
 -- name: heartbeat
 SELECT ainarres.heartbeat(%(agent)s, %(task)s, %(epoch)s) AS r;
@@ -208,3 +208,10 @@ WHERE s.is_terminal
   AND EXISTS (SELECT 1 FROM ainarres.transitions tr WHERE tr.to_stage_id = s.id
               AND tr.kind = 'advance' AND tr.role = 'integrator')
 ORDER BY t.stage_entered_at, t.seq;
+
+-- name: agent_mark
+SELECT ainarres.agent_mark(%(agent)s, %(sandboxed)s);
+
+-- name: record_usage
+SELECT ainarres.record_usage(%(agent)s, %(task)s, %(epoch)s, %(tokens)s::bigint,
+                             %(cost)s::numeric, %(seconds)s::numeric) AS r;

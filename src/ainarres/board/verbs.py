@@ -7,7 +7,7 @@ connection's authenticated role, never an argument.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -43,7 +43,6 @@ class Agent:
         self.id = agent_id
         self.name = name
         self.family = family
-        self._woken = False
 
     @classmethod
     def start(cls, conn: Connection, name: str) -> Agent:
@@ -53,29 +52,33 @@ class Agent:
             raise AinarresError(out.message, exit_code=2 if out.outcome == "invalid" else 1)
         return cls(conn, UUID(str(out.agent["id"])), name, str(out.agent["family"]))
 
-    def claim_next(self, role: str | None = None) -> Outcome:
-        """The best task whose next step this family may take (as `role`, if given)."""
-        return call(self.conn, "claim_next", agent=self.id, role=role)
+    def claim_next(self, role: str | Sequence[str] | None = None) -> Outcome:
+        """The best task whose next step this family may take (in one of `role`, if given)."""
+        roles = [role] if isinstance(role, str) else (list(role) if role is not None else None)
+        return call(self.conn, "claim_next", agent=self.id, roles=roles)
 
-    def wait_for_claim(self, timeout: float | None = None, poll: float = 5.0) -> Outcome:
+    def wait_for_claim(
+        self,
+        timeout: float | None = None,
+        poll: float = 5.0,
+        role: str | Sequence[str] | None = None,
+    ) -> Outcome:
         """Claim, or sleep on LISTEN/NOTIFY until something becomes claimable.
 
         The poll is a slow backstop for what sends no notification: a lease expiring.
         """
-        self.conn.add_notify_handler(self._on_notify)
+        # Notifications that arrive while a claim runs are kept by psycopg (>= 3.3) and
+        # handed to the next notifies() at once, so none is lost between look and sleep.
         self.conn.execute(f"LISTEN {CHANNEL}".encode())
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while True:
-                self._woken = False
                 # Say we sleep before looking: a change committed after this is notified,
                 # one committed before it is seen by the claim below. Nothing falls between.
                 self.conn.execute(q("wait_begin"), {"agent": self.id})
-                out = self.claim_next()
+                out = self.claim_next(role)
                 if out.outcome != "empty":
                     return out
-                if self._woken:
-                    continue
                 left = poll if deadline is None else min(poll, deadline - time.monotonic())
                 if left <= 0:
                     return out
@@ -84,10 +87,6 @@ class Agent:
         finally:
             self.conn.execute(q("wait_end"), {"agent": self.id})
             self.conn.execute(f"UNLISTEN {CHANNEL}".encode())
-            self.conn.remove_notify_handler(self._on_notify)
-
-    def _on_notify(self, _n: psycopg.Notify) -> None:
-        self._woken = True
 
     def resume(self) -> Outcome:
         """Take back the tasks this agent (same family and name) still holds, re-fenced."""
@@ -112,6 +111,25 @@ class Agent:
             side=side,
             severity=severity,
             body=body,
+        )
+
+    def mark_sandboxed(self, sandboxed: bool) -> None:
+        """Say on the board whether this agent's tool runs in the sandbox."""
+        self.conn.execute(q("agent_mark"), {"agent": self.id, "sandboxed": sandboxed})
+
+    def record_usage(
+        self, task: UUID, epoch: int, tokens: int | None, cost_usd: float | None, seconds: float
+    ) -> Outcome:
+        """What one run of the tool on a held task cost (None where the tool did not say)."""
+        return call(
+            self.conn,
+            "record_usage",
+            agent=self.id,
+            task=task,
+            epoch=epoch,
+            tokens=tokens,
+            cost=cost_usd,
+            seconds=round(seconds, 3),
         )
 
     def heartbeat(self, task: UUID, epoch: int) -> Outcome:

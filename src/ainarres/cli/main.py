@@ -9,6 +9,7 @@ import click
 
 from ainarres import __version__
 from ainarres.cli import (
+    agents,
     board_cmd,
     family,
     hub,
@@ -56,7 +57,7 @@ def cli(ctx: click.Context, state_dir: str | None, database_url: str | None, ver
     ctx.obj = Ctx(resolve(state_dir, database_url), verbose)
 
 
-for group in (setup, family, hub, tasks, work, worktree, review, integrate, board_cmd):
+for group in (setup, family, hub, tasks, work, worktree, review, integrate, agents, board_cmd):
     for command in group.COMMANDS:
         cli.add_command(command)
 

@@ -122,3 +122,10 @@ def read_blob(repo: Path, commit: str, path: str) -> str | None:
 def fetch_origin(repo: Path) -> None:
     """Update a working clone's view of its hub (origin/*), dropping deleted branches."""
     git("fetch", "--quiet", "--prune", "origin", cwd=repo, env=clean_env())
+
+
+def first_parent_log(repo: Path, ref: str, count: int = 10) -> list[str]:
+    """`<short oid> <subject>` of the newest first-parent commits of `ref`."""
+    done = git("log", "--first-parent", f"-{count}", "--format=%h %s", ref, cwd=repo,
+               env=clean_env())  # fmt: skip
+    return done.stdout.splitlines()

@@ -47,10 +47,9 @@ def append_and_push(
         result = push(repo, hub, [f"{NOTES_REF}:{NOTES_REF}"], key=key, signed=True)
         if result.ok:
             return result
-        # Only a lost race (someone else's notes landed first) is worth another try.
-        if not any(
-            "fetch first" in r.summary or "non-fast-forward" in r.summary for r in result.refs
-        ):
+        # A refusal by the gate is final; anything else is a lost race with another
+        # reviewer (their notes landed first, or both created the ref at once): try again.
+        if any(line.startswith("ainarres gate:") for line in result.remote_lines):
             return result
     assert result is not None
     return result

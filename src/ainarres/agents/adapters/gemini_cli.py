@@ -1,0 +1,79 @@
+"""Google's Gemini CLI, run headless (`gemini -p`)."""
+
+from __future__ import annotations
+
+from ainarres.agents.adapters._common import (
+    count,
+    field,
+    last_json_value,
+    protocol_env,
+    total_count,
+)
+from ainarres.agents.adapters.base import Adapter, Invocation, Job, Usage
+
+
+# Based on (knowledge as of 2026-11-25):
+# - "Headless mode reference", https://geminicli.com/docs/cli/headless/ (and
+#   google-gemini/gemini-cli docs/cli/headless.md): `-p/--prompt` forces headless mode;
+#   `--output-format json` prints one object {"response", "stats", "error"?}.
+# - "CLI cheatsheet", google-gemini/gemini-cli docs/cli/cli-reference.md: `-m/--model`,
+#   `--approval-mode default|auto_edit|yolo|plan` (`--yolo` is deprecated),
+#   `--include-directories`, `-o/--output-format text|json|stream-json`.
+# - The stats object, as the docs' JSON example shows it: stats.models.<model>.tokens =
+#   {"prompt", "candidates", "total", "cached", "thoughts", "tool"}, total = prompt +
+#   candidates + thoughts; the JSON output carries no cost.
+# - Trusted folders: since v0.41 a headless run in an untrusted folder exits 55 ("use
+#   --skip-trust, set GEMINI_CLI_TRUST_WORKSPACE=true, or trust this directory"; the message
+#   points to https://geminicli.com/docs/cli/trusted-folders/#headless-and-automated-
+#   environments). The environment variable is used rather than the flag: older versions
+#   ignore an unknown variable but would reject an unknown flag.
+class GeminiCliAdapter(Adapter):
+    """Gemini CLI in headless mode, auto-approving tools, with JSON stats for usage.
+
+    Plan mode is Gemini's read-only mode, but it also forbids writing result.json, so a
+    designer or reviewer runs in yolo mode like an implementer; Gemini cannot limit writes to
+    the job folder, so the runner's sandbox is what protects the worktree.
+    """
+
+    name = "gemini-cli"
+    passthrough_env = (
+        "GEMINI_API_KEY",
+        "GOOGLE_API_KEY",
+        "GOOGLE_GENAI_USE_VERTEXAI",
+        "GOOGLE_CLOUD_PROJECT",
+        "GOOGLE_CLOUD_LOCATION",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+    )
+
+    def build(self, job: Job) -> Invocation:
+        argv = (
+            *(self.command or ("gemini",)),
+            "--model",
+            self.model,
+            "--approval-mode",
+            "yolo",
+            "--output-format",
+            "json",
+            # Gemini's file tools only reach the workspace; job.json, diff.json, diff.txt and
+            # result.json live in the job folder
+            "--include-directories",
+            str(job.job_dir),
+            "--prompt",  # last: --include-directories takes several values
+            job.prompt,
+        )
+        env = {**protocol_env(job), "GEMINI_CLI_TRUST_WORKSPACE": "true"}
+        return Invocation(argv=argv, cwd=job.workdir, env=env, timeout=self.timeout)
+
+    def usage(self, stdout: str, stderr: str) -> Usage:
+        del stderr
+        models = field(last_json_value(stdout), "stats", "models")
+        if not isinstance(models, dict) or not models:
+            return Usage()
+        tokens = [field(m, "tokens") for m in models.values()]
+        # thoughts are generated (and billed) like candidates, so they count as output
+        return Usage(
+            input_tokens=total_count(count(field(t, "prompt")) for t in tokens),
+            output_tokens=total_count(
+                count(field(t, key)) for t in tokens for key in ("candidates", "thoughts")
+            ),
+        )

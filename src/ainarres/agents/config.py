@@ -1,0 +1,85 @@
+"""`ainarres.toml`'s `[families.NAME]` tables: which tool drives each family, validated.
+
+Config says what a family asks to do; only a person grants roles on the board, so nothing
+here can give a family a permission. The integrator is never an agent: a config that
+lists it is refused.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ainarres.agents.adapters import ADAPTERS
+from ainarres.errors import BadInput
+
+AgentRole = Literal["designer", "implementer", "reviewer"]
+CONFIG_FILE = "ainarres.toml"
+
+
+class FamilyConfig(BaseModel):
+    """One family: its tool (adapter), model, the roles it asks for, how many instances."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    adapter: str
+    model: str = Field(min_length=1, max_length=128)
+    roles: tuple[AgentRole, ...] = Field(min_length=1)
+    instances: int = Field(default=1, ge=1, le=32)
+    timeout: float = Field(default=1800.0, gt=0, le=86400)
+    command: tuple[str, ...] = ()  # the script adapter's command
+    env: tuple[str, ...] = ()  # extra environment variables to pass to the tool
+
+    @field_validator("adapter")
+    @classmethod
+    def _known_adapter(cls, value: str) -> str:
+        if value not in ADAPTERS:
+            raise ValueError(f"unknown adapter {value!r}; known: {', '.join(sorted(ADAPTERS))}")
+        return value
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _no_integrator(cls, value: object) -> object:
+        if isinstance(value, list | tuple) and "integrator" in value:
+            raise ValueError(
+                "a family cannot ask for the integrator role: the integrator is "
+                "`ainarres integrate`, started by a person, never an agent"
+            )
+        return value
+
+
+class ProjectConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    families: dict[str, FamilyConfig] = Field(default_factory=dict)
+
+
+def parse(text: str, where: str = CONFIG_FILE) -> ProjectConfig:
+    """Validate a config text; every problem is reported with the key it is about."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"{where} is not valid TOML: {exc}") from None
+    try:
+        config = ProjectConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
+        )
+        raise BadInput(f"{where}: {problems}") from None
+    for name, fam in config.families.items():
+        if fam.adapter == "script" and not fam.command:
+            raise BadInput(f"{where}: families.{name}.command: the script adapter needs a command")
+    return config
+
+
+def load(path: Path) -> ProjectConfig:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise BadInput(f"no {path}: declare the families in [families.NAME] tables there") from None
+    return parse(text, str(path))

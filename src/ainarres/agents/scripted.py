@@ -1,0 +1,201 @@
+"""Deterministic stand-ins for model-driven tools, for the demo and the tests.
+
+Run by the `script` adapter as `python -m ainarres.agents.scripted ROLE`, in the job's
+working folder, with the job folder in $AINARRES_JOB_DIR. They follow the same protocol a
+real tool is prompted to follow, and they do real work: the implementer writes working
+code and tests into sandbox-repo, the reviewer reads the diff and checks for tests.
+
+$AINARRES_SCRIPT_DELAY (seconds, default 0) makes each step take a while, so that a person
+watching the demo's board sees two reviewers at work at the same instant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+FEATURE_TAG = "feature:"
+
+FEATURES: dict[str, dict[str, str]] = {
+    "sentence": {
+        "title": "Count sentences",
+        "body": "Add sandbox.sentences.sentence_count(text) -> int, using "
+        "sandbox.tokenize.sentences, with tests.",
+        "module": "sandbox/sentences.py",
+        "code": '''"""How many sentences a text has."""
+
+from __future__ import annotations
+
+from sandbox.tokenize import sentences
+
+
+def sentence_count(text: str) -> int:
+    """Return the number of sentences in ``text`` (0 for blank text)."""
+    return len(sentences(text))
+''',
+        "test": "tests/test_sentences.py",
+        "test_code": """import unittest
+
+from sandbox.sentences import sentence_count
+
+
+class SentenceCountTest(unittest.TestCase):
+    def test_counts_each_ending(self) -> None:
+        self.assertEqual(sentence_count("One. Two! Three?"), 3)
+
+    def test_blank_text_has_none(self) -> None:
+        self.assertEqual(sentence_count("   "), 0)
+""",
+    },
+    "vocabulary": {
+        "title": "Measure vocabulary",
+        "body": "Add sandbox.vocabulary.unique_word_count(text) and type_token_ratio(text), "
+        "case-insensitive, with tests.",
+        "module": "sandbox/vocabulary.py",
+        "code": '''"""How varied the words of a text are."""
+
+from __future__ import annotations
+
+from sandbox.tokenize import words
+
+
+def unique_word_count(text: str) -> int:
+    """Return how many different words ``text`` uses, ignoring case."""
+    return len(set(words(text)))
+
+
+def type_token_ratio(text: str) -> float:
+    """Return unique words / all words, or 0.0 for a text without words."""
+    found = words(text)
+    return len(set(found)) / len(found) if found else 0.0
+''',
+        "test": "tests/test_vocabulary.py",
+        "test_code": """import unittest
+
+from sandbox.vocabulary import type_token_ratio, unique_word_count
+
+
+class VocabularyTest(unittest.TestCase):
+    def test_unique_ignores_case(self) -> None:
+        self.assertEqual(unique_word_count("The cat and the hat"), 4)
+
+    def test_ratio(self) -> None:
+        self.assertEqual(type_token_ratio("a a b b"), 0.5)
+        self.assertEqual(type_token_ratio(""), 0.0)
+""",
+    },
+    "longest": {
+        "title": "Find the longest words",
+        "body": "Add sandbox.longest.longest_words(text, n) returning the n longest distinct "
+        "words, longest first, ties alphabetical, with tests.",
+        "module": "sandbox/longest.py",
+        "code": '''"""The longest words of a text."""
+
+from __future__ import annotations
+
+from sandbox.tokenize import words
+
+
+def longest_words(text: str, n: int) -> list[str]:
+    """Return the ``n`` longest distinct words, longest first, ties alphabetical."""
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    return sorted(set(words(text)), key=lambda word: (-len(word), word))[:n]
+''',
+        "test": "tests/test_longest.py",
+        "test_code": """import unittest
+
+from sandbox.longest import longest_words
+
+
+class LongestWordsTest(unittest.TestCase):
+    def test_longest_first_ties_alphabetical(self) -> None:
+        self.assertEqual(longest_words("a bb cc ddd", 3), ["ddd", "bb", "cc"])
+
+    def test_rejects_negative_n(self) -> None:
+        with self.assertRaises(ValueError):
+            longest_words("a", -1)
+""",
+    },
+}
+
+
+def _job() -> tuple[Path, dict[str, Any]]:
+    folder = Path(os.environ["AINARRES_JOB_DIR"])
+    return folder, json.loads((folder / "job.json").read_text())
+
+
+def _pause() -> None:
+    time.sleep(float(os.environ.get("AINARRES_SCRIPT_DELAY", "0")))
+
+
+def design() -> int:
+    """Split a brief into the features it names (all three when it names none)."""
+    folder, job = _job()
+    text = f"{job['task']['title']}\n{job['task']['body']}".lower()
+    chosen = [key for key in FEATURES if key in text] or list(FEATURES)
+    tasks = [{"title": FEATURES[k]["title"],
+              "body": f"{FEATURES[k]['body']}\n\n{FEATURE_TAG} {k}", "depends_on": []}
+             for k in chosen]  # fmt: skip
+    _pause()
+    (folder / "result.json").write_text(json.dumps({"tasks": tasks}, indent=2))
+    return 0
+
+
+def implement() -> int:
+    """Write the feature's module and its tests into the worktree."""
+    _, job = _job()
+    body = job["task"]["body"]
+    key = next((ln.split(FEATURE_TAG, 1)[1].strip() for ln in body.splitlines()
+                if ln.startswith(FEATURE_TAG)), None)  # fmt: skip
+    if key not in FEATURES:
+        print(f"no known feature in the task body: {key!r}", file=sys.stderr)
+        return 1
+    feature = FEATURES[key]
+    for path, code in (
+        (feature["module"], feature["code"]),
+        (feature["test"], feature["test_code"]),
+    ):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(code)
+    _pause()
+    return 0
+
+
+def review() -> int:
+    """Approve a change that adds code with tests; return one without tests."""
+    folder, _ = _job()
+    diff = json.loads((folder / "diff.json").read_text())
+    paths = [f["path"] for f in diff["files"]]
+    code = [p for p in paths if p.startswith("sandbox/") and p.endswith(".py")]
+    tests = [p for p in paths if p.startswith("tests/test_")]
+    _pause()
+    if code and tests:
+        result: dict[str, Any] = {"verdict": "approve", "reason": "code and tests",
+                                  "annotations": [{"file": code[0], "line": 1, "side": "new",
+                                                   "severity": "nit",
+                                                   "body": "docstring reads well"}]}  # fmt: skip
+    else:
+        result = {"verdict": "return", "reason": "add tests for the new code", "annotations": []}
+    (folder / "result.json").write_text(json.dumps(result, indent=2))
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    role = argv[-1] if argv else ""
+    steps = {"designer": design, "implementer": implement, "reviewer": review}
+    if role not in steps:
+        print(
+            "usage: python -m ainarres.agents.scripted designer|implementer|reviewer",
+            file=sys.stderr,
+        )
+        return 2
+    return steps[role]()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,185 @@
+"""`ainarres demo`: the federated run of the seed article, start to finish, on this machine.
+
+One designer family, one implementer family with two instances, two reviewer families from
+different makers, one integrator. The agents are scripted (no model is reachable here) but
+everything else is real: an embedded PostgreSQL with scram logins per family, a hub whose
+gate checks every push, signed pushes, real commits of real code and tests, the checks of
+sandbox-repo run on each merge, and one signed push of main by the integrator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ainarres import project, report
+from ainarres.agents import config as agent_config
+from ainarres.agents import sandbox
+from ainarres.agents.swarm import Swarm
+from ainarres.board import admin, migrate, reads
+from ainarres.board.db import open_connection, operator_conninfo
+from ainarres.board.embedded import EmbeddedServer
+from ainarres.cli.render import age
+from ainarres.config import Settings
+from ainarres.git import clone as mirrors
+from ainarres.integrate.run import Options, integrate
+
+DESIGNER = ("claude-code+opus", "claude-code", "opus")
+IMPLEMENTER = ("opencode+qwen", "opencode", "qwen")
+REVIEWERS = (
+    ("grok+grok-build", "grok", "grok-build"),
+    ("claude-code+sonnet", "claude-code", "sonnet"),
+)
+INTEGRATOR = ("person+integrator", "person", "human")
+BRIEF = (
+    "Add three text statistics to the sandbox",
+    "Count sentences, measure the vocabulary, and find the longest words; each with tests.",
+)
+TASK_COUNT = 3
+
+
+def sandbox_repo() -> Path:
+    """sandbox-repo/, shipped in the wheel or beside the source checkout."""
+    shipped = Path(__file__).with_name("sandbox-repo")
+    return shipped if shipped.is_dir() else Path(__file__).resolve().parents[2] / "sandbox-repo"
+
+
+def _fresh(state_dir: Path, log: Callable[[str], None]) -> None:
+    if state_dir.exists():
+        EmbeddedServer(state_dir).stop()
+        shutil.rmtree(state_dir)
+        log(f"demo: removed the previous run in {state_dir}")
+
+
+def _config(state_dir: Path) -> Path:
+    """The demo's ainarres.toml: every family driven by the scripted stand-ins."""
+    script = f'command = ["{sys.executable}", "-m", "ainarres.agents.scripted"]'
+    lines = []
+    for (name, _, model), roles, count in (
+        (DESIGNER, ["designer"], 1),
+        (IMPLEMENTER, ["implementer"], 2),
+        (REVIEWERS[0], ["reviewer"], 1),
+        (REVIEWERS[1], ["reviewer"], 1),
+    ):
+        lines += [f'[families."{name}"]', 'adapter = "script"', f'model = "{model}"',
+                  f"roles = {json.dumps(roles)}", f"instances = {count}", "timeout = 120",
+                  'env = ["AINARRES_SCRIPT_DELAY"]', script, ""]  # fmt: skip
+    path = state_dir / "ainarres.toml"
+    path.write_text("\n".join(lines))
+    agent_config.load(path)  # the demo's own config passes the same validation as anyone's
+    return path
+
+
+def _wire(settings: Settings, log: Callable[[str], None]) -> None:
+    with open_connection(operator_conninfo(settings)) as conn:
+        migrate.migrate(conn)
+        for name, tool, model in (DESIGNER, IMPLEMENTER, *REVIEWERS, INTEGRATOR):
+            out = admin.add_family(conn, settings, name, tool, model)
+            assert out.ok, out.message
+            project.ensure_family_key(settings, name)
+        for (name, _, _), role in (
+            (DESIGNER, "designer"),
+            (IMPLEMENTER, "implementer"),
+            (REVIEWERS[0], "reviewer"),
+            (REVIEWERS[1], "reviewer"),
+            (INTEGRATOR, "integrator"),
+        ):
+            assert admin.grant(conn, name, role).ok
+        log(
+            "demo: a person wired 5 families: designer claude-code+opus; implementer "
+            "opencode+qwen (2 instances); reviewers grok+grok-build and claude-code+sonnet; "
+            "integrator person+integrator"
+        )
+        hub = project.init_hub(conn, settings, sandbox_repo(), None)
+        log(f"demo: hub made from sandbox-repo at {hub}, gate installed and bound to the board")
+        brief = admin.brief(conn, *BRIEF)
+        assert brief.ok and brief.task is not None
+        log(f"demo: brief {brief.task.short_id} submitted: {BRIEF[0]}")
+
+
+@dataclass(frozen=True)
+class _Look:
+    """One look at the board: its text, what moved, and whether the brief is worked off."""
+
+    text: str
+    shape: str
+    reviewers: int  # distinct families holding a review right now
+    settled: bool  # every task designed and past review (or blocked for a person)
+
+
+def _look(settings: Settings) -> _Look:
+    with open_connection(operator_conninfo(settings)) as conn:
+        snap = reads.board(conn)
+    counts = {s["stage"]: s["tasks"] + s["blocked"] for s in snap.stages}
+    active = [f"- {a['short_id']} [{a['label']}] {a['family']} age {age(a['age_seconds'])}"
+              for a in snap.active]  # fmt: skip
+    text = f"active ({len(snap.active)}):" + ("\n" + "\n".join(active) if active else "")
+    # Ages change every second; the demo prints the board when who-holds-what changes.
+    shape = ";".join(f"{a['short_id']}{a['label']}{a['family']}" for a in snap.active)
+    reviewing = {a["family"] for a in snap.active if a["label"] == "reviewing"}
+    waiting = sum(counts.get(stage, 0) for stage in ("brief", "implement", "review"))
+    settled = counts.get("designed", 0) >= 1 and waiting == 0 and not snap.blocked
+    return _Look(text, shape, len(reviewing), settled)
+
+
+def run_demo(
+    state_dir: Path, delay: float = 1.5, log: Callable[[str], None] = print, timeout: float = 120.0
+) -> int:
+    """Run the demo; 0 when 3 tasks shipped through the gate with 3/3 cross-family review."""
+    started = time.monotonic()
+    state_dir = state_dir.absolute()
+    _fresh(state_dir, log)
+    settings = Settings(state_dir=state_dir, database_url=None)
+    log(f"demo: embedded PostgreSQL under {state_dir} (scram logins, unix socket)")
+    _wire(settings, log)
+    reason = sandbox.unavailable_reason()
+    if reason:
+        log(f"demo: NOTICE: the scripted agents run UNSANDBOXED ({reason})")
+    else:
+        log("demo: each agent's tool runs in a bubblewrap sandbox")
+    cfg_path = _config(state_dir)
+    crowd = Swarm(settings, cfg_path, agent_config.load(cfg_path), sandbox=reason is None,
+                  env={**os.environ, "AINARRES_SCRIPT_DELAY": str(delay)},
+                  log=lambda line: log(f"  {line}"))  # fmt: skip
+    crowd.start()
+    seen_pair, last = False, ""
+    try:
+        while time.monotonic() - started < timeout:
+            look = _look(settings)
+            if look.reviewers >= 2 and not seen_pair:
+                seen_pair = True
+                log(
+                    "demo: two reviewers of different makers hold reviews at this instant:\n"
+                    + look.text
+                )
+            elif look.shape != last:
+                log("board: " + look.text.replace("\n", "\n       "))
+            last = look.shape
+            if look.settled:
+                break
+            if not crowd.running():
+                log("demo: every agent process has exited; stopping early")
+                break
+            time.sleep(0.2)
+    finally:
+        crowd.stop()
+    log("demo: the swarm stopped; a person starts the integrator")
+    results = integrate(settings, Options(family=INTEGRATOR[0], agent="integrate@demo"),
+                        progress=lambda line: log(f"  integrate: {line}"))  # fmt: skip
+    with open_connection(operator_conninfo(settings)) as conn:
+        built = report.build(conn)
+    log("\n" + report.as_text(built))
+    hub = project.require_hub(settings)
+    log(f"\nthe hub's main ({hub}), newest first:")
+    log("\n".join(f"  {line}" for line in mirrors.first_parent_log(hub, "refs/heads/main", 4)))
+    log(f"\n{len(results)} task(s) integrated; the demo took {time.monotonic() - started:.1f} s")
+    ok = len(built.shipped) == TASK_COUNT and built.cross_family == TASK_COUNT
+    if not seen_pair:
+        log("demo: note: the two reviewers did not overlap this time")
+    return 0 if ok else 1

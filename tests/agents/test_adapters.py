@@ -1,0 +1,472 @@
+"""The tool adapters: the exact command line each builds per role, and the usage each reads
+from a sample of its tool's documented output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ainarres.agents.adapters import get_adapter
+from ainarres.agents.adapters.base import Adapter, Invocation, Job, JobRole, Usage
+from ainarres.agents.adapters.tools import ADAPTERS
+
+WORKDIR = Path("/srv/ainarres/worktrees/t-7f3a")
+JOB_DIR = Path("/srv/ainarres/jobs/t-7f3a-1")
+# spaces, quotes, a newline and a leading dash: passed through untouched as one argument
+PROMPT = '-- You are the implementer of "word stats".\nEdit files; see $AINARRES_JOB_DIR.'
+ROLES: tuple[JobRole, ...] = ("designer", "implementer", "reviewer")
+TIMEOUT = 900.0
+
+
+def job(role: JobRole) -> Job:
+    return Job(
+        role=role,
+        task_id="7f3a0c2e-0000-4000-8000-000000000001",
+        short_id="7f3a",
+        title="word stats",
+        body="Count words per file.",
+        workdir=WORKDIR,
+        job_dir=JOB_DIR,
+        prompt=PROMPT,
+    )
+
+
+def build(tool: str, model: str, role: JobRole) -> Invocation:
+    return ADAPTERS[tool](model, timeout=TIMEOUT).build(job(role))
+
+
+def protocol(role: JobRole) -> dict[str, str]:
+    return {"AINARRES_JOB_DIR": str(JOB_DIR), "AINARRES_ROLE": role}
+
+
+def assert_common(inv: Invocation, role: JobRole, extra_env: dict[str, str] | None = None) -> None:
+    assert inv.cwd == WORKDIR
+    assert dict(inv.env) == {**protocol(role), **(extra_env or {})}
+    assert inv.timeout == TIMEOUT
+
+
+# --- claude-code ---------------------------------------------------------------------------
+
+CLAUDE_HEAD = ("claude", "-p", PROMPT, "--model", "sonnet", "--output-format", "json")
+CLAUDE_READ_ONLY = (
+    "--permission-mode",
+    "dontAsk",
+    "--allowedTools",
+    "Read,Grep,Glob,Bash,Edit(//srv/ainarres/jobs/t-7f3a-1/**)",
+)
+
+
+@pytest.mark.parametrize(
+    ("role", "permissions"),
+    [
+        ("designer", CLAUDE_READ_ONLY),
+        ("implementer", ("--permission-mode", "bypassPermissions")),
+        ("reviewer", CLAUDE_READ_ONLY),
+    ],
+)
+def test_claude_code_argv(role: JobRole, permissions: tuple[str, ...]) -> None:
+    inv = build("claude-code", "sonnet", role)
+    assert inv.argv == (*CLAUDE_HEAD, *permissions, "--add-dir", str(JOB_DIR))
+    assert inv.stdin is None
+    assert_common(inv, role)
+
+
+def test_claude_code_command_overrides_the_binary() -> None:
+    adapter = ADAPTERS["claude-code"]("opus", command=["/opt/claude/bin/claude"])
+    assert adapter.build(job("implementer")).argv[:2] == ("/opt/claude/bin/claude", "-p")
+
+
+CLAUDE_RESULT = {
+    "type": "result",
+    "subtype": "success",
+    "is_error": False,
+    "duration_ms": 48211,
+    "duration_api_ms": 45102,
+    "num_turns": 12,
+    "result": "Done. Tokens: 1 sent, 1 received. total_cost_usd 999",
+    "session_id": "5b2c1e0a-6d1f-4a57-9f55-0f4f2e1c9a11",
+    "total_cost_usd": 0.1834,
+    "usage": {
+        "input_tokens": 34,
+        "cache_creation_input_tokens": 12050,
+        "cache_read_input_tokens": 88210,
+        "output_tokens": 2417,
+        "server_tool_use": {"web_search_requests": 0},
+        "service_tier": "standard",
+    },
+}
+
+
+def test_claude_code_usage_from_the_json_result() -> None:
+    usage = ADAPTERS["claude-code"]("sonnet").usage(json.dumps(CLAUDE_RESULT), "")
+    assert usage == Usage(input_tokens=34 + 12050 + 88210, output_tokens=2417, cost_usd=0.1834)
+
+
+def test_claude_code_usage_from_a_verbose_message_list() -> None:
+    messages = [
+        {"type": "system", "subtype": "init", "session_id": "s"},
+        {"type": "assistant", "message": {"usage": {"input_tokens": 5, "output_tokens": 5}}},
+        CLAUDE_RESULT,
+    ]
+    usage = ADAPTERS["claude-code"]("sonnet").usage(json.dumps(messages), "")
+    assert usage.output_tokens == 2417 and usage.cost_usd == 0.1834
+
+
+# --- codex ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_codex_argv(role: JobRole) -> None:
+    inv = build("codex", "gpt-5.1-codex", role)
+    assert inv.argv == (
+        "codex",
+        "exec",
+        "--model",
+        "gpt-5.1-codex",
+        "--json",
+        "--skip-git-repo-check",
+        "--dangerously-bypass-approvals-and-sandbox",
+        "--",
+        PROMPT,
+    )
+    assert inv.stdin is None
+    assert_common(inv, role)
+
+
+CODEX_JSONL = "\n".join(
+    json.dumps(e)
+    for e in [
+        {"type": "thread.started", "thread_id": "0199a213-81c0-7800-8aa1-bbab2a035a53"},
+        {"type": "turn.started"},
+        {
+            "type": "item.completed",
+            "item": {
+                "id": "item_0",
+                "type": "command_execution",
+                "command": "bash -lc 'pytest -q'",
+                "aggregated_output": '{"type": "turn.completed", "usage": {"input_tokens": 9}}\n',
+                "exit_code": 0,
+                "status": "completed",
+            },
+        },
+        {"type": "item.completed", "item": {"id": "item_1", "type": "agent_message", "text": "ok"}},
+        {
+            "type": "turn.completed",
+            "usage": {"input_tokens": 24763, "cached_input_tokens": 24448, "output_tokens": 122},
+        },
+    ]
+)
+
+
+def test_codex_usage_from_turn_completed() -> None:
+    usage = ADAPTERS["codex"]("gpt-5.1-codex").usage(CODEX_JSONL, "Reading prompt from stdin...")
+    assert usage == Usage(input_tokens=24763, output_tokens=122, cost_usd=None)
+
+
+# --- gemini-cli ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_gemini_cli_argv(role: JobRole) -> None:
+    inv = build("gemini-cli", "gemini-2.5-pro", role)
+    assert inv.argv == (
+        "gemini",
+        "--model",
+        "gemini-2.5-pro",
+        "--approval-mode",
+        "yolo",
+        "--output-format",
+        "json",
+        "--include-directories",
+        str(JOB_DIR),
+        "--prompt",
+        PROMPT,
+    )
+    assert inv.stdin is None
+    assert_common(inv, role, {"GEMINI_CLI_TRUST_WORKSPACE": "true"})
+
+
+GEMINI_JSON = {
+    "response": "I added word counting.",
+    "stats": {
+        "models": {
+            "gemini-2.5-pro": {
+                "api": {"totalRequests": 2, "totalErrors": 0, "totalLatencyMs": 5053},
+                "tokens": {
+                    "prompt": 24939,
+                    "candidates": 20,
+                    "total": 25113,
+                    "cached": 21263,
+                    "thoughts": 154,
+                    "tool": 0,
+                },
+            },
+            "gemini-2.5-flash": {
+                "api": {"totalRequests": 1, "totalErrors": 0, "totalLatencyMs": 1879},
+                "tokens": {
+                    "prompt": 8965,
+                    "candidates": 10,
+                    "total": 9033,
+                    "cached": 0,
+                    "thoughts": 30,
+                    "tool": 28,
+                },
+            },
+        },
+        "tools": {"totalCalls": 1, "totalSuccess": 1, "totalFail": 0, "totalDurationMs": 1881},
+        "files": {"totalLinesAdded": 12, "totalLinesRemoved": 0},
+    },
+}
+
+
+def test_gemini_cli_usage_from_stats() -> None:
+    # the CLI pretty-prints the object; a warning line before it must not matter
+    stdout = "Loaded cached credentials.\n" + json.dumps(GEMINI_JSON, indent=2) + "\n"
+    usage = ADAPTERS["gemini-cli"]("gemini-2.5-pro").usage(stdout, "")
+    assert usage == Usage(input_tokens=24939 + 8965, output_tokens=20 + 154 + 10 + 30)
+
+
+# --- opencode ------------------------------------------------------------------------------
+
+
+def opencode_permissions(inv: Invocation) -> object:
+    return json.loads(inv.env["OPENCODE_PERMISSION"])
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_opencode_argv(role: JobRole) -> None:
+    inv = build("opencode", "anthropic/claude-sonnet-4-5", role)
+    assert inv.argv == (
+        "opencode",
+        "run",
+        "--model",
+        "anthropic/claude-sonnet-4-5",
+        "--format",
+        "json",
+    )
+    assert inv.stdin == PROMPT
+    job_files = f"{JOB_DIR}/**"
+    if role == "implementer":
+        expected: object = {"*": "allow"}
+    else:
+        expected = {
+            "*": "allow",
+            "edit": {"*": "deny", job_files: "allow"},
+            "external_directory": {"*": "deny", job_files: "allow"},
+        }
+    assert opencode_permissions(inv) == expected
+    assert_common(inv, role, {"OPENCODE_PERMISSION": inv.env["OPENCODE_PERMISSION"]})
+
+
+def opencode_step(cost: float, inp: int, out: int, reasoning: int, read: int, write: int) -> str:
+    part = {
+        "id": "prt_a1",
+        "sessionID": "ses_1",
+        "messageID": "msg_1",
+        "type": "step-finish",
+        "reason": "tool-calls",
+        "cost": cost,
+        "tokens": {
+            "input": inp,
+            "output": out,
+            "reasoning": reasoning,
+            "cache": {"read": read, "write": write},
+        },
+    }
+    return json.dumps(
+        {"type": "step_finish", "timestamp": 1767000000000, "sessionID": "ses_1", "part": part}
+    )
+
+
+def test_opencode_usage_sums_the_steps() -> None:
+    text = {
+        "type": "text",
+        "timestamp": 1,
+        "sessionID": "ses_1",
+        "part": {"type": "text", "text": "hi"},
+    }
+    stdout = "\n".join(
+        [
+            json.dumps({"type": "step_start", "timestamp": 1, "sessionID": "ses_1", "part": {}}),
+            json.dumps(text),
+            opencode_step(0.0125, 1200, 300, 50, 8000, 2000),
+            opencode_step(0.0075, 400, 120, 0, 10000, 0),
+            "not json",
+        ]
+    )
+    usage = ADAPTERS["opencode"]("anthropic/claude-sonnet-4-5").usage(stdout, "")
+    assert usage.input_tokens == 1200 + 8000 + 2000 + 400 + 10000
+    assert usage.output_tokens == 300 + 50 + 120
+    assert usage.cost_usd == pytest.approx(0.02)
+
+
+# --- grok ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_grok_argv(role: JobRole) -> None:
+    inv = build("grok", "grok-code-fast-1", role)
+    assert inv.argv == (
+        "grok",
+        "--model",
+        "grok-code-fast-1",
+        "--format",
+        "json",
+        "--prompt",
+        PROMPT,
+    )
+    assert inv.stdin is None
+    assert_common(inv, role)
+
+
+def test_grok_usage_from_step_finish() -> None:
+    events = [
+        {"type": "step_start", "sessionID": "s1", "stepNumber": 1, "timestamp": 100},
+        {"type": "text", "sessionID": "s1", "stepNumber": 1, "text": "Reading.", "timestamp": 101},
+        {
+            "type": "step_finish",
+            "sessionID": "s1",
+            "stepNumber": 1,
+            "timestamp": 200,
+            "finishReason": "tool-calls",
+            "usage": {"inputTokens": 5120, "outputTokens": 210, "totalTokens": 5330},
+        },
+        {
+            "type": "step_finish",
+            "sessionID": "s1",
+            "stepNumber": 2,
+            "timestamp": 300,
+            "finishReason": "stop",
+            "usage": {"inputTokens": 6004, "outputTokens": 95, "totalTokens": 6099},
+        },
+        {
+            "type": "run_finish",
+            "sessionID": "s1",
+            "timestamp": 301,
+            "success": True,
+            "exitCode": 0,
+            "errorCount": 0,
+            "lastStepNumber": 2,
+        },
+    ]
+    stdout = "\n".join(json.dumps(e) for e in events)
+    usage = ADAPTERS["grok"]("grok-code-fast-1").usage(stdout, "")
+    assert usage == Usage(input_tokens=5120 + 6004, output_tokens=210 + 95)
+
+
+# --- aider ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_aider_argv(role: JobRole) -> None:
+    inv = build("aider", "sonnet", role)
+    assert inv.argv == (
+        "aider",
+        "--model",
+        "sonnet",
+        "--message",
+        PROMPT,
+        "--yes-always",
+        "--no-auto-commits",
+        "--no-dirty-commits",
+        "--no-stream",
+        "--no-pretty",
+        "--no-gitignore",
+        "--input-history-file",
+        str(JOB_DIR / "aider.input.history"),
+        "--chat-history-file",
+        str(JOB_DIR / "aider.chat.history.md"),
+    )
+    assert inv.stdin is None
+    assert_common(inv, role)
+
+
+AIDER_STDOUT = """\
+Aider v0.86.1
+Main model: anthropic/claude-sonnet-4-20250514 with diff edit format, infinite output
+Weak model: anthropic/claude-3-5-haiku-20241022
+Git repo: .git with 42 files
+Repo-map: using 4096 tokens, auto refresh
+
+The task quotes an old report: Tokens: 1 sent, 1 received. Cost: $99.00 message, $99.00 session.
+
+wordstats.py
+<<<<<<< SEARCH
+=======
+def count_words(text):
+    return len(text.split())
+>>>>>>> REPLACE
+
+Tokens: 2.4k sent, 1.1k cache write, 215 received. Cost: $0.0125 message, $0.0125 session.
+Applied edit to wordstats.py
+Tokens: 12k sent, 9.8k cache hit, 96 received. Cost: $0.0082 message, $0.02
+session.
+"""
+
+
+def test_aider_usage_sums_the_calls_and_takes_the_session_cost() -> None:
+    usage = ADAPTERS["aider"]("sonnet").usage(AIDER_STDOUT, "")
+    assert usage.input_tokens == 2400 + 12000
+    assert usage.output_tokens == 215 + 96
+    assert usage.cost_usd == pytest.approx(0.02)
+
+
+def test_aider_usage_without_a_price() -> None:
+    usage = ADAPTERS["aider"]("ollama_chat/qwen3").usage("Tokens: 812 sent, 40 received.\n", "")
+    assert usage == Usage(input_tokens=812, output_tokens=40, cost_usd=None)
+
+
+# --- all tools -----------------------------------------------------------------------------
+
+ODD_OUTPUTS = [
+    "",
+    "\x00\xff garbage",
+    "{",
+    "[1, 2",
+    "null",
+    "[]",
+    '"a string"',
+    "[" * 100_000,
+    '{"type": "result", "usage": "none", "total_cost_usd": "free"}',
+    '{"type": "turn.completed", "usage": {"input_tokens": -3, "output_tokens": true}}',
+    '{"type": "step_finish", "part": null, "usage": [1]}',
+    '{"stats": {"models": {"m": {"tokens": {"prompt": "many"}}}}}',
+    '{"stats": {"models": []}}',
+    "Tokens: lots sent, none received.",
+    '{"type": "step_finish", "part": {"cost": NaN, "tokens": {"input": 1e400}}}',
+]
+
+
+@pytest.mark.parametrize("tool", sorted(ADAPTERS))
+@pytest.mark.parametrize("output", ODD_OUTPUTS)
+def test_usage_never_raises_on_odd_output(tool: str, output: str) -> None:
+    usage = ADAPTERS[tool]("m").usage(output, output)
+    assert isinstance(usage, Usage)
+    for value in (usage.input_tokens, usage.output_tokens, usage.cost_usd):
+        assert value is None or value >= 0
+
+
+EXPECTED_KEYS = {
+    "claude-code": {"ANTHROPIC_API_KEY"},
+    "codex": {"OPENAI_API_KEY", "CODEX_API_KEY"},
+    "gemini-cli": {"GEMINI_API_KEY", "GOOGLE_API_KEY"},
+    "opencode": {"ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY"},
+    "grok": {"GROK_API_KEY"},
+    "aider": {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY"},
+}
+
+
+def test_every_adapter_is_a_real_tool_that_passes_its_keys_through() -> None:
+    assert set(ADAPTERS) == set(EXPECTED_KEYS)
+    for name, cls in ADAPTERS.items():
+        assert issubclass(cls, Adapter) and cls.name == name
+        assert get_adapter(name) is cls
+        adapter = cls("m")
+        assert adapter.real_tool is True
+        assert EXPECTED_KEYS[name] <= set(cls.passthrough_env)
+        assert all(k and k == k.upper() for k in cls.passthrough_env)
+        # no key is ever written into the invocation itself
+        inv = adapter.build(job("implementer"))
+        assert not set(inv.env) & set(cls.passthrough_env)

@@ -1,0 +1,217 @@
+"""The runner and the demo, as real processes: claim, tool, push, verdicts, stop, crash."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from boardenv import rows
+from scenario import DESIGNER, IMPLEMENTER, REVIEWER, Project, git
+
+from ainarres import project
+from ainarres.agents.sandbox import unavailable_reason
+from ainarres.board import admin
+from ainarres.demo import run_demo
+
+SCRIPTED = [sys.executable, "-m", "ainarres.agents.scripted"]
+SECOND_REVIEWER = "claude-code+sonnet"
+
+
+def _config(tmp_path: Path, families: dict[str, tuple[str, list[str]]]) -> Path:
+    lines = []
+    for name, (role, command) in families.items():
+        lines += [
+            f'[families."{name}"]',
+            'adapter = "script"',
+            'model = "m"',
+            f'roles = ["{role}"]',
+            f"command = {json.dumps(command)}",
+            'env = ["AINARRES_SCRIPT_DELAY"]',
+            "",
+        ]
+    path = tmp_path / "ainarres.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _agent(
+    proj: Project,
+    cfg: Path,
+    family: str,
+    *args: str,
+    delay: float = 0.0,
+) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "AINARRES_HOME": str(proj.board.settings.state_dir),
+        "AINARRES_DATABASE_URL": proj.board.url,
+        "AINARRES_SCRIPT_DELAY": str(delay),
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ainarres",
+            "agent",
+            "run",
+            "--family",
+            family,
+            "--config",
+            str(cfg),
+            *args,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _holder(proj: Project, task: object) -> str | None:
+    with proj.board.operator() as conn:
+        got = rows(
+            conn,
+            "SELECT f.name FROM ainarres.tasks t LEFT JOIN ainarres.families f "
+            "ON f.id = t.holder_family WHERE t.id = %s",
+            task,
+        )
+    return got[0]["name"]
+
+
+def _kinds(conn: object, task: object) -> list[str]:
+    sql = "SELECT kind FROM ainarres.events WHERE task_id = %s ORDER BY id"
+    return [r["kind"] for r in rows(conn, sql, task)]  # type: ignore[arg-type]
+
+
+def _wait_for(check: object, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting")
+
+
+def test_runner_implementer_commits_pushes_and_says_done(proj: Project, tmp_path: Path) -> None:
+    cfg = _config(tmp_path, {IMPLEMENTER: ("implementer", SCRIPTED)})
+    task = proj.agent(DESIGNER).create_task("longest", "feature: longest").task
+    proc = _agent(proj, cfg, IMPLEMENTER, "--max-tasks", "1")
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    tip = proj.hub_ref(f"refs/heads/{task.branch}")
+    assert tip is not None
+    assert "def longest_words" in git(proj.hub, "show", f"{tip}:sandbox/longest.py")
+    with proj.board.operator() as conn:
+        t = rows(
+            conn,
+            "SELECT s.name AS stage, t.head_commit FROM ainarres.tasks t "
+            "JOIN ainarres.stages s ON s.id = t.stage_id WHERE t.id = %s",
+            task.id,
+        )[0]
+        usage = rows(conn, "SELECT data FROM ainarres.events WHERE kind = 'usage'")
+        sandboxed = rows(
+            conn, "SELECT sandboxed FROM ainarres.agents WHERE name = %s", f"{IMPLEMENTER}-1"
+        )[0]["sandboxed"]
+    assert t == {"stage": "review", "head_commit": tip}
+    assert len(usage) == 1 and usage[0]["data"]["seconds"] >= 0
+    assert sandboxed is (unavailable_reason() is None)
+
+
+def test_runner_sigterm_stops_the_tool_and_releases_the_task(proj: Project, tmp_path: Path) -> None:
+    cfg = _config(tmp_path, {IMPLEMENTER: ("implementer", ["sh", "-c", "sleep 120"])})
+    task = proj.agent(DESIGNER).create_task("slow").task
+    proc = _agent(proj, cfg, IMPLEMENTER)
+    _wait_for(lambda: _holder(proj, task.id) == IMPLEMENTER)
+    time.sleep(0.5)  # the tool is running now
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert f"stopped; released {task.short_id}" in out
+    assert _holder(proj, task.id) is None
+    with proj.board.operator() as conn:
+        kinds = [
+            r["kind"]
+            for r in rows(
+                conn, "SELECT kind FROM ainarres.events WHERE task_id = %s ORDER BY id", task.id
+            )
+        ]
+    assert kinds[-1] == "released"
+
+
+def test_runner_reviewer_killed_mid_review_other_family_finishes(
+    proj: Project, tmp_path: Path
+) -> None:
+    with proj.board.operator() as conn:
+        out = admin.add_family(conn, proj.board.settings, SECOND_REVIEWER, "claude-code", "sonnet")
+        assert out.ok and admin.grant(conn, SECOND_REVIEWER, "reviewer").ok
+        conn.execute(b"UPDATE ainarres.stages SET lease_seconds = 2 WHERE name = 'review'")
+    project.ensure_family_key(proj.board.settings, SECOND_REVIEWER)
+    cfg = _config(
+        tmp_path,
+        {
+            IMPLEMENTER: ("implementer", SCRIPTED),
+            REVIEWER: ("reviewer", SCRIPTED),
+            SECOND_REVIEWER: ("reviewer", SCRIPTED),
+        },
+    )
+    task = proj.agent(DESIGNER).create_task("vocabulary", "feature: vocabulary").task
+    impl = _agent(proj, cfg, IMPLEMENTER, "--max-tasks", "1")
+    impl.communicate(timeout=120)
+    assert impl.returncode == 0
+    doomed = _agent(proj, cfg, REVIEWER, delay=120)
+    _wait_for(lambda: _holder(proj, task.id) == REVIEWER)
+    time.sleep(0.5)
+    os.killpg(doomed.pid, signal.SIGKILL)  # the runner and its tool, no goodbye
+    doomed.communicate(timeout=10)
+    assert _holder(proj, task.id) == REVIEWER  # still held: only the lease can free it
+    rescuer = _agent(proj, cfg, SECOND_REVIEWER, "--max-tasks", "1")
+    out, _ = rescuer.communicate(timeout=120)
+    assert rescuer.returncode == 0, out
+    with proj.board.operator() as conn:
+        verdicts = rows(
+            conn,
+            "SELECT r.verdict, f.name FROM ainarres.reviews r JOIN "
+            "ainarres.families f ON f.id = r.family_id WHERE r.task_id = %s",
+            task.id,
+        )
+        kinds = [
+            r["kind"]
+            for r in rows(
+                conn, "SELECT kind FROM ainarres.events WHERE task_id = %s ORDER BY id", task.id
+            )
+        ]
+    assert verdicts == [{"verdict": "approve", "name": SECOND_REVIEWER}]
+    assert "lease_expired" in kinds
+
+
+@pytest.mark.slow
+def test_demo_ships_three_tasks_with_cross_family_review(tmp_path: Path) -> None:
+    lines: list[str] = []
+    code = run_demo(tmp_path / "demo", delay=0.5, log=lines.append)
+    text = "\n".join(lines)
+    assert code == 0, text
+    assert "shipped (3):" in text
+    assert "cross-family review: 3/3 shipped tasks reviewed by a different family" in text
+    assert "two reviewers of different makers hold reviews at this instant" in text
+    hub = tmp_path / "demo" / "hub.git"
+    merges = git(
+        hub,
+        "log",
+        "--first-parent",
+        "--merges",
+        "--format=%(trailers:key=Ainarres-Task,valueonly)",
+        "refs/heads/main",
+    ).split()
+    assert len(merges) == 3
+    for module in ("sentences", "vocabulary", "longest"):
+        assert git(hub, "show", f"refs/heads/main:sandbox/{module}.py")
+        assert git(hub, "show", f"refs/heads/main:tests/test_{module}.py")
+    # and it can be run again
+    assert run_demo(tmp_path / "demo", delay=0.0, log=lines.append) == 0
