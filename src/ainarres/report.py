@@ -1,8 +1,10 @@
-"""The end-of-run report: what shipped, who did what, and how much review crossed makers."""
+"""The end-of-run report: what shipped, who did what, how much review crossed makers, what
+came back, what waits for a person, how long each stage took, and what it cost."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ainarres.board import reads
@@ -13,6 +15,7 @@ from ainarres.board.db import Connection
 class Report:
     shipped: list[dict[str, Any]]
     cross_family: int
+    facts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def cross_family_line(self) -> str:
@@ -30,7 +33,13 @@ def build(conn: Connection) -> Report:
         for s in shipped
         if s["reviewed"] and s["implemented"] and s["reviewed"] != s["implemented"]
     )
-    return Report(shipped=shipped, cross_family=cross)
+    return Report(shipped=shipped, cross_family=cross, facts=reads.report_facts(conn))
+
+
+def _secs(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f}s" if value < 120 else f"{value / 60:.1f}m"
 
 
 def as_text(report: Report) -> str:
@@ -41,17 +50,64 @@ def as_text(report: Report) -> str:
         for s in report.shipped
     ]
     lines.append(report.cross_family_line)
+    facts = report.facts
+    if facts.get("returned"):
+        lines.append(f"returned ({len(facts['returned'])}):")
+        lines += [
+            f"- {r['short_id']} from {r['from_stage']} by {r['family'] or '-'}: "
+            f"{(r['reason'] or '').splitlines()[0][:120]}"
+            for r in facts["returned"]
+        ]
+    if facts.get("blocked"):
+        lines.append(f"blocked, waiting for a person ({len(facts['blocked'])}):")
+        lines += [
+            f"- {b['short_id']} [{b['stage']}] {b['blocked_reason']}" for b in facts["blocked"]
+        ]
+    if facts.get("stage_times"):
+        lines.append(
+            "time in stage (average / longest): "
+            + ", ".join(
+                f"{t['stage']} {_secs(t['avg_seconds'])}/{_secs(t['max_seconds'])}"
+                for t in facts["stage_times"]
+            )
+        )
+    if facts.get("usage"):
+        lines.append(
+            "tool runs per family: "
+            + ", ".join(
+                f"{u['family']} {u['runs']} run(s) {_secs(u['seconds'])}"
+                + (f" {u['tokens']} tokens" if u["tokens"] is not None else "")
+                + (f" ${u['cost_usd']:.4f}" if u["cost_usd"] is not None else "")
+                for u in facts["usage"]
+            )
+        )
+    if facts.get("unsandboxed"):
+        lines.append(
+            "UNSANDBOXED agents: "
+            + ", ".join(f"{u['agent']} ({u['family']})" for u in facts["unsandboxed"])
+        )
     return "\n".join(lines)
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+
+
 def as_json(report: Report) -> dict[str, Any]:
-    return {
-        "shipped": [
-            {**s, "id": str(s["id"]), "shipped_at": s["shipped_at"].isoformat()}
-            for s in report.shipped
-        ],
-        "cross_family_review": {
-            "reviewed_by_other_family": report.cross_family,
-            "shipped": len(report.shipped),
-        },
-    }
+    data: dict[str, Any] = _plain(
+        {
+            "shipped": report.shipped,
+            "cross_family_review": {
+                "reviewed_by_other_family": report.cross_family,
+                "shipped": len(report.shipped),
+            },
+            **report.facts,
+        }
+    )
+    return data

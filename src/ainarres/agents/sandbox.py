@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -56,12 +57,15 @@ def wrap(argv: Sequence[str], mounts: Mounts, cwd: Path, env: Mapping[str, str])
     args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--tmpfs", "/tmp", "--unshare-user", "--unshare-pid", "--unshare-ipc",
             "--unshare-uts", "--cap-drop", "ALL", "--die-with-parent", "--new-session"]  # fmt: skip
+    # Order matters: the private /tmp first, then what must stay readable in it (the
+    # interpreter and ainarres itself may live under /tmp), then the hiding, and last the
+    # job's own folders, bound back inside the hidden ones.
+    for path in (*runtime_paths(), *mounts.readable):
+        p = _check_mount(path, "folder")
+        args += ["--ro-bind", str(p), str(p)]
     for hidden in mounts.hidden:
         if hidden.exists():
             args += ["--tmpfs", str(hidden.resolve())]
-    for path in mounts.readable:
-        p = _check_mount(path, "folder")
-        args += ["--ro-bind", str(p), str(p)]
     for path in mounts.writable:
         p = _check_mount(path, "folder")
         args += ["--bind", str(p), str(p)]
@@ -70,6 +74,14 @@ def wrap(argv: Sequence[str], mounts: Mounts, cwd: Path, env: Mapping[str, str])
         args += ["--setenv", key, value]
     args += ["--chdir", str(_check_mount(cwd, "working folder")), "--", *argv]
     return args
+
+
+def runtime_paths() -> tuple[Path, ...]:
+    """The Python that runs ainarres and ainarres's own code: a tool started as
+    `python -m ...` (the script adapter) needs them even when they live under /tmp."""
+    package = Path(__file__).resolve().parents[1]  # .../ainarres
+    found = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), package.parent}
+    return tuple(sorted(p for p in found if p.exists()))
 
 
 def tool_env(passthrough: Sequence[str], extra: Mapping[str, str]) -> dict[str, str]:

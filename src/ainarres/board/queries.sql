@@ -90,6 +90,7 @@ ORDER BY s.workflow_id, s.position;
 -- name: active_tasks
 SELECT t.id, ainarres._short(t.id) AS short_id, t.title, s.name AS stage,
        s.active_label AS label, f.name AS family, a.name AS agent, t.claim_epoch AS epoch,
+       a.sandboxed,
        extract(epoch FROM now() - e.claimed_at)::float8 AS age_seconds,
        extract(epoch FROM t.lease_expires_at - now())::float8 AS lease_left_seconds
 FROM ainarres.tasks t
@@ -215,3 +216,41 @@ SELECT ainarres.agent_mark(%(agent)s, %(sandboxed)s);
 -- name: record_usage
 SELECT ainarres.record_usage(%(agent)s, %(task)s, %(epoch)s, %(tokens)s::bigint,
                              %(cost)s::numeric, %(seconds)s::numeric) AS r;
+
+-- name: returned
+SELECT ainarres._short(e.task_id) AS short_id, t.title, e.from_stage, f.name AS family,
+       e.data->>'reason' AS reason, e.at
+FROM ainarres.events e
+JOIN ainarres.tasks t ON t.id = e.task_id
+LEFT JOIN ainarres.families f ON f.id = e.family_id
+WHERE e.kind = 'returned'
+ORDER BY e.id;
+
+-- name: stage_times
+-- How long tasks stayed in each stage they left: from the event that moved them in to the
+-- one that moved them out.
+WITH moves AS (
+    SELECT task_id, to_stage AS stage, at,
+           lead(at) OVER (PARTITION BY task_id ORDER BY id) AS left_at
+    FROM ainarres.events
+    WHERE to_stage IS NOT NULL AND kind IN ('briefed', 'created', 'advanced', 'returned')
+)
+SELECT stage, count(*) AS visits,
+       extract(epoch FROM avg(left_at - at))::float8 AS avg_seconds,
+       extract(epoch FROM max(left_at - at))::float8 AS max_seconds
+FROM moves WHERE left_at IS NOT NULL
+GROUP BY stage ORDER BY min(at);
+
+-- name: usage_by_family
+SELECT f.name AS family, count(*) AS runs,
+       sum((e.data->>'tokens')::bigint) AS tokens,
+       sum((e.data->>'cost_usd')::numeric)::float8 AS cost_usd,
+       sum((e.data->>'seconds')::numeric)::float8 AS seconds
+FROM ainarres.events e JOIN ainarres.families f ON f.id = e.family_id
+WHERE e.kind = 'usage'
+GROUP BY f.name ORDER BY f.name;
+
+-- name: unsandboxed_agents
+SELECT f.name AS family, a.name AS agent, a.last_seen_at
+FROM ainarres.agents a JOIN ainarres.families f ON f.id = a.family_id
+WHERE a.sandboxed = false ORDER BY f.name, a.name;

@@ -133,3 +133,14 @@ def feedback(conn: Connection, task: UUID) -> dict[str, Any] | None:
 def shipped(conn: Connection) -> list[dict[str, Any]]:
     """Shipped tasks with the families that implemented, reviewed and integrated each."""
     return list(conn.execute(q("shipped")).fetchall())
+
+
+def report_facts(conn: Connection) -> dict[str, list[dict[str, Any]]]:
+    """The rest of the report: returns, blocked tasks, stage times, usage, unsandboxed."""
+    return {
+        "returned": list(conn.execute(q("returned")).fetchall()),
+        "blocked": list(conn.execute(q("blocked_tasks")).fetchall()),
+        "stage_times": list(conn.execute(q("stage_times")).fetchall()),
+        "usage": list(conn.execute(q("usage_by_family")).fetchall()),
+        "unsandboxed": list(conn.execute(q("unsandboxed_agents")).fetchall()),
+    }

@@ -24,6 +24,7 @@ def render_board(snap: BoardSnapshot) -> str:
     lines = [f"stages: {counts}", f"active ({len(snap.active)}):"]
     lines += [
         f"- {a['short_id']} [{a['label']}] {a['family']} age {age(a['age_seconds'])}"
+        + (" UNSANDBOXED" if a["sandboxed"] is False else "")
         for a in snap.active
     ]
     if snap.blocked:

@@ -9,6 +9,7 @@ import click
 from ainarres import project
 from ainarres.cli.context import JSON_OPTION, Ctx, pass_ctx
 from ainarres.cli.render import emit_json
+from ainarres.git import hub as hubs
 
 
 @click.group()
@@ -51,6 +52,25 @@ def hub_show(ctx: Ctx, as_json: bool) -> None:
         emit_json({"path": str(where)})
     else:
         click.echo(str(where))
+
+
+@hub.command("check")
+@JSON_OPTION
+@pass_ctx
+def hub_check(ctx: Ctx, as_json: bool) -> None:
+    """Verify the hub's hooks are ainarres's own, unmodified (digests recorded at install),
+    and that the settings the gate relies on are intact. Exits 1 and says what differs."""
+    where = project.require_hub(ctx.settings)
+    problems = hubs.check_hub(where)
+    if as_json:
+        emit_json({"hub": str(where), "problems": problems})
+    elif problems:
+        for line in problems:
+            click.echo(f"ainarres: hub check: {line}", err=True)
+    else:
+        click.echo(f"hub {where}: hooks and settings as installed")
+    if problems:
+        raise SystemExit(1)
 
 
 COMMANDS = [hub]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import secrets
 import sys
 import tempfile
@@ -12,7 +15,7 @@ from ainarres.errors import BadInput
 from ainarres.git import layout
 from ainarres.git._env import clean_env
 from ainarres.git._run import git
-from ainarres.git.hooks import install_hooks
+from ainarres.git.hooks import MANIFEST, check_hooks, install_hooks
 from ainarres.git.keys import SigningKey, allowed_signers_line
 
 # The author of the initial commit when the source is a plain folder. Fixed so that
@@ -135,3 +138,38 @@ def _append_once(path: Path, line: str) -> bool:
 def add_allowed_signer(hub: Hub, key: SigningKey) -> bool:
     """Let ``key`` sign pushes to ``hub`` as its principal; False if it already could."""
     return _append_once(hub.allowed_signers_file, allowed_signers_line(key))
+
+
+# What the gate's protection rests on in the hub's config; `hub check` verifies each.
+EXPECTED_CONFIG = {
+    "core.hooksPath": "hooks",
+    "receive.denyDeletes": "true",
+    "receive.denyNonFastForwards": "true",
+    "receive.advertisePushOptions": "true",
+    "gpg.format": "ssh",
+}
+
+
+def check_hub(hub_dir: Path) -> list[str]:
+    """Problems with the hub's hooks and config: changed, missing or unexpected hooks, and
+    settings the gate relies on that were altered. Empty when all is as installed."""
+    problems = check_hooks(hub_dir)
+    hooks_dir = hub_dir / "hooks"
+    recorded: set[str] = set()
+    # An unreadable manifest is already reported by check_hooks.
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        recorded = set(json.loads((hub_dir / "ainarres" / MANIFEST).read_text())["hooks"])
+    for path in sorted(hooks_dir.iterdir()) if hooks_dir.is_dir() else []:
+        if path.name in recorded or path.suffix == ".sample" or ".foreign" in path.name:
+            continue
+        if os.access(path, os.X_OK):
+            problems.append(f"hook {path.name} is not ainarres's; remove it or set it aside")
+    for name, want in EXPECTED_CONFIG.items():
+        got = git("config", "--get", name, cwd=hub_dir, env=clean_env(), check=False).stdout.strip()
+        if got != want:
+            problems.append(f"hub config {name} is {got or 'unset'!r}, expected {want!r}")
+    if not git(
+        "config", "--get", "receive.certNonceSeed", cwd=hub_dir, env=clean_env(), check=False
+    ).stdout.strip():
+        problems.append("hub config receive.certNonceSeed is unset: signed pushes cannot work")
+    return problems
