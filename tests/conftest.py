@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from boardenv import TEMPLATE, BoardEnv, Cluster
 from psycopg.conninfo import make_conninfo
-from scenario import Project, make_project
+from scenario import INTEGRATOR_PASSPHRASE, Project, make_project
 
 from ainarres.board import migrate
 from ainarres.board.db import open_connection
@@ -66,6 +66,13 @@ def board(cluster: Cluster, tmp_path: Path) -> Iterator[BoardEnv]:
 
 
 @pytest.fixture
-def proj(board: BoardEnv, tmp_path: Path) -> Project:
-    """A board with five families and keys, a hub bound to it, and a clone of the hub."""
+def proj(board: BoardEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """A board with five families and keys, a hub bound to it, and a clone of the hub.
+
+    The integrator's key is passphrase-protected; CLI runs of `integrate` read it from
+    AINARRES_PASSPHRASE_FILE (the automation path)."""
+    secret = tmp_path / "integrator.passphrase"
+    secret.write_text(INTEGRATOR_PASSPHRASE + "\n")
+    secret.chmod(0o600)
+    monkeypatch.setenv("AINARRES_PASSPHRASE_FILE", str(secret))
     return make_project(board, tmp_path)

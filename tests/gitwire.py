@@ -58,8 +58,11 @@ class WireResult:
     stderr: str
 
 
-def sign_certificate(body: str, private_key: Path) -> bytes:
+def sign_certificate(body: str, private_key: Path, passphrase: str | None = None) -> bytes:
     """Sign a push certificate body the way git does: ssh signature in namespace git, appended."""
+    from ainarres.git.push import askpass_env
+
+    env = {**os.environ, **(askpass_env(passphrase) if passphrase else {})}
     with tempfile.TemporaryDirectory() as tmp:
         payload = Path(tmp) / "cert"
         payload.write_text(body)
@@ -67,6 +70,8 @@ def sign_certificate(body: str, private_key: Path) -> bytes:
             ["ssh-keygen", "-q", "-Y", "sign", "-n", "git", "-f", str(private_key), str(payload)],
             check=True,
             capture_output=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
         )
         return body.encode() + Path(f"{payload}.sig").read_bytes()
 

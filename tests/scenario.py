@@ -24,6 +24,7 @@ IMPLEMENTER = "opencode+qwen"
 OTHER_IMPLEMENTER = "codex+gpt"
 REVIEWER = "grok+grok-build"
 INTEGRATOR = "person+integrator"
+INTEGRATOR_PASSPHRASE = "the integrator's own passphrase"
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -66,6 +67,7 @@ class Project:
             key=key,
             signed=signed and key is not None,
             options=options,
+            passphrase=INTEGRATOR_PASSPHRASE if family == INTEGRATOR else None,
         )
 
     def commit_on(self, branch: str, name: str, text: str) -> str:
@@ -118,7 +120,8 @@ def make_project(board: BoardEnv, tmp_path: Path) -> Project:
         (INTEGRATOR, "integrator"),
     ):
         board.add_family(family, role)
-        project.ensure_family_key(board.settings, family)
+        secret = INTEGRATOR_PASSPHRASE if family == INTEGRATOR else None
+        project.ensure_family_key(board.settings, family, secret)
     with board.operator() as conn:
         hub = project.init_hub(conn, board.settings, SANDBOX, tmp_path / "hub.git")
     clone = clone_hub(hub, tmp_path / "clone")

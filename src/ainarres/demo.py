@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import sys
 import time
@@ -76,13 +77,15 @@ def _config(state_dir: Path) -> Path:
     return path
 
 
-def _wire(settings: Settings, log: Callable[[str], None]) -> None:
+def _wire(settings: Settings, passphrase: str, log: Callable[[str], None]) -> None:
     with open_connection(operator_conninfo(settings)) as conn:
         migrate.migrate(conn)
         for name, tool, model in (DESIGNER, IMPLEMENTER, *REVIEWERS, INTEGRATOR):
             out = admin.add_family(conn, settings, name, tool, model)
             assert out.ok, out.message
-            project.ensure_family_key(settings, name)
+            secret = passphrase if name == INTEGRATOR[0] else None
+            project.ensure_family_key(settings, name, secret)
+        project.require_protected_integrator_key(settings, INTEGRATOR[0])
         for (name, _, _), role in (
             (DESIGNER, "designer"),
             (IMPLEMENTER, "implementer"),
@@ -137,7 +140,10 @@ def run_demo(
     _fresh(state_dir, log)
     settings = Settings(state_dir=state_dir, database_url=None)
     log(f"demo: embedded PostgreSQL under {state_dir} (scram logins, unix socket)")
-    _wire(settings, log)
+    # The integrator's key is passphrase-protected, as always; the demo plays the person
+    # typing it, so the passphrase lives only in this process's memory.
+    passphrase = secrets.token_urlsafe(16)
+    _wire(settings, passphrase, log)
     reason = sandbox.unavailable_reason()
     if reason:
         log(f"demo: NOTICE: the scripted agents run UNSANDBOXED ({reason})")
@@ -170,7 +176,8 @@ def run_demo(
     finally:
         crowd.stop()
     log("demo: the swarm stopped; a person starts the integrator")
-    results = integrate(settings, Options(family=INTEGRATOR[0], agent="integrate@demo"),
+    options = Options(family=INTEGRATOR[0], agent="integrate@demo", passphrase=passphrase)
+    results = integrate(settings, options,
                         progress=lambda line: log(f"  integrate: {line}"))  # fmt: skip
     with open_connection(operator_conninfo(settings)) as conn:
         built = report.build(conn)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from ainarres.board import gate_facts, reads
@@ -17,7 +18,14 @@ from ainarres.credentials import credentials_dir, ensure_private_dir, write_priv
 from ainarres.errors import AinarresError, BadInput
 from ainarres.git import hub as hubs
 from ainarres.git import layout
-from ainarres.git.keys import SigningKey, generate_signing_key, load_signing_key
+from ainarres.git.keys import (
+    SigningKey,
+    generate_signing_key,
+    is_protected,
+    load_signing_key,
+    passphrase_opens,
+    protect,
+)
 
 HUB_ENV = "AINARRES_HUB"
 
@@ -36,10 +44,14 @@ def family_key(settings: Settings, family: str) -> SigningKey:
     return load_signing_key(path, family)
 
 
-def ensure_family_key(settings: Settings, family: str) -> SigningKey:
-    """Make the family's key once (ed25519, 0600); add it to the hub's signers if bound."""
+def ensure_family_key(settings: Settings, family: str, passphrase: str | None = None) -> SigningKey:
+    """Make the family's key once (ed25519, 0600, passphrase-protected when one is given);
+    add it to the hub's allowed signers if there is a hub."""
     path = key_path(settings, family)
-    key = load_signing_key(path, family) if path.exists() else generate_signing_key(path, family)
+    if path.exists():
+        key = load_signing_key(path, family)
+    else:
+        key = generate_signing_key(path, family, passphrase)
     hub = configured_hub(settings)
     if hub is not None:
         hubs.add_allowed_signer(hubs.open_hub(hub), key)
@@ -89,3 +101,51 @@ def init_hub(conn: Connection, settings: Settings, source: Path, path: Path | No
 def bind(conn: Connection, settings: Settings, hub_path: Path) -> str:
     """Give the hub's gate its own read-only login to this board."""
     return gate_facts.bind(conn, layout.state_dir(hub_path), operator_conninfo(settings))
+
+
+PASSPHRASE_FILE_ENV = "AINARRES_PASSPHRASE_FILE"
+
+
+def unlock_passphrase(
+    settings: Settings, family: str, ask: Callable[[str], str] | None, use_agent: bool = False
+) -> str | None:
+    """The passphrase that opens the family's key, or None when it needs none (or the
+    person's ssh-agent signs). From the terminal via `ask`, or, weaker, from the file
+    named by $AINARRES_PASSPHRASE_FILE. A wrong one is refused before anything starts."""
+    key = family_key(settings, family)
+    if use_agent or not is_protected(key.private_key):
+        return None
+    source = os.environ.get(PASSPHRASE_FILE_ENV)
+    if source:
+        try:
+            passphrase = Path(source).read_text().rstrip("\n")
+        except OSError as exc:
+            raise BadInput(f"cannot read the passphrase file {source}: {exc.strerror}") from None
+    elif ask is not None:
+        passphrase = ask(f"Passphrase for {family}'s key ({key.private_key})")
+    else:
+        raise BadInput(
+            f"{family}'s key {key.private_key} is passphrase-protected: run this on "
+            f"a terminal, use --ssh-agent, or set {PASSPHRASE_FILE_ENV} (weaker)"
+        )
+    if not passphrase_opens(key.private_key, passphrase):
+        raise BadInput(f"wrong passphrase for {key.private_key}; nothing was started")
+    return passphrase
+
+
+def require_protected_integrator_key(settings: Settings, family: str) -> None:
+    """The integrator's key must not sit unencrypted on disk: refuse the grant until it is
+    protected (`ainarres family protect`). Keys kept on another machine are not checked."""
+    path = key_path(settings, family)
+    if path.exists() and not is_protected(path):
+        raise BadInput(
+            f"{family}'s key {path} has no passphrase; the integrator's must: run "
+            f"`ainarres family protect {family}` first"
+        )
+
+
+def protect_key(settings: Settings, family: str, passphrase: str) -> Path:
+    """Put a passphrase on the family's signing key."""
+    path = family_key(settings, family).private_key
+    protect(path, passphrase)
+    return path

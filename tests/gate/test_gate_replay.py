@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from boardenv import BoardEnv
 from gitwire import empty_pack, pack_between, push_with_cert, replay_push_cert, sign_certificate
-from scenario import INTEGRATOR, MAIN, SANDBOX, Project, make_project
+from scenario import INTEGRATOR, INTEGRATOR_PASSPHRASE, MAIN, SANDBOX, Project, make_project
 
 from ainarres import project
 
@@ -116,7 +116,7 @@ def test_replay_control_a_fresh_certificate_through_the_same_client_moves_main(
             f"certificate version 0.1\npusher {key.principal} {int(time.time())} +0000\n"
             f"pushee {proj.hub}\nnonce {nonce}\n\n{old} {new} {MAIN}\n"
         )
-        return sign_certificate(body, key.private_key)
+        return sign_certificate(body, key.private_key, INTEGRATOR_PASSPHRASE)
 
     wire = push_with_cert(proj.hub, fresh, pack_between(proj.clone, old, new))
     assert wire.stderr == ""

@@ -5,9 +5,11 @@ from __future__ import annotations
 import subprocess
 
 from boardenv import rows
-from scenario import IMPLEMENTER, INTEGRATOR, MAIN, REVIEWER, Project, git
+from scenario import IMPLEMENTER, INTEGRATOR, INTEGRATOR_PASSPHRASE, MAIN, REVIEWER, Project, git
 
 from ainarres.integrate.run import Options, integrate
+
+OPTIONS = Options(family=INTEGRATOR, passphrase=INTEGRATOR_PASSPHRASE)
 
 
 def _stages(proj: Project) -> dict[str, str]:
@@ -50,7 +52,11 @@ def test_integrate_ships_three_tasks_with_one_push(proj: Project) -> None:
     tasks = [proj.approved_task(f"f{i}.txt", claim=False)[0] for i in range(3)]
     main_before = proj.hub_ref(MAIN)
     lines: list[str] = []
-    results = integrate(proj.board.settings, Options(family=INTEGRATOR), progress=lines.append)
+    results = integrate(
+        proj.board.settings,
+        OPTIONS,
+        progress=lines.append,
+    )
     assert [r.outcome for r in results] == ["shipped"] * 3
     assert set(_stages(proj).values()) == {"shipped"}
     merges = _main_merges(proj)
@@ -69,7 +75,7 @@ def test_integrate_ships_three_tasks_with_one_push(proj: Project) -> None:
 def test_integrate_conflict_returns_the_task_naming_the_files(proj: Project) -> None:
     first, _, _ = proj.approved_task("same.txt", "one\n", claim=False)
     second, _, _ = proj.approved_task("same.txt", "two\n", claim=False)
-    results = integrate(proj.board.settings, Options(family=INTEGRATOR))
+    results = integrate(proj.board.settings, OPTIONS)
     assert [r.outcome for r in results] == ["returned", "shipped"]
     assert results[0].detail.startswith("merge conflict with main in: same.txt;")
     with proj.board.operator() as conn:
@@ -93,7 +99,7 @@ def test_integrate_failing_checks_return_the_task(proj: Project) -> None:
     broken = "def word_count(text):\n    return -1\n"
     task, _, _ = proj.approved_task("sandbox/stats.py", broken, claim=False)
     main = proj.hub_ref(MAIN)
-    results = integrate(proj.board.settings, Options(family=INTEGRATOR))
+    results = integrate(proj.board.settings, OPTIONS)
     assert [r.outcome for r in results] == ["returned"]
     assert results[0].detail.startswith("checks failed (test) on the merge with main")
     assert proj.hub_ref(MAIN) == main

@@ -219,12 +219,7 @@ class Runner:
         env = sandbox.tool_env(passthrough, extra)
         argv = list(inv.argv)
         if self.sandboxed:
-            mounts = sandbox.Mounts(
-                writable=self._writable(job),
-                hidden=tuple(p for p in (self.settings.state_dir,
-                                         project.configured_hub(self.settings)) if p),
-                readable=(),
-            )  # fmt: skip
+            mounts = tool_mounts(self.settings, job.job_dir, job.workdir)
             argv = sandbox.wrap(argv, mounts, inv.cwd, env)
         out_path, err_path = job.job_dir / "tool.out", job.job_dir / "tool.err"
         # Under bwrap the tool's environment is set inside (--clearenv --setenv ...); bwrap
@@ -256,12 +251,26 @@ class Runner:
         stdout, stderr = out_path.read_text(errors="replace"), err_path.read_text(errors="replace")
         return code, self.adapter.usage(stdout, stderr)
 
-    def _writable(self, job: Job) -> tuple[Path, ...]:
-        paths = [job.job_dir, job.workdir]
-        git_dir = _git_common_dir(job.workdir)
-        if git_dir is not None:
-            paths.append(git_dir)  # the worktree's git data, so the tool can commit
-        return tuple(paths)
+
+def tool_mounts(settings: Settings, job_dir: Path, workdir: Path) -> sandbox.Mounts:
+    """What a tool sees of this machine's ainarres: its job folder and working folder,
+    writable; the git data of that folder, read-only; the state directory and the hub not
+    at all.
+
+    The git data is read-only on purpose (ADR 0008): the runner runs git in that repository
+    outside the sandbox, so a hook, an fsmonitor or a filter the tool wrote into its config
+    would run unsandboxed. The tool reads history; the runner commits its changes."""
+    readable = []
+    git_dir = _git_common_dir(workdir)
+    if git_dir is not None:
+        readable.append(git_dir)
+    hidden = [settings.state_dir]
+    hub = project.configured_hub(settings)
+    if hub is not None:
+        hidden.append(hub)
+    return sandbox.Mounts(
+        writable=(job_dir, workdir), hidden=tuple(hidden), readable=tuple(readable)
+    )
 
 
 def _git_common_dir(workdir: Path) -> Path | None:

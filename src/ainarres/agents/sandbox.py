@@ -60,12 +60,14 @@ def wrap(argv: Sequence[str], mounts: Mounts, cwd: Path, env: Mapping[str, str])
     # Order matters: the private /tmp first, then what must stay readable in it (the
     # interpreter and ainarres itself may live under /tmp), then the hiding, and last the
     # job's own folders, bound back inside the hidden ones.
-    for path in (*runtime_paths(), *mounts.readable):
-        p = _check_mount(path, "folder")
-        args += ["--ro-bind", str(p), str(p)]
+    for path in runtime_paths():
+        args += ["--ro-bind", str(path), str(path)]
     for hidden in mounts.hidden:
         if hidden.exists():
             args += ["--tmpfs", str(hidden.resolve())]
+    for path in mounts.readable:
+        p = _check_mount(path, "folder")
+        args += ["--ro-bind", str(p), str(p)]
     for path in mounts.writable:
         p = _check_mount(path, "folder")
         args += ["--bind", str(p), str(p)]

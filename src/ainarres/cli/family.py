@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import click
 
@@ -37,17 +40,24 @@ def family() -> None:
 @click.argument("name")
 @click.option("--tool", required=True, help="The agent tool, e.g. claude-code, codex, grok.")
 @click.option("--model", required=True, help="The model, e.g. sonnet, grok-build.")
+@click.option(
+    "--passphrase",
+    is_flag=True,
+    help="Protect its signing key with a passphrase "
+    "(required for an integrator; asked on the terminal).",
+)
 @JSON_OPTION
 @pass_ctx
-def family_add(ctx: Ctx, name: str, tool: str, model: str, as_json: bool) -> None:
+def family_add(ctx: Ctx, name: str, tool: str, model: str, passphrase: bool, as_json: bool) -> None:
     """Add family NAME (e.g. claude-code+sonnet) with its own role and 0600 credential.
 
     A new family holds no role: give it one with `ainarres grant`.
     """
+    secret = new_passphrase() if passphrase else None  # before anything is written
     with ctx.operator() as conn:
         out = admin.add_family(conn, ctx.settings, name, tool, model)
     if out.ok:
-        project.ensure_family_key(ctx.settings, name)
+        project.ensure_family_key(ctx.settings, name, secret)
     finish(out, as_json)
 
 
@@ -103,6 +113,8 @@ def family_show(ctx: Ctx, name: str, as_json: bool) -> None:
 @pass_ctx
 def grant(ctx: Ctx, family_name: str, role: str, duration: str | None, as_json: bool) -> None:
     """Give FAMILY the ROLE (designer, implementer, reviewer, integrator)."""
+    if role == "integrator":
+        project.require_protected_integrator_key(ctx.settings, family_name)
     with ctx.operator() as conn:
         finish(admin.grant(conn, family_name, role, expiry(duration)), as_json)
 
@@ -132,6 +144,28 @@ def lift(ctx: Ctx, family_name: str, role: str, reason: str, as_json: bool) -> N
     """Lift FAMILY's active denials of ROLE."""
     with ctx.operator() as conn:
         finish(admin.lift(conn, family_name, role, reason), as_json)
+
+
+def new_passphrase() -> str:
+    """From $AINARRES_PASSPHRASE_FILE (automation, weaker), else asked twice on the terminal."""
+    source = os.environ.get(project.PASSPHRASE_FILE_ENV)
+    if source:
+        try:
+            return Path(source).read_text().rstrip("\n")
+        except OSError as exc:
+            raise BadInput(f"cannot read the passphrase file {source}: {exc.strerror}") from None
+    if not sys.stdin.isatty():
+        raise BadInput(f"no terminal to ask for the passphrase; set {project.PASSPHRASE_FILE_ENV}")
+    return str(click.prompt("New passphrase", hide_input=True, confirmation_prompt=True, err=True))
+
+
+@family.command("protect")
+@click.argument("name")
+@pass_ctx
+def family_protect(ctx: Ctx, name: str) -> None:
+    """Put a passphrase on family NAME's signing key (required before it may integrate)."""
+    path = project.protect_key(ctx.settings, name, new_passphrase())
+    click.echo(f"{path} is now passphrase-protected")
 
 
 COMMANDS = [family, grant, deny, lift]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
+from ainarres import project
 from ainarres.board import reads
 from ainarres.cli.context import JSON_OPTION, Ctx, pass_ctx
 from ainarres.cli.render import emit_json
@@ -36,10 +39,22 @@ def _integrator_family(ctx: Ctx) -> str:
 @click.option("--dry-run", is_flag=True, help="Merge and check only: no claim, no push.")
 @click.option("--once", is_flag=True, help="Integrate at most one task.")
 @click.option("--no-checks", is_flag=True, help="Skip the project's checks (e.g. benchmarks).")
+@click.option(
+    "--ssh-agent",
+    "use_agent",
+    is_flag=True,
+    help="Sign through your ssh-agent instead of asking for the key's passphrase.",
+)
 @JSON_OPTION
 @pass_ctx
 def integrate_cmd(
-    ctx: Ctx, family: str | None, dry_run: bool, once: bool, no_checks: bool, as_json: bool
+    ctx: Ctx,
+    family: str | None,
+    dry_run: bool,
+    once: bool,
+    no_checks: bool,
+    use_agent: bool,
+    as_json: bool,
 ) -> None:
     """Merge approved tasks into main: in memory, checked, signed, one push per run.
 
@@ -48,8 +63,17 @@ def integrate_cmd(
     good merges go to the hub in one signed push, then the board marks them shipped.
     A crash at any point is finished by running it again; nothing merges twice.
     """
+    name = family or _integrator_family(ctx)
+    ask = (lambda prompt: str(click.prompt(prompt, hide_input=True, err=True))
+           ) if sys.stdin.isatty() else None  # fmt: skip
+    passphrase = None if dry_run else project.unlock_passphrase(ctx.settings, name, ask, use_agent)
     options = Options(
-        family=family or _integrator_family(ctx), dry_run=dry_run, once=once, checks=not no_checks
+        family=name,
+        dry_run=dry_run,
+        once=once,
+        checks=not no_checks,
+        passphrase=passphrase,
+        use_agent=use_agent,
     )
     results = integrate(ctx.settings, options, progress=lambda line: click.echo(line, err=as_json))
     if as_json:

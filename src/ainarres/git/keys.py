@@ -91,3 +91,23 @@ def allowed_signers_line(key: SigningKey) -> str:
     if len(fields) < 2:
         raise BadInput(f"public key of {key.private_key} is malformed: {key.public_key!r}")
     return f'{key.principal} namespaces="git" {fields[0]} {fields[1]}'
+
+
+def is_protected(path: Path) -> bool:
+    """Whether the private key at ``path`` needs a passphrase."""
+    done = run(["ssh-keygen", "-y", "-P", "", "-f", str(path)], check=False)
+    return done.returncode != 0
+
+
+def passphrase_opens(path: Path, passphrase: str) -> bool:
+    """Whether ``passphrase`` decrypts the private key at ``path``."""
+    return run(["ssh-keygen", "-y", "-P", passphrase, "-f", str(path)], check=False).returncode == 0
+
+
+def protect(path: Path, passphrase: str) -> None:
+    """Put a passphrase on the (unprotected) private key at ``path``."""
+    if not passphrase:
+        raise BadInput("the passphrase must not be empty")
+    done = run(["ssh-keygen", "-q", "-p", "-P", "", "-N", passphrase, "-f", str(path)], check=False)
+    if done.returncode != 0:
+        raise BadInput(f"cannot protect {path}: it already has a passphrase, or is unreadable")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +81,8 @@ def push(
     key: SigningKey | None,
     signed: bool,
     options: Sequence[str] = (),
+    passphrase: str | None = None,
+    use_agent: bool = False,
 ) -> PushResult:
     """Run ``git push --porcelain [--signed] <remote> <refspecs>`` in ``clone``.
 
@@ -90,8 +94,13 @@ def push(
     if not refspecs:
         raise BadInput("nothing to push; give at least one refspec")
     config: list[str] = []
+    extra: dict[str, str] = {}
     if key is not None:
-        config = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={key.private_key.resolve()}"]
+        # With an ssh-agent, git gives ssh-keygen the public key and the agent signs.
+        signer = key.public_key_path if use_agent else key.private_key.resolve()
+        config = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={signer}"]
+    if passphrase is not None and not use_agent:
+        extra = askpass_env(passphrase)
     # Push options (-o) travel inside the signed certificate, so the gate can trust them.
     opts = [arg for option in options for arg in ("-o", option)]
     args = [
@@ -103,7 +112,7 @@ def push(
         remote,
         *refspecs,
     ]
-    done = git(*args, cwd=clone, env=clean_env(), check=False)
+    done = git(*args, cwd=clone, env=clean_env(None, **extra), check=False)
     return PushResult(
         returncode=done.returncode,
         refs=_parse_porcelain(done.stdout),
@@ -118,3 +127,28 @@ def clone_hub(hub: Path, dest: Path) -> Path:
         raise BadInput(f"{dest} exists and is not empty; choose a new folder for the clone")
     git("clone", "--quiet", str(hub), str(dest), env=clean_env())
     return dest
+
+
+_ASKPASS = "#!/bin/sh\nprintf '%s\\n' \"$AINARRES_ASKPASS_SECRET\"\n"
+
+
+def askpass_env(passphrase: str) -> dict[str, str]:
+    """Environment that makes ssh-keygen take the key's passphrase from us, not a terminal.
+
+    The passphrase travels in the environment of git's own children only; the askpass
+    helper is a fixed script in a private folder, holding no secret itself.
+    """
+    folder = Path(tempfile.gettempdir()) / f"ainarres-askpass-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    script = folder / "askpass"
+    if not script.exists() or script.read_text() != _ASKPASS:
+        tmp = folder / f".askpass.{os.getpid()}"
+        tmp.write_text(_ASKPASS)
+        tmp.chmod(0o700)
+        tmp.replace(script)
+    return {
+        "SSH_ASKPASS": str(script),
+        "SSH_ASKPASS_REQUIRE": "force",
+        "AINARRES_ASKPASS_SECRET": passphrase,
+        "DISPLAY": os.environ.get("DISPLAY", ":0"),
+    }

@@ -42,6 +42,8 @@ class Options:
     dry_run: bool = False
     once: bool = False
     checks: bool = True
+    passphrase: str | None = None  # opens the integrator's key (None: unprotected or agent)
+    use_agent: bool = False  # sign through the person's ssh-agent
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,15 @@ def integrate(
             progress(f"{t.short_id} merged as {merged[:12]}: {t.title}")
         if batch:
             _failpoint("before-push")
-            pushed = push(mirror, str(hub), [f"{tip}:{MAIN}"], key=key, signed=True)
+            pushed = push(
+                mirror,
+                str(hub),
+                [f"{tip}:{MAIN}"],
+                key=key,
+                signed=True,
+                passphrase=options.passphrase,
+                use_agent=options.use_agent,
+            )
             if not pushed.ok:
                 for h in batch + landed:
                     agent.release(h.task.id, h.epoch)
