@@ -9,6 +9,7 @@ from typing import Any
 
 from ainarres.board import reads
 from ainarres.board.db import Connection
+from ainarres.govern.status import Standing, standing
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,7 @@ class Report:
     shipped: list[dict[str, Any]]
     cross_family: int
     facts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    governance: Standing | None = None
 
     @property
     def cross_family_line(self) -> str:
@@ -33,7 +35,12 @@ def build(conn: Connection) -> Report:
         for s in shipped
         if s["reviewed"] and s["implemented"] and s["reviewed"] != s["implemented"]
     )
-    return Report(shipped=shipped, cross_family=cross, facts=reads.report_facts(conn))
+    return Report(
+        shipped=shipped,
+        cross_family=cross,
+        facts=reads.report_facts(conn),
+        governance=standing(conn),
+    )
 
 
 def _secs(value: float | None) -> str:
@@ -86,6 +93,19 @@ def as_text(report: Report) -> str:
             "UNSANDBOXED agents: "
             + ", ".join(f"{u['agent']} ({u['family']})" for u in facts["unsandboxed"])
         )
+    gov = report.governance
+    if gov is not None:
+        lines.append("governance:")
+        for d in gov.denials:
+            heal = (
+                "permanent"
+                if d["expires_at"] is None
+                else f"heals in {_secs(d['heals_in_seconds'])}"
+            )
+            lines.append(f"- denied: {d['family']} {d['role']} ({heal}): {d['reason']}")
+        lines += [f"- {line}" for line in gov.recommendations()]
+        if not gov.denials and not gov.recommendations():
+            lines.append("- no family is denied a role or close to a policy")
     return "\n".join(lines)
 
 
@@ -108,6 +128,14 @@ def as_json(report: Report) -> dict[str, Any]:
                 "shipped": len(report.shipped),
             },
             **report.facts,
+            "governance": None
+            if report.governance is None
+            else {
+                "denials": report.governance.denials,
+                "trending": report.governance.trending,
+                "integration_halted": report.governance.integration_halted,
+                "recommendations": report.governance.recommendations(),
+            },
         }
     )
     return data

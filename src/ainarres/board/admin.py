@@ -64,3 +64,11 @@ def lift(conn: Connection, family: str, role: str, reason: str) -> Outcome:
 
 def unblock(conn: Connection, task: UUID, reason: str) -> Outcome:
     return call(conn, "unblock", task=task, reason=reason)
+
+
+def set_policy(conn: Connection, name: str, threshold: float | None = None,
+               window: str | None = None, denial_base: str | None = None,
+               enabled: bool | None = None) -> Outcome:  # fmt: skip
+    """A person edits a governance policy (windows and denials as PostgreSQL intervals)."""
+    return call(conn, "set_policy", name=name, threshold=threshold, window=window,
+                denial_base=denial_base, enabled=enabled)  # fmt: skip

@@ -22,7 +22,7 @@ SELECT ainarres.note(%(agent)s, %(task)s, %(epoch)s, %(body)s) AS r;
 SELECT ainarres.advance(%(agent)s, %(task)s, %(epoch)s, %(head_commit)s) AS r;
 
 -- name: return_task
-SELECT ainarres.return_task(%(agent)s, %(task)s, %(epoch)s, %(reason)s) AS r;
+SELECT ainarres.return_task(%(agent)s, %(task)s, %(epoch)s, %(reason)s, %(cause)s) AS r;
 
 -- name: release
 SELECT ainarres.release(%(agent)s, %(task)s, %(epoch)s) AS r;
@@ -254,3 +254,36 @@ GROUP BY f.name ORDER BY f.name;
 SELECT f.name AS family, a.name AS agent, a.last_seen_at
 FROM ainarres.agents a JOIN ainarres.families f ON f.id = a.family_id
 WHERE a.sandboxed = false ORDER BY f.name, a.name;
+
+-- name: track_records
+SELECT * FROM ainarres.track_records ORDER BY family;
+
+-- name: policies
+SELECT name, role, metric, threshold::float8 AS threshold, window_span::text AS window,
+       denial_base::text AS denial_base, enabled, description
+FROM ainarres.policies ORDER BY name;
+
+-- name: set_policy
+SELECT ainarres.set_policy(%(name)s, %(threshold)s::numeric, %(window)s::interval,
+                           %(denial_base)s::interval, %(enabled)s) AS r;
+
+-- name: active_denials
+SELECT f.name AS family, d.role, d.reason, d.expires_at, d.created_by, d.created_at,
+       extract(epoch FROM d.expires_at - now())::float8 AS heals_in_seconds
+FROM ainarres.denials d JOIN ainarres.families f ON f.id = d.family_id
+WHERE d.lifted_at IS NULL AND (d.expires_at IS NULL OR d.expires_at > now())
+ORDER BY f.name, d.role;
+
+-- name: policy_standing
+-- Every enabled policy against every family holding its role: value, threshold.
+SELECT f.name AS family, p.name AS policy, p.role,
+       ainarres._metric(f.id, p.role, p.metric, p.window_span)::float8 AS value,
+       p.threshold::float8 AS threshold
+FROM ainarres.policies p
+JOIN ainarres.grants g ON g.role = p.role
+JOIN ainarres.families f ON f.id = g.family_id
+WHERE p.enabled
+ORDER BY f.name, p.name;
+
+-- name: integrators
+SELECT f.name FROM ainarres.families f WHERE ainarres._has_role(f.id, 'integrator');

@@ -69,6 +69,7 @@ class BoardSnapshot:
     stages: list[dict[str, Any]]
     active: list[dict[str, Any]]
     blocked: list[dict[str, Any]]
+    integrators: list[str]
 
 
 def board(conn: Connection) -> BoardSnapshot:
@@ -76,6 +77,7 @@ def board(conn: Connection) -> BoardSnapshot:
         stages=list(conn.execute(q("stage_counts")).fetchall()),
         active=list(conn.execute(q("active_tasks")).fetchall()),
         blocked=list(conn.execute(q("blocked_tasks")).fetchall()),
+        integrators=[r["name"] for r in conn.execute(q("integrators")).fetchall()],
     )
 
 
@@ -143,4 +145,15 @@ def report_facts(conn: Connection) -> dict[str, list[dict[str, Any]]]:
         "stage_times": list(conn.execute(q("stage_times")).fetchall()),
         "usage": list(conn.execute(q("usage_by_family")).fetchall()),
         "unsandboxed": list(conn.execute(q("unsandboxed_agents")).fetchall()),
+    }
+
+
+def governance(conn: Connection) -> dict[str, list[dict[str, Any]]]:
+    """Track records, policies, active denials, where each family stands, the integrators."""
+    return {
+        "track_records": list(conn.execute(q("track_records")).fetchall()),
+        "policies": list(conn.execute(q("policies")).fetchall()),
+        "denials": list(conn.execute(q("active_denials")).fetchall()),
+        "standing": list(conn.execute(q("policy_standing")).fetchall()),
+        "integrators": list(conn.execute(q("integrators")).fetchall()),
     }

@@ -144,8 +144,17 @@ class Agent:
             self.conn, "advance", agent=self.id, task=task, epoch=epoch, head_commit=head_commit
         )
 
-    def return_task(self, task: UUID, epoch: int, reason: str) -> Outcome:
-        return call(self.conn, "return_task", agent=self.id, task=task, epoch=epoch, reason=reason)
+    def return_task(self, task: UUID, epoch: int, reason: str, cause: str | None = None) -> Outcome:
+        """Send a held task back; `cause` (checks, conflict, review) is governance's evidence."""
+        return call(
+            self.conn,
+            "return_task",
+            agent=self.id,
+            task=task,
+            epoch=epoch,
+            reason=reason,
+            cause=cause,
+        )
 
     def release(self, task: UUID, epoch: int) -> Outcome:
         return call(self.conn, "release", agent=self.id, task=task, epoch=epoch)

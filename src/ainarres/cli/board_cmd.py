@@ -33,6 +33,11 @@ def render_board(snap: BoardSnapshot) -> str:
             f"- {b['short_id']} [{b['stage']}] {safe(b['title'])}: {safe(b['blocked_reason'])}"
             for b in snap.blocked
         ]
+    if not snap.integrators:
+        lines.append(
+            "INTEGRATION HALTED: no family holds an active integrator role "
+            "(see `ainarres govern status`)"
+        )
     return "\n".join(lines)
 
 
@@ -47,7 +52,14 @@ def board(ctx: Ctx, watch: bool, interval: float, family: str | None, as_json: b
     with ctx.reader(family) as conn:
         if as_json:
             snap = reads.board(conn)
-            emit_json({"stages": snap.stages, "active": snap.active, "blocked": snap.blocked})
+            emit_json(
+                {
+                    "stages": snap.stages,
+                    "active": snap.active,
+                    "blocked": snap.blocked,
+                    "integrators": snap.integrators,
+                }
+            )
             return
         if not watch:
             click.echo(render_board(reads.board(conn)))

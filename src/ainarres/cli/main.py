@@ -12,6 +12,7 @@ from ainarres.cli import (
     agents,
     board_cmd,
     family,
+    govern,
     hub,
     integrate,
     review,
@@ -57,7 +58,19 @@ def cli(ctx: click.Context, state_dir: str | None, database_url: str | None, ver
     ctx.obj = Ctx(resolve(state_dir, database_url), verbose)
 
 
-for group in (setup, family, hub, tasks, work, worktree, review, integrate, agents, board_cmd):
+for group in (
+    setup,
+    family,
+    hub,
+    tasks,
+    work,
+    worktree,
+    review,
+    integrate,
+    agents,
+    govern,
+    board_cmd,
+):
     for command in group.COMMANDS:
         cli.add_command(command)
 

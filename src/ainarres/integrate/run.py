@@ -144,16 +144,16 @@ def integrate(
                 progress(f"{t.short_id} already on main ({on_main[str(t.id)][:12]}): shipping")
                 landed.append(h)
                 continue
-            why, merged = _merge_one(conn, mirror, tip, config_at, h, options)
-            if why is not None:
-                agent.return_task(t.id, h.epoch, why)
+            merged = _merge_one(conn, mirror, tip, config_at, h, options)
+            if merged.commit is None:
+                why = merged.why or "not merged"
+                agent.return_task(t.id, h.epoch, why, merged.cause)
                 progress(f"{t.short_id} returned: {why.splitlines()[0]}")
                 results.append(TaskResult(t.short_id, t.title, "returned", why))
                 continue
-            assert merged is not None
-            tip = merged
+            tip = merged.commit
             batch.append(h)
-            progress(f"{t.short_id} merged as {merged[:12]}: {t.title}")
+            progress(f"{t.short_id} merged as {tip[:12]}: {t.title}")
         if batch:
             _failpoint("before-push")
             pushed = push(
@@ -184,16 +184,25 @@ def integrate(
         return results
 
 
+@dataclass(frozen=True)
+class _Merged:
+    """Either the merge commit, or why (and for governance, the cause) the task goes back."""
+
+    commit: str | None
+    why: str | None = None
+    cause: str | None = None  # checks | conflict
+
+
 def _merge_one(
     conn: Connection, mirror: Path, tip: str, config_at: str, h: _Held, options: Options
-) -> tuple[str | None, str | None]:
-    """(why it goes back, None) or (None, the merge commit)."""
+) -> _Merged:
+    """Merge one reviewed head onto `tip` and check it."""
     t = h.task
     if t.head_commit is None or mirrors.rev_parse(mirror, t.head_commit) is None:
-        return (
-            f"the reviewed head {t.head_commit or '(none)'} is not on the hub; push the "
-            "task branch and have it reviewed again",
+        return _Merged(
             None,
+            f"the reviewed head {t.head_commit or '(none)'} is not on the "
+            "hub; push the task branch and have it reviewed again",
         )
     result = merges.merge_in_memory(
         mirror,
@@ -203,21 +212,23 @@ def _merge_one(
         ("ainarres integrator", f"{options.family}@ainarres"),
     )
     if result.conflicts:
-        return (
-            "merge conflict with main in: " + ", ".join(result.conflicts) + "; merge main "
-            "into the task branch, resolve, and push again",
+        return _Merged(
             None,
+            "merge conflict with main in: "
+            + ", ".join(result.conflicts)
+            + "; merge main into the task branch, resolve, and push again",
+            "conflict",
         )
     if result.already_merged or result.commit is None:
-        return (
-            "main already contains this head but no merge names the task; a person should look",
+        return _Merged(
             None,
+            "main already contains this head but no merge names the task; a person should look",
         )
     if options.checks:
         failed = _check(mirror, config_at, result.commit)
         if failed:
-            return failed, None
-    return None, result.commit
+            return _Merged(None, failed, "checks")
+    return _Merged(result.commit)
 
 
 def _dry_run(
@@ -236,13 +247,13 @@ def _dry_run(
             results.append(TaskResult(t.short_id, t.title, "would-ship", "already on main"))
             progress(f"{t.short_id} would ship (already on main)")
             continue
-        why, merged = _merge_one(conn, mirror, tip, config_at, _Held(t, 0), options)
-        if why:
+        merged = _merge_one(conn, mirror, tip, config_at, _Held(t, 0), options)
+        if merged.commit is None:
+            why = merged.why or "not merged"
             results.append(TaskResult(t.short_id, t.title, "would-return", why))
             progress(f"{t.short_id} would return: {why.splitlines()[0]}")
         else:
-            assert merged is not None
-            tip = merged
+            tip = merged.commit
             results.append(TaskResult(t.short_id, t.title, "would-ship"))
             progress(f"{t.short_id} would merge cleanly: {t.title}")
         if options.once:
