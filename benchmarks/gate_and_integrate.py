@@ -322,7 +322,15 @@ class Project:
     ) -> PushResult:
         key = project.family_key(self.board.settings, family)
         options = [f"ainarres-epoch={epoch}"] if epoch is not None else []
-        return push(self.clone, str(remote), [refspec], key=key, signed=True, options=options)
+        return push(
+            self.clone,
+            str(remote),
+            [refspec],
+            key=key,
+            signed=True,
+            options=options,
+            passphrase=PASSPHRASE if family == INTEGRATOR else None,
+        )
 
     def must_push(
         self, remote: Path | str, refspec: str, family: str, epoch: int | None = None
@@ -379,11 +387,18 @@ class Project:
         return git(self.clone, "rev-parse", "HEAD")
 
 
+PASSPHRASE = "the integrator's benchmark passphrase"
+
+
 def make_project(cluster: Cluster, name: str, source: Path) -> Project:
     board = cluster.board(name)
     for family, role in FAMILIES:
         board.add_family(family, role)
-        project.ensure_family_key(board.settings, family)
+        # As in the product: the integrator's key is passphrase-protected, and its pushes
+        # pay for ssh-keygen asking the passphrase through askpass.
+        project.ensure_family_key(
+            board.settings, family, PASSPHRASE if family == INTEGRATOR else None
+        )
     folder = cluster.root / name
     with board.operator() as conn:
         hub = project.init_hub(conn, board.settings, source, folder / "hub.git")
@@ -511,7 +526,9 @@ def bench_integrate(cluster: Cluster, source: Path, count: int, rounds: int) -> 
             branches = sorted(set(listed.splitlines()) - merged)
             merged.update(branches)
             started = time.perf_counter()
-            results = integrate(settings, Options(family=INTEGRATOR, checks=False))
+            results = integrate(
+                settings, Options(family=INTEGRATOR, checks=False, passphrase=PASSPHRASE)
+            )
             row.integrate_s.append(time.perf_counter() - started)
             row.shipped += sum(1 for res in results if res.outcome == "shipped")
             progress(f"    ainarres integrate (checks off): {row.integrate_s[-1]:.2f}s")

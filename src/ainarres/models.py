@@ -64,6 +64,7 @@ class Outcome(Frozen):
     agent: dict[str, Any] | None = None
     family: dict[str, Any] | None = None
     held: list[dict[str, Any]] | None = None
+    done: dict[str, Any] | None = None  # advance_and_claim: the advance's own outcome
 
     @property
     def ok(self) -> bool:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from scenario import DESIGNER, IMPLEMENTER, REVIEWER, Project, git
 from ainarres import project
 from ainarres.agents.sandbox import unavailable_reason
 from ainarres.board import admin
+from ainarres.board.embedded import EmbeddedServer
 from ainarres.demo import run_demo
 
 SCRIPTED = [sys.executable, "-m", "ainarres.agents.scripted"]
@@ -191,16 +193,23 @@ def test_runner_reviewer_killed_mid_review_other_family_finishes(
     assert "lease_expired" in kinds
 
 
+@pytest.fixture
+def demo_dir(tmp_path: Path) -> Iterator[Path]:
+    """Where the demo runs; its embedded server (left running by design) is stopped after."""
+    yield tmp_path / "demo"
+    EmbeddedServer(tmp_path / "demo").stop()
+
+
 @pytest.mark.slow
-def test_demo_ships_three_tasks_with_cross_family_review(tmp_path: Path) -> None:
+def test_demo_ships_three_tasks_with_cross_family_review(demo_dir: Path) -> None:
     lines: list[str] = []
-    code = run_demo(tmp_path / "demo", delay=0.5, log=lines.append)
+    code = run_demo(demo_dir, delay=0.5, log=lines.append)
     text = "\n".join(lines)
     assert code == 0, text
     assert "shipped (3):" in text
     assert "cross-family review: 3/3 shipped tasks reviewed by a different family" in text
     assert "two reviewers of different makers hold reviews at this instant" in text
-    hub = tmp_path / "demo" / "hub.git"
+    hub = demo_dir / "hub.git"
     merges = git(
         hub,
         "log",
@@ -214,4 +223,4 @@ def test_demo_ships_three_tasks_with_cross_family_review(tmp_path: Path) -> None
         assert git(hub, "show", f"refs/heads/main:sandbox/{module}.py")
         assert git(hub, "show", f"refs/heads/main:tests/test_{module}.py")
     # and it can be run again
-    assert run_demo(tmp_path / "demo", delay=0.0, log=lines.append) == 0
+    assert run_demo(demo_dir, delay=0.0, log=lines.append) == 0

@@ -158,3 +158,21 @@ def test_workflow_is_rows_a_new_stage_needs_no_code(board: BoardEnv) -> None:
     c = second.claim_next()
     assert c.role == "reviewer" and c.task.stage == "security"
     assert second.advance(task, c.epoch).task.stage == "integrate"
+
+
+def test_advance_and_claim_is_done_and_next_in_one_call(board: BoardEnv) -> None:
+    _wire(board)
+    designer = board.agent("claude-code+opus")
+    first, second = (designer.create_task(t).task.id for t in ("first", "second"))
+    impl = board.agent("opencode+qwen")
+    claim = impl.claim_next()
+    assert claim.task.id == first
+    both = impl.advance_and_claim(first, claim.epoch, "c" * 40)
+    assert both.outcome == "ok" and both.task.id == second and both.done["outcome"] == "ok"
+    assert both.done["task"]["stage"] == "review"
+    last = impl.advance_and_claim(second, both.epoch)
+    assert last.outcome == "empty" and last.done["task"]["stage"] == "review"
+    before = board.snapshot()
+    stale = impl.advance_and_claim(first, claim.epoch)  # no longer held: nothing happens
+    assert stale.outcome == "lease_lost" and stale.done is None
+    assert board.snapshot()["tasks"] == before["tasks"]

@@ -287,3 +287,7 @@ ORDER BY f.name, p.name;
 
 -- name: integrators
 SELECT f.name FROM ainarres.families f WHERE ainarres._has_role(f.id, 'integrator');
+
+-- name: advance_and_claim
+SELECT ainarres.advance_and_claim(%(agent)s, %(task)s, %(epoch)s, %(head_commit)s,
+                                  %(roles)s::text[]) AS r;

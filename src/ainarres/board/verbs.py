@@ -144,6 +144,26 @@ class Agent:
             self.conn, "advance", agent=self.id, task=task, epoch=epoch, head_commit=head_commit
         )
 
+    def advance_and_claim(
+        self,
+        task: UUID,
+        epoch: int,
+        head_commit: str | None = None,
+        role: str | Sequence[str] | None = None,
+    ) -> Outcome:
+        """Done, and the next task, in one transaction. The outcome is the claim's (ok or
+        empty), with the advance under `done`; a refused advance is returned as is."""
+        roles = [role] if isinstance(role, str) else (list(role) if role is not None else None)
+        return call(
+            self.conn,
+            "advance_and_claim",
+            agent=self.id,
+            task=task,
+            epoch=epoch,
+            head_commit=head_commit,
+            roles=roles,
+        )
+
     def return_task(self, task: UUID, epoch: int, reason: str, cause: str | None = None) -> Outcome:
         """Send a held task back; `cause` (checks, conflict, review) is governance's evidence."""
         return call(
