@@ -8,15 +8,20 @@ Layout under the state directory:
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ainarres.errors import AinarresError, BadInput
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,63 @@ def write_credential(path: Path, cred: DbCredential, **extra: Any) -> None:
     write_private_json(path, {"user": cred.user, "password": cred.password, **extra})
 
 
+# Where a sealed credential's passphrase comes from: the CLI sets a terminal prompt (or the
+# file named by $AINARRES_OPERATOR_PASSPHRASE_FILE); None means nobody can be asked.
+PassphraseSource = Callable[[Path], str]
+_passphrase_source: PassphraseSource | None = None
+OPERATOR_PASSPHRASE_ENV = "AINARRES_OPERATOR_PASSPHRASE_FILE"
+
+
+def set_passphrase_source(source: PassphraseSource | None) -> None:
+    """Tell the credential reader how to ask for a passphrase (the CLI does, at start)."""
+    global _passphrase_source
+    _passphrase_source = source
+
+
+def _fernet(passphrase: str, salt: bytes) -> Fernet:
+    # Imported here: most commands (and the hub's hook) never open a sealed credential.
+    from cryptography.fernet import Fernet
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    kdf = Scrypt(salt=salt, length=32, n=2**15, r=8, p=1)
+    return Fernet(base64.urlsafe_b64encode(kdf.derive(passphrase.encode())))
+
+
+def seal_credential(path: Path, cred: DbCredential, passphrase: str) -> None:
+    """Store the password encrypted under a passphrase (scrypt + Fernet): no plaintext copy."""
+    if not passphrase:
+        raise BadInput("the passphrase must not be empty")
+    salt = secrets.token_bytes(16)
+    token = _fernet(passphrase, salt).encrypt(cred.password.encode()).decode()
+    write_private_json(
+        path, {"user": cred.user, "sealed": token, "salt": base64.b64encode(salt).decode()}
+    )
+
+
+def _unseal(path: Path, data: dict[str, Any], what: str) -> str:
+    source = _passphrase_source
+    env_file = os.environ.get(OPERATOR_PASSPHRASE_ENV)
+    if env_file:
+        try:
+            passphrase = Path(env_file).read_text().rstrip("\n")
+        except OSError as exc:
+            raise BadInput(f"cannot read the passphrase file {env_file}: {exc.strerror}") from None
+    elif source is not None:
+        passphrase = source(path)
+    else:
+        raise BadInput(
+            f"the credential for {what} ({path}) is passphrase-protected: run this on "
+            f"a terminal or set {OPERATOR_PASSPHRASE_ENV} (weaker)"
+        )
+    from cryptography.fernet import InvalidToken
+
+    try:
+        salt = base64.b64decode(data["salt"])
+        return _fernet(passphrase, salt).decrypt(data["sealed"].encode()).decode()
+    except InvalidToken:
+        raise BadInput(f"wrong passphrase for {path}") from None
+
+
 def read_credential(path: Path, what: str) -> DbCredential:
     """Read a credential file, refusing one that others could read."""
     try:
@@ -89,6 +151,8 @@ def read_credential(path: Path, what: str) -> DbCredential:
         )
     try:
         data = json.loads(text)
+        if "sealed" in data:
+            return DbCredential(user=str(data["user"]), password=_unseal(path, data, what))
         return DbCredential(user=str(data["user"]), password=str(data["password"]))
     except (ValueError, KeyError, TypeError):
         raise BadInput(

@@ -32,9 +32,14 @@ def family_credential(settings: Settings, family: str) -> DbCredential:
 
 
 def family_conninfo(settings: Settings, family: str) -> dict[str, str]:
-    """The operator's address with the family's role and password: same server, less power."""
+    """The board's address with the family's role and password: same server, less power.
+    Never reads the operator's credential."""
     cred = family_credential(settings, family)
-    info = operator_conninfo(settings)
+    if settings.database_url is None:
+        server = EmbeddedServer(settings.state_dir)
+        server.ensure_started()
+        return server.conninfo(cred)
+    info = {k: str(v) for k, v in conninfo_to_dict(settings.database_url).items()}
     info.update(user=cred.user, password=cred.password)
     return info
 

@@ -98,7 +98,13 @@ class EmbeddedServer:
         return ServerStatus(self.initialized, pid is not None, pid, self.data_dir, self.socket_dir)
 
     def ensure_running(self) -> DbCredential:
-        """Initialise and start the server if needed; return the operator credential.
+        """Initialise and start the server if needed; return the operator credential."""
+        self.ensure_started()
+        return read_credential(operator_file(self.state_dir), "the operator")
+
+    def ensure_started(self) -> None:
+        """Initialise and start the server if needed, without reading any credential (a
+        family's agent starts it too, and must not need the operator's passphrase).
 
         Safe to call from several processes at once: a file lock serialises init and start.
         """
@@ -109,7 +115,6 @@ class EmbeddedServer:
                 self._initdb()
             if self._live_pid() is None:
                 self._start()
-        return read_credential(operator_file(self.state_dir), "the operator")
 
     def stop(self) -> bool:
         """Stop the server (fast shutdown). Returns False if it was not running."""

@@ -23,6 +23,7 @@ from ainarres.cli import (
 )
 from ainarres.cli.context import Ctx
 from ainarres.config import resolve
+from ainarres.credentials import set_passphrase_source
 from ainarres.errors import EXIT_UNEXPECTED, EXIT_USAGE, AinarresError
 
 EPILOG = """\b
@@ -56,6 +57,10 @@ def cli(ctx: click.Context, state_dir: str | None, database_url: str | None, ver
     database roles.
     """
     ctx.obj = Ctx(resolve(state_dir, database_url), verbose)
+    if sys.stdin.isatty():
+        set_passphrase_source(
+            lambda path: str(click.prompt(f"Passphrase for {path}", hide_input=True, err=True))
+        )
 
 
 for group in (

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import click
 
 from ainarres.board import migrate as migrations
@@ -9,8 +13,28 @@ from ainarres.board.db import open_connection, operator_conninfo
 from ainarres.board.embedded import EmbeddedServer
 from ainarres.cli.context import JSON_OPTION, Ctx, pass_ctx
 from ainarres.cli.render import emit_json
-from ainarres.credentials import ensure_private_dir
-from ainarres.errors import AinarresError
+from ainarres.credentials import (
+    OPERATOR_PASSPHRASE_ENV,
+    ensure_private_dir,
+    operator_file,
+    read_credential,
+    seal_credential,
+)
+from ainarres.errors import AinarresError, BadInput
+
+
+def new_operator_passphrase() -> str:
+    source = os.environ.get(OPERATOR_PASSPHRASE_ENV)
+    if source:
+        try:
+            return Path(source).read_text().rstrip("\n")
+        except OSError as exc:
+            raise BadInput(f"cannot read the passphrase file {source}: {exc.strerror}") from None
+    if not sys.stdin.isatty():
+        raise BadInput(f"no terminal to ask for the passphrase; set {OPERATOR_PASSPHRASE_ENV}")
+    return str(
+        click.prompt("Operator passphrase", hide_input=True, confirmation_prompt=True, err=True)
+    )
 
 
 def _migrate(ctx: Ctx) -> list[str]:
@@ -19,8 +43,14 @@ def _migrate(ctx: Ctx) -> list[str]:
 
 
 @click.command()
+@click.option(
+    "--passphrase",
+    is_flag=True,
+    help="Seal the operator's database password under "
+    "a passphrase (asked on the terminal, or $AINARRES_OPERATOR_PASSPHRASE_FILE).",
+)
 @pass_ctx
-def init(ctx: Ctx) -> None:
+def init(ctx: Ctx, passphrase: bool) -> None:
     """Create the state directory and the database, and apply the migrations.
 
     With no database URL, this starts the embedded PostgreSQL under the state
@@ -28,6 +58,16 @@ def init(ctx: Ctx) -> None:
     """
     ensure_private_dir(ctx.settings.state_dir)
     applied = _migrate(ctx)
+    if passphrase:
+        if not ctx.settings.embedded:
+            raise BadInput(
+                "--passphrase seals the embedded operator credential; an external "
+                "database's password is in AINARRES_DATABASE_URL or ~/.pgpass"
+            )
+        path = operator_file(ctx.settings.state_dir)
+        cred = read_credential(path, "the operator")
+        seal_credential(path, cred, new_operator_passphrase())
+        click.echo(f"the operator's password in {path} is now sealed under your passphrase")
     where = "embedded PostgreSQL" if ctx.settings.embedded else "external PostgreSQL"
     click.echo(
         f"board ready in {ctx.settings.state_dir} ({where}); "
