@@ -86,6 +86,18 @@ def set_passphrase_source(source: PassphraseSource | None) -> None:
     _passphrase_source = source
 
 
+def passphrase_from_file(env_var: str) -> str | None:
+    """The passphrase in the file named by `env_var` (the automation path), or None when the
+    variable is unset; an unreadable file is an error naming it."""
+    source = os.environ.get(env_var)
+    if not source:
+        return None
+    try:
+        return Path(source).read_text().rstrip("\n")
+    except OSError as exc:
+        raise BadInput(f"cannot read the passphrase file {source}: {exc.strerror}") from None
+
+
 def _fernet(passphrase: str, salt: bytes) -> Fernet:
     # Imported here: most commands (and the hub's hook) never open a sealed credential.
     from cryptography.fernet import Fernet
@@ -108,12 +120,9 @@ def seal_credential(path: Path, cred: DbCredential, passphrase: str) -> None:
 
 def _unseal(path: Path, data: dict[str, Any], what: str) -> str:
     source = _passphrase_source
-    env_file = os.environ.get(OPERATOR_PASSPHRASE_ENV)
-    if env_file:
-        try:
-            passphrase = Path(env_file).read_text().rstrip("\n")
-        except OSError as exc:
-            raise BadInput(f"cannot read the passphrase file {env_file}: {exc.strerror}") from None
+    from_file = passphrase_from_file(OPERATOR_PASSPHRASE_ENV)
+    if from_file is not None:
+        passphrase = from_file
     elif source is not None:
         passphrase = source(path)
     else:

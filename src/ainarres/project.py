@@ -14,7 +14,12 @@ from pathlib import Path
 from ainarres.board import gate_facts, reads
 from ainarres.board.db import Connection, operator_conninfo
 from ainarres.config import Settings
-from ainarres.credentials import credentials_dir, ensure_private_dir, write_private_json
+from ainarres.credentials import (
+    credentials_dir,
+    ensure_private_dir,
+    passphrase_from_file,
+    write_private_json,
+)
 from ainarres.errors import AinarresError, BadInput
 from ainarres.git import hub as hubs
 from ainarres.git import layout
@@ -115,12 +120,9 @@ def unlock_passphrase(
     key = family_key(settings, family)
     if use_agent or not is_protected(key.private_key):
         return None
-    source = os.environ.get(PASSPHRASE_FILE_ENV)
-    if source:
-        try:
-            passphrase = Path(source).read_text().rstrip("\n")
-        except OSError as exc:
-            raise BadInput(f"cannot read the passphrase file {source}: {exc.strerror}") from None
+    from_file = passphrase_from_file(PASSPHRASE_FILE_ENV)
+    if from_file is not None:
+        passphrase = from_file
     elif ask is not None:
         passphrase = ask(f"Passphrase for {family}'s key ({key.private_key})")
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from ainarres.board.reads import resolve_task
 from ainarres.board.verbs import Agent, act_atomically
 from ainarres.cli.render import finish
 from ainarres.config import AGENT_ENV, FAMILY_ENV, Settings
-from ainarres.credentials import ensure_private_dir
+from ainarres.credentials import ensure_private_dir, passphrase_from_file
 from ainarres.errors import AinarresError, BadInput
 from ainarres.models import Outcome
 
@@ -174,3 +175,14 @@ def held_options(fn: Callable[..., None]) -> Callable[..., None]:
     ):
         fn = deco(fn)
     return fn
+
+
+def new_passphrase(env_var: str, label: str) -> str:
+    """A new passphrase: from the file named by `env_var` (automation, weaker), else typed
+    twice on the terminal."""
+    from_file = passphrase_from_file(env_var)
+    if from_file is not None:
+        return from_file
+    if not sys.stdin.isatty():
+        raise BadInput(f"no terminal to ask for the passphrase; set {env_var}")
+    return str(click.prompt(label, hide_input=True, confirmation_prompt=True, err=True))

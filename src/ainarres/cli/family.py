@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import click
 
 from ainarres import project
 from ainarres.board import admin, reads
-from ainarres.cli.context import JSON_OPTION, Ctx, pass_ctx
+from ainarres.cli.context import JSON_OPTION, Ctx, new_passphrase, pass_ctx
 from ainarres.cli.render import emit_json, finish
 from ainarres.errors import BadInput
 
@@ -53,7 +50,10 @@ def family_add(ctx: Ctx, name: str, tool: str, model: str, passphrase: bool, as_
 
     A new family holds no role: give it one with `ainarres grant`.
     """
-    secret = new_passphrase() if passphrase else None  # before anything is written
+    # Asked before anything is written: a refused passphrase leaves no half-made family.
+    secret = None
+    if passphrase:
+        secret = new_passphrase(project.PASSPHRASE_FILE_ENV, "New passphrase")
     with ctx.operator() as conn:
         out = admin.add_family(conn, ctx.settings, name, tool, model)
     if out.ok:
@@ -146,25 +146,14 @@ def lift(ctx: Ctx, family_name: str, role: str, reason: str, as_json: bool) -> N
         finish(admin.lift(conn, family_name, role, reason), as_json)
 
 
-def new_passphrase() -> str:
-    """From $AINARRES_PASSPHRASE_FILE (automation, weaker), else asked twice on the terminal."""
-    source = os.environ.get(project.PASSPHRASE_FILE_ENV)
-    if source:
-        try:
-            return Path(source).read_text().rstrip("\n")
-        except OSError as exc:
-            raise BadInput(f"cannot read the passphrase file {source}: {exc.strerror}") from None
-    if not sys.stdin.isatty():
-        raise BadInput(f"no terminal to ask for the passphrase; set {project.PASSPHRASE_FILE_ENV}")
-    return str(click.prompt("New passphrase", hide_input=True, confirmation_prompt=True, err=True))
-
-
 @family.command("protect")
 @click.argument("name")
 @pass_ctx
 def family_protect(ctx: Ctx, name: str) -> None:
     """Put a passphrase on family NAME's signing key (required before it may integrate)."""
-    path = project.protect_key(ctx.settings, name, new_passphrase())
+    path = project.protect_key(
+        ctx.settings, name, new_passphrase(project.PASSPHRASE_FILE_ENV, "New passphrase")
+    )
     click.echo(f"{path} is now passphrase-protected")
 
 

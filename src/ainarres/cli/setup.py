@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
-
 import click
 
 from ainarres.board import migrate as migrations
 from ainarres.board.db import open_connection, operator_conninfo
 from ainarres.board.embedded import EmbeddedServer
-from ainarres.cli.context import JSON_OPTION, Ctx, pass_ctx
+from ainarres.cli.context import JSON_OPTION, Ctx, new_passphrase, pass_ctx
 from ainarres.cli.render import emit_json
 from ainarres.credentials import (
     OPERATOR_PASSPHRASE_ENV,
@@ -21,20 +17,6 @@ from ainarres.credentials import (
     seal_credential,
 )
 from ainarres.errors import AinarresError, BadInput
-
-
-def new_operator_passphrase() -> str:
-    source = os.environ.get(OPERATOR_PASSPHRASE_ENV)
-    if source:
-        try:
-            return Path(source).read_text().rstrip("\n")
-        except OSError as exc:
-            raise BadInput(f"cannot read the passphrase file {source}: {exc.strerror}") from None
-    if not sys.stdin.isatty():
-        raise BadInput(f"no terminal to ask for the passphrase; set {OPERATOR_PASSPHRASE_ENV}")
-    return str(
-        click.prompt("Operator passphrase", hide_input=True, confirmation_prompt=True, err=True)
-    )
 
 
 def _migrate(ctx: Ctx) -> list[str]:
@@ -66,7 +48,7 @@ def init(ctx: Ctx, passphrase: bool) -> None:
             )
         path = operator_file(ctx.settings.state_dir)
         cred = read_credential(path, "the operator")
-        seal_credential(path, cred, new_operator_passphrase())
+        seal_credential(path, cred, new_passphrase(OPERATOR_PASSPHRASE_ENV, "Operator passphrase"))
         click.echo(f"the operator's password in {path} is now sealed under your passphrase")
     where = "embedded PostgreSQL" if ctx.settings.embedded else "external PostgreSQL"
     click.echo(
