@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -9,10 +10,9 @@ import pytest
 from githelpers import commit_file, git_out
 
 from ainarres.errors import AinarresError, BadInput
+from ainarres.git.history import FirstParent, first_parents_since, is_ancestor
 from ainarres.git.hub import Hub
 from ainarres.git.merge import (
-    CommitInfo,
-    first_parent_range,
     merge_in_memory,
     merge_message,
     trailers_on_first_parent,
@@ -167,8 +167,10 @@ def test_trailers_round_trip_through_a_merge_commit(hub: Hub, work: Path) -> Non
     assert trailers_on_first_parent(hub.path, merged.commit, "Ainarres-Task") == {
         "42": merged.commit
     }
-    [info] = first_parent_range(hub.path, main, merged.commit, limit=5)
-    assert info == CommitInfo(merged.commit, (main, task), trailers, "Merge task 42: A")
+    # ...and the gate's walk of the pushed range finds the task in it.
+    assert first_parents_since(hub.path, main, merged.commit, os.environ) == [
+        FirstParent(merged.commit, (main, task), "42")
+    ]
 
 
 def test_trailers_on_first_parent_ignores_branch_history_and_honours_limit(
@@ -222,25 +224,22 @@ def long_history(tmp_path: Path) -> tuple[Path, list[str]]:
     return repo, fast_import(repo, 2003)
 
 
-def test_first_parent_range_reads_only_the_new_commits(
+def test_first_parents_since_reads_only_the_new_commits(
     long_history: tuple[Path, list[str]],
 ) -> None:
     repo, ids = long_history
     old, new = ids[1999], ids[2002]
-    infos = first_parent_range(repo, old, new, limit=5)
+    infos = first_parents_since(repo, old, new, os.environ)
     assert [i.oid for i in infos] == ids[2000:2003]
     assert [i.parents for i in infos] == [(ids[1999],), (ids[2000],), (ids[2001],)]
-    assert infos[0].summary == "commit 2001 on refs/heads/line"
-    assert first_parent_range(repo, new, new, limit=1) == []
-    # Ten commits back is beyond a limit of five: it gives up instead of walking on.
-    with pytest.raises(AinarresError, match="not within 5 first-parent commits"):
-        first_parent_range(repo, ids[1992], new, limit=5)
-    with pytest.raises(AinarresError, match="not within 5"):
-        first_parent_range(repo, new, old, limit=5)
+    assert [i.task_id for i in infos] == [None, None, None]
+    assert first_parents_since(repo, new, new, os.environ) == []
+    assert first_parents_since(repo, new, old, os.environ) == []  # nothing new in old
+    assert is_ancestor(repo, old, new, os.environ) and not is_ancestor(repo, new, old, os.environ)
 
 
-def test_first_parent_range_never_reads_past_old(tmp_path: Path) -> None:
-    # `old`'s parent does not exist: any walk beyond `old` would fail to read it.
+def test_first_parents_since_never_reads_past_old(tmp_path: Path) -> None:
+    # `old`'s parent does not exist: a walk beyond `old` would fail to read it.
     repo = tmp_path / "cut.git"
     subprocess.run(["git", "init", "--quiet", "--bare", str(repo)], check=True)
     tree = git_out(repo, "hash-object", "-t", "tree", "-w", "--stdin")
@@ -258,18 +257,18 @@ def test_first_parent_range_never_reads_past_old(tmp_path: Path) -> None:
         .strip()
     )
     new = git_out(repo, "commit-tree", "-p", old, "-m", "new", tree)
-    assert [i.oid for i in first_parent_range(repo, old, new, limit=1)] == [new]
+    assert [i.oid for i in first_parents_since(repo, old, new, os.environ)] == [new]
 
 
-def test_first_parent_range_refuses_an_old_that_is_not_on_the_first_parent_chain(
+def test_first_parents_since_shows_a_main_not_built_on_the_old_one(
     long_history: tuple[Path, list[str]],
 ) -> None:
+    """old reachable only through a second parent: main was rewritten, not merged onto.
+    The walk shows the first-parent chain as it is; the gate's policy then refuses it
+    because its oldest commit's first parent is not the old main."""
     repo, ids = long_history
-    [other_root] = fast_import(repo, 1, ref="refs/heads/other")
-    with pytest.raises(AinarresError, match="not on the first-parent chain"):
-        first_parent_range(repo, other_root, ids[5], limit=100)
-    # old reachable only through a second parent: main was rewritten, not merged onto.
     tree = git_out(repo, "rev-parse", f"{ids[0]}^{{tree}}")
     sneaky = git_out(repo, "commit-tree", "-p", ids[3], "-p", ids[10], "-m", "m", tree)
-    with pytest.raises(AinarresError, match="not on the first-parent chain"):
-        first_parent_range(repo, ids[10], sneaky, limit=100)
+    [only] = first_parents_since(repo, ids[10], sneaky, os.environ)
+    assert only.parents == (ids[3], ids[10]) and only.parents[0] != ids[10]
+    assert is_ancestor(repo, ids[10], sneaky, os.environ)

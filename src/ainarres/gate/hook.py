@@ -6,7 +6,6 @@ modules it needs; git is called only when an update of main has to be checked.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -22,54 +21,10 @@ from ainarres.gate.policy import (
     TaskBranchFacts,
     decide,
 )
-from ainarres.git import layout, nonces
+from ainarres.git import history, layout, nonces
 from ainarres.git.pushcert import PushCert, RefUpdate, parse_push_cert, parse_ref_updates
 
 PREFIX = "ainarres gate:"
-
-
-def _is_ancestor(old: str, new: str, env: Mapping[str, str], hub_dir: Path) -> bool:
-    # The hook's environment carries GIT_QUARANTINE_PATH and the alternates that make
-    # the pushed (still quarantined) objects visible, so pass it through unchanged.
-    done = subprocess.run(
-        ["git", "merge-base", "--is-ancestor", old, new],
-        cwd=hub_dir,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode not in (0, 1):
-        raise RuntimeError(f"git merge-base failed: {done.stderr.decode(errors='replace').strip()}")
-    return done.returncode == 0
-
-
-_LOG_FORMAT = "%H %P%x1f%(trailers:key=Ainarres-Task,valueonly,separator=%x2c)%x1e"
-
-
-def _main_commits(old: str, new: str, env: Mapping[str, str], hub_dir: Path) -> list[MainCommit]:
-    """The new first-parent commits of main, oldest first: a walk of old..new only, so the
-    cost follows the size of the push, not of the history."""
-    done = subprocess.run(
-        ["git", "log", "--first-parent", f"--format={_LOG_FORMAT}", f"{old}..{new}"],
-        cwd=hub_dir,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"git log failed: {done.stderr.decode(errors='replace').strip()}")
-    commits = []
-    for record in done.stdout.decode().split("\x1e"):
-        record = record.strip()
-        if not record:
-            continue
-        head, _, trailer = record.partition("\x1f")
-        oid, *parents = head.split()
-        values = [v.strip() for v in trailer.split(",") if v.strip()]
-        commits.append(MainCommit(oid, tuple(parents), values[0] if len(values) == 1 else None))
-    return list(reversed(commits))
 
 
 def push_epoch(env: Mapping[str, str]) -> int | None:
@@ -102,9 +57,12 @@ def gather_facts(
     branches = []
     for update in updates:
         if update.ref == layout.MAIN_REF and not (update.is_create or update.is_delete):
-            fast_forward[update.ref] = _is_ancestor(update.old, update.new, env, hub_dir)
+            fast_forward[update.ref] = history.is_ancestor(hub_dir, update.old, update.new, env)
             if fast_forward[update.ref]:
-                main_commits = _main_commits(update.old, update.new, env, hub_dir)
+                main_commits = [
+                    MainCommit(c.oid, c.parents, c.task_id)
+                    for c in history.first_parents_since(hub_dir, update.old, update.new, env)
+                ]
         elif update.ref.startswith(layout.TASK_PREFIX):
             branches.append(update.ref.removeprefix("refs/heads/"))
 

@@ -40,16 +40,6 @@ class MergeResult:
     already_merged: bool = False
 
 
-@dataclass(frozen=True)
-class CommitInfo:
-    """One commit of main's first-parent chain, as the gate needs to see it."""
-
-    oid: str
-    parents: tuple[str, ...]
-    trailers: dict[str, str]
-    summary: str
-
-
 def _open(repo_path: Path) -> pygit2.Repository:
     try:
         return pygit2.Repository(str(repo_path))
@@ -153,39 +143,3 @@ def trailers_on_first_parent(
         parent = _first_parent(commit)
         commit = None if parent is None else repo[parent].peel(pygit2.Commit)
     return found
-
-
-def first_parent_range(repo_path: Path, old: str, new: str, limit: int) -> list[CommitInfo]:
-    """The commits on ``new``'s first-parent chain after ``old``, oldest first.
-
-    Only those commits are read: the walk stops at ``old``. It raises when ``old`` is not
-    on that chain within ``limit`` commits, which is how the gate refuses a main that
-    was rewritten or moved by more commits than it is willing to inspect.
-    """
-    repo = _open(repo_path)
-    old_id = _commit(repo, old).id
-    commit = _commit(repo, new)
-    out: list[CommitInfo] = []
-    while commit.id != old_id:
-        if len(out) >= limit:
-            raise AinarresError(
-                f"{old} is not within {limit} first-parent commits of {new}: main must move "
-                "by merges onto the previous main, a few at a time"
-            )
-        out.append(
-            CommitInfo(
-                oid=str(commit.id),
-                parents=tuple(str(p) for p in commit.parent_ids),
-                trailers=dict(commit.message_trailers),
-                summary=commit.message.split("\n", 1)[0],
-            )
-        )
-        parent = _first_parent(commit)
-        if parent is None:
-            raise AinarresError(
-                f"{old} is not on the first-parent chain of {new}: main must move by merges "
-                "whose first parent is the previous main"
-            )
-        commit = repo[parent].peel(pygit2.Commit)
-    out.reverse()
-    return out
