@@ -4,7 +4,6 @@ came back, what waits for a person, how long each stage took, and what it cost."
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from ainarres.board import reads
@@ -109,33 +108,20 @@ def as_text(report: Report) -> str:
     return "\n".join(lines)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value if isinstance(value, str | int | float | bool | type(None)) else str(value)
-
-
 def as_json(report: Report) -> dict[str, Any]:
-    data: dict[str, Any] = _plain(
-        {
-            "shipped": report.shipped,
-            "cross_family_review": {
-                "reviewed_by_other_family": report.cross_family,
-                "shipped": len(report.shipped),
-            },
-            **report.facts,
-            "governance": None
-            if report.governance is None
-            else {
-                "denials": report.governance.denials,
-                "trending": report.governance.trending,
-                "integration_halted": report.governance.integration_halted,
-                "recommendations": report.governance.recommendations(),
-            },
-        }
-    )
-    return data
+    return {
+        "shipped": report.shipped,
+        "cross_family_review": {
+            "reviewed_by_other_family": report.cross_family,
+            "shipped": len(report.shipped),
+        },
+        **report.facts,
+        "governance": None
+        if report.governance is None
+        else {
+            "denials": report.governance.denials,
+            "trending": report.governance.trending,
+            "integration_halted": report.governance.integration_halted,
+            "recommendations": report.governance.recommendations(),
+        },
+    }

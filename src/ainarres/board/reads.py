@@ -56,8 +56,10 @@ def list_tasks(
     conn: Connection, stage: str | None = None, include_closed: bool = False, limit: int = 200
 ) -> list[dict[str, Any]]:
     """Tasks in workflow order; an unknown stage is an error, not an empty list."""
-    if stage is not None and stage not in stage_names(conn):
-        raise BadInput(f"no stage {stage!r}; stages are {', '.join(stage_names(conn))}")
+    if stage is not None:
+        known = stage_names(conn)
+        if stage not in known:
+            raise BadInput(f"no stage {stage!r}; stages are {', '.join(known)}")
     params = {"stage": stage, "all": include_closed or stage is not None, "limit": limit}
     return list(conn.execute(q("task_list"), params).fetchall())
 

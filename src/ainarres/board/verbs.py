@@ -35,6 +35,13 @@ def call(conn: Connection, name: str, /, **params: Any) -> Outcome:
     return Outcome.model_validate(row["r"])
 
 
+def _roles(role: str | Sequence[str] | None) -> list[str] | None:
+    """One role, several, or any (None), as the verbs' text[] parameter."""
+    if role is None:
+        return None
+    return [role] if isinstance(role, str) else list(role)
+
+
 class Agent:
     """A running instance of a family, on a connection made with the family's credential."""
 
@@ -54,8 +61,7 @@ class Agent:
 
     def claim_next(self, role: str | Sequence[str] | None = None) -> Outcome:
         """The best task whose next step this family may take (in one of `role`, if given)."""
-        roles = [role] if isinstance(role, str) else (list(role) if role is not None else None)
-        return call(self.conn, "claim_next", agent=self.id, roles=roles)
+        return call(self.conn, "claim_next", agent=self.id, roles=_roles(role))
 
     def wait_for_claim(
         self,
@@ -153,7 +159,7 @@ class Agent:
     ) -> Outcome:
         """Done, and the next task, in one transaction. The outcome is the claim's (ok or
         empty), with the advance under `done`; a refused advance is returned as is."""
-        roles = [role] if isinstance(role, str) else (list(role) if role is not None else None)
+        roles = _roles(role)
         return call(
             self.conn,
             "advance_and_claim",

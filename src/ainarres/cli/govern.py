@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ainarres.board import admin
+from ainarres.cli import family as family_cmds
 from ainarres.cli.context import JSON_OPTION, Ctx, pass_ctx
 from ainarres.cli.render import age, emit_json, finish
 from ainarres.govern.status import standing
@@ -95,16 +96,8 @@ def policy_set(
         finish(admin.set_policy(conn, name, threshold, window, denial_base, enabled), as_json)
 
 
-@govern.command("lift")
-@click.argument("family_name", metavar="FAMILY")
-@click.argument("role")
-@click.option("--reason", required=True, help="Why the family is restored; recorded.")
-@JSON_OPTION
-@pass_ctx
-def lift(ctx: Ctx, family_name: str, role: str, reason: str, as_json: bool) -> None:
-    """Restore FAMILY's ROLE by lifting its active denials (a person only)."""
-    with ctx.operator() as conn:
-        finish(admin.lift(conn, family_name, role, reason), as_json)
+# Restoring is the same act as the top-level `ainarres lift`: one command, two places.
+govern.add_command(family_cmds.lift, "lift")
 
 
 @govern.command("ban")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from datetime import date, datetime
 from typing import Any, NoReturn
 
 import click
@@ -28,7 +29,14 @@ def emit_json(data: Any) -> None:
         data = data.model_dump(mode="json")
     elif isinstance(data, list):
         data = [d.model_dump(mode="json") if isinstance(d, BaseModel) else d for d in data]
-    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+    click.echo(json.dumps(data, indent=2, default=_json_value, ensure_ascii=False))
+
+
+def _json_value(value: Any) -> Any:
+    """Dates as ISO 8601 in every --json (as pydantic writes them); anything else as text."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
 
 
 def finish(out: Outcome, as_json: bool, text: str | None = None) -> NoReturn:
