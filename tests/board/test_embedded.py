@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -92,3 +94,49 @@ def test_embedded_long_state_path_uses_a_short_private_socket_dir(tmp_path: Path
     server = EmbeddedServer(deep)
     assert len(str(server.socket_dir)) < 90
     assert not str(server.socket_dir).startswith(str(deep))
+
+
+def _connect_and_ask(server: EmbeddedServer, setting: str) -> str:
+    info = server.conninfo(server.ensure_running(), "postgres")
+    with psycopg.connect(make_conninfo(**info)) as conn:
+        row = conn.execute(f"SHOW {setting}".encode()).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_embedded_path_with_a_quote_and_a_space_starts_and_connects() -> None:
+    # Short enough for the socket to live under it too (pytest's tmp_path is too long).
+    base = Path(tempfile.mkdtemp(prefix="ain"))
+    state = base / "it's my project" / ".ainarres"
+    server = EmbeddedServer(state)
+    try:
+        assert _connect_and_ask(server, "data_directory") == str(server.data_dir)
+        assert server.socket_dir.is_relative_to(state)
+        assert _connect_and_ask(server, "reserved_connections") == "5"
+        assert server.stop()
+        assert _connect_and_ask(server, "listen_addresses") == ""  # restarts on demand
+    finally:
+        server.stop()
+        shutil.rmtree(base)
+
+
+def test_embedded_stale_pid_files_of_another_process_are_removed(tmp_path: Path) -> None:
+    server = EmbeddedServer(tmp_path / "p" / ".ainarres")
+    server.ensure_running()
+    assert server.stop()
+    # The server died without cleaning up, and its pid now belongs to something else.
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        pidfile = server.data_dir / "postmaster.pid"
+        pidfile.write_text(f"{sleeper.pid}\n{server.data_dir}\n0\n{5432}\n")
+        socket_lock = server.socket_dir / ".s.PGSQL.5432.lock"
+        socket_lock.write_text(f"{sleeper.pid}\n{server.data_dir}\n")
+        assert server.status().running is False
+        assert _connect_and_ask(server, "port") == "5432"
+        status = server.status()
+        assert status.running and status.pid not in (None, sleeper.pid)
+        assert sleeper.poll() is None  # only the files went, not the process
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        server.stop()

@@ -1,4 +1,4 @@
-"""Migrations: once each, checksummed, serialised by an advisory lock."""
+"""Migrations: once each, checksummed, serialised by a lock no family can take."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 from boardenv import Cluster
 from psycopg.conninfo import make_conninfo
 
-from ainarres.board import migrate
+from ainarres.board import admin, migrate
 from ainarres.board.db import open_connection
+from ainarres.config import Settings
 from ainarres.errors import AinarresError
 
 
@@ -87,3 +88,80 @@ def test_migrate_two_processes_at_once_apply_once(cluster: Cluster, empty_db: st
     assert [p.returncode for p in procs] == [0, 0, 0, 0], [e for _, e in outs]
     counts = sorted(int(o) for o, _ in outs)
     assert counts == [0, 0, 0, len(migrate.load())]
+
+
+def test_migrate_0007_limits_families_and_the_gate_made_before_it(
+    cluster: Cluster, empty_db: str, tmp_path: Path
+) -> None:
+    before = tmp_path / "up-to-0006"
+    before.mkdir()
+    for mig in migrate.load():
+        if mig.version <= 6:
+            (before / mig.name).write_text(mig.sql)
+    settings = Settings(tmp_path / ".ainarres", make_conninfo(**cluster.conninfo(empty_db)))
+    with open_connection(cluster.conninfo(empty_db)) as conn:
+        assert len(migrate.migrate(conn, before)) == 6
+        assert admin.add_family(conn, settings, "old+family", "old", "family").ok
+        gate = conn.execute(b"SELECT ainarres.gate_login('pw') AS r").fetchone()
+        assert gate is not None
+        gate_role = gate["r"]["family"]["db_role"]
+        role_of = "SELECT db_role FROM ainarres.families WHERE name = 'old+family'"
+        family_role = conn.execute(role_of.encode()).fetchone()["db_role"]  # type: ignore[index]
+        limits = (
+            "SELECT rolconnlimit, rolconfig, "
+            "pg_has_role(%s, 'pg_use_reserved_connections', 'USAGE') AS reserved "
+            "FROM pg_roles WHERE rolname = %s"
+        )
+        assert conn.execute(limits.encode(), (gate_role, family_role)).fetchone() == {
+            "rolconnlimit": -1,
+            "rolconfig": None,
+            "reserved": False,
+        }
+
+        assert [m.name for m in migrate.migrate(conn)] == ["0007_hardening.sql"]
+        row = conn.execute(limits.encode(), (gate_role, family_role)).fetchone()
+        assert row is not None and row["rolconnlimit"] == 16 and row["reserved"] is True
+        assert sorted(row["rolconfig"]) == [
+            "idle_in_transaction_session_timeout=60s",
+            "statement_timeout=60s",
+            "transaction_timeout=5min",
+        ]
+
+
+def test_migrate_serialises_on_a_private_table_no_family_may_use(
+    cluster: Cluster, empty_db: str
+) -> None:
+    with open_connection(cluster.conninfo(empty_db)) as conn:
+        migrate.migrate(conn)
+        found = conn.execute(
+            b"SELECT has_schema_privilege(s.value, n.oid, 'USAGE') AS agents_may_use, "
+            b"EXISTS (SELECT 1 FROM aclexplode(n.nspacl) a WHERE a.grantee = 0) AS public_may "
+            b"FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid "
+            b"JOIN ainarres.settings s ON s.key = 'agent_group' "
+            b"WHERE n.nspname = 'ainarres_private' AND c.relname = 'migrate_lock'"
+        ).fetchall()
+    assert len(found) == 1
+    assert found[0]["agents_may_use"] is False
+    assert found[0]["public_may"] is False
+
+
+def test_migrate_a_stuck_other_run_is_named(
+    cluster: Cluster, empty_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open_connection(cluster.conninfo(empty_db)) as conn:
+        migrate.migrate(conn)
+    monkeypatch.setattr(migrate, "GUARD_TIMEOUT", "1s")
+    with (
+        open_connection(cluster.conninfo(empty_db), autocommit=False) as other,
+        open_connection(cluster.conninfo(empty_db)) as conn,
+    ):
+        other.execute(b"LOCK TABLE ainarres_private.migrate_lock IN EXCLUSIVE MODE")
+        pid = other.info.backend_pid
+        with pytest.raises(AinarresError) as err:
+            migrate.migrate(conn)
+        other.rollback()
+        assert migrate.migrate(conn) == []
+    message = err.value.message
+    assert message.startswith("another `ainarres db migrate` has run for over 1s: ")
+    assert f"held by pid {pid} (role ainarres, idle in transaction since " in message
+    assert f"SELECT pg_terminate_backend({pid})" in message and "\n" not in message

@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import importlib.util
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -41,6 +42,9 @@ DATABASE = "ainarres"
 PORT = 5432
 # A unix socket path must fit in sun_path (108 bytes on Linux) with ".s.PGSQL.5432" appended.
 _MAX_SOCKET_DIR = 90
+MAX_CONNECTIONS = 200
+# Connections kept for roles granted pg_use_reserved_connections (PostgreSQL 16+).
+RESERVED_CONNECTIONS = 5
 # As root, the server runs as this uid inside its own user namespace; it must exist in
 # /etc/passwd because initdb looks its name up.
 _NS_UID = 65534
@@ -81,7 +85,8 @@ class EmbeddedServer:
 
     def _pick_socket_dir(self) -> Path:
         preferred = self.root / "run"
-        if len(str(preferred)) <= _MAX_SOCKET_DIR:
+        # libpq reads a comma in `host` as a list of hosts; such a path cannot be the socket's.
+        if len(str(preferred)) <= _MAX_SOCKET_DIR and "," not in str(preferred):
             return preferred
         digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
         return Path(tempfile.gettempdir()) / f"ainarres-{os.getuid()}-{digest}"
@@ -180,44 +185,72 @@ class EmbeddedServer:
             raise AinarresError(
                 f"socket folder {self.socket_dir} belongs to another user; remove it"
             )
-        options = (
-            f"-c listen_addresses='' -c unix_socket_directories='{self.socket_dir}' "
-            f"-c unix_socket_permissions=0700 -c port={PORT} -c max_connections=200"
-        )
+        self._remove_stale_lock_files()
+        settings = {
+            "listen_addresses": "",
+            "unix_socket_directories": _list_item(self.socket_dir),
+            "unix_socket_permissions": "0700",
+            "port": str(PORT),
+            "max_connections": str(MAX_CONNECTIONS),
+        }
+        if self._major_version() >= 16:
+            # Kept for roles granted pg_use_reserved_connections (the gate's login), on top
+            # of superuser_reserved_connections (the operator): a family filling the server
+            # stops neither pushes nor the person.
+            settings["reserved_connections"] = str(RESERVED_CONNECTIONS)
+        # pg_ctl hands -o to /bin/sh, and writes -D and -l into the same command line in
+        # double quotes: so every option is shell-quoted, and the data folder and the log
+        # are named relative to the folder pg_ctl runs in (no path of the project's in it).
+        options = shlex.join([a for k, v in settings.items() for a in ("-c", f"{k}={v}")])
         self._run(
             "pg_ctl",
             "-D",
-            str(self.data_dir),
+            self.data_dir.name,
             "-l",
-            str(self.log_file),
+            self.log_file.name,
             "-w",
             "-t",
             "60",
             "-o",
             options,
             "start",
+            cwd=self.root,
         )
 
+    def _major_version(self) -> int:
+        try:
+            return int((self.data_dir / "PG_VERSION").read_text().strip())
+        except (OSError, ValueError):
+            return 0
+
+    def _remove_stale_lock_files(self) -> None:
+        """A postmaster.pid (or the socket's lock file) left by a server that died, whose
+        pid now belongs to another process: PostgreSQL would refuse to start for ever."""
+        if not Path("/proc/self/cwd").exists():
+            return  # without /proc a reused pid cannot be told from our server: keep them
+        for lock in (self.data_dir / "postmaster.pid", self.socket_dir / f".s.PGSQL.{PORT}.lock"):
+            pid = _pid_in(lock)
+            if pid is not None and not self._is_our_postgres(pid):
+                lock.unlink(missing_ok=True)
+
     def _live_pid(self) -> int | None:
-        pidfile = self.data_dir / "postmaster.pid"
-        try:
-            pid = int(pidfile.read_text().split("\n", 1)[0])
-        except (FileNotFoundError, ValueError):
+        pid = _pid_in(self.data_dir / "postmaster.pid")
+        if pid is None or not _alive(pid):
             return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        # A pid can be reused after a reboot; only a postgres process counts.
+        return pid if self._is_our_postgres(pid) else None
+
+    def _is_our_postgres(self, pid: int) -> bool:
+        """Is `pid` a postgres serving this data folder? A pid is reused after a crash or a
+        reboot; the server works in its data folder, so /proc/PID/cwd tells (as root too:
+        the server runs in a user namespace, but root may read any process's cwd)."""
         try:
             comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            cwd = os.readlink(f"/proc/{pid}/cwd")
         except OSError:
-            return None
-        return pid if comm.startswith("postgres") else None
+            return False  # gone, or another user's: not the server we started
+        return comm.startswith("postgres") and Path(cwd) == self.data_dir.resolve()
 
-    def _run(self, tool: str, *args: str) -> None:
+    def _run(self, tool: str, *args: str, cwd: Path | None = None) -> None:
         cmd = [str(_bin_dir() / tool), *args]
         if os.geteuid() == 0:
             if shutil.which("unshare") is None:
@@ -225,7 +258,9 @@ class EmbeddedServer:
                     "running as root needs `unshare` (util-linux) for the embedded server"
                 )
             cmd = ["unshare", "--user", f"--map-user={_NS_UID}", f"--map-group={_NS_UID}", *cmd]
-        proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=cwd
+        )
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
             log_hint = f"; see {self.log_file}" if tool == "pg_ctl" else ""
@@ -258,3 +293,27 @@ class EmbeddedServer:
         )
         if proc.returncode != 0:
             raise Unavailable(f"embedded PostgreSQL setup failed: {proc.stderr.strip()}")
+
+
+def _pid_in(lock_file: Path) -> int | None:
+    """The pid on the first line of a PostgreSQL lock file, if there is one."""
+    try:
+        return int(lock_file.read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, someone else's
+    return True
+
+
+def _list_item(path: Path) -> str:
+    """A path as one item of a PostgreSQL list setting (unix_socket_directories): in double
+    quotes, any double quote doubled, so a comma or a space stays part of the path."""
+    return '"' + str(path).replace('"', '""') + '"'
