@@ -25,12 +25,29 @@ class Settings:
         return self.database_url is None
 
 
+STATE_DIR_NAME = ".ainarres"
+
+
+def find_state_dir(start: Path) -> Path | None:
+    """The nearest `.ainarres` folder in `start` or one of its parents, as git finds
+    `.git`: every command works inside a task worktree (which lives under it)."""
+    for folder in (start, *start.parents):
+        candidate = folder / STATE_DIR_NAME
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
 def resolve(state_dir: str | Path | None = None, database_url: str | None = None) -> Settings:
     """Settings from flags, then `AINARRES_HOME` / `AINARRES_DATABASE_URL`, then defaults.
 
-    The default state directory is `.ainarres` in the current folder, so a project's board
-    lives beside the project, the way `.git` does.
+    The default state directory is the nearest `.ainarres` in the current folder or a
+    parent, else `.ainarres` in the current folder (made by `ainarres init`), so a
+    project's board lives beside the project, the way `.git` does.
     """
-    raw_dir = state_dir or os.environ.get(STATE_DIR_ENV) or ".ainarres"
+    raw_dir = state_dir or os.environ.get(STATE_DIR_ENV)
+    cwd = Path.cwd()
+    found = Path(raw_dir).expanduser() if raw_dir else find_state_dir(cwd)
     url = database_url or os.environ.get(DATABASE_URL_ENV) or None
-    return Settings(state_dir=Path(raw_dir).expanduser().absolute(), database_url=url)
+    path = (found or cwd / STATE_DIR_NAME).absolute()
+    return Settings(state_dir=path, database_url=url)

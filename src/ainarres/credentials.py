@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ainarres.errors import AinarresError, BadInput
+from ainarres.store import Store
 
 if TYPE_CHECKING:
     from cryptography.fernet import Fernet
@@ -45,15 +46,16 @@ def ensure_private_dir(path: Path) -> Path:
 
 
 def credentials_dir(state_dir: Path) -> Path:
-    return state_dir / "credentials"
+    return Store(state_dir).credentials
 
 
 def operator_file(state_dir: Path) -> Path:
-    return credentials_dir(state_dir) / "operator.json"
+    return Store(state_dir).operator_credential
 
 
 def family_file(state_dir: Path, family: str) -> Path:
-    return credentials_dir(state_dir) / "families" / f"{family}.json"
+    """The family's credential file; a name that is not a family's is refused first."""
+    return Store(state_dir).family_credential(family)
 
 
 def write_private_json(path: Path, data: dict[str, Any]) -> None:

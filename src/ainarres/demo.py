@@ -132,13 +132,18 @@ def _look(settings: Settings) -> _Look:
 
 
 def run_demo(
-    state_dir: Path, delay: float = 1.5, log: Callable[[str], None] = print, timeout: float = 120.0
+    state_dir: Path,
+    delay: float = 1.5,
+    log: Callable[[str], None] = print,
+    timeout: float = 120.0,
+    keep_running: bool = False,
 ) -> int:
     """Run the demo; 0 when 3 tasks shipped through the gate with 3/3 cross-family review."""
     started = time.monotonic()
     state_dir = state_dir.absolute()
     _fresh(state_dir, log)
     settings = Settings(state_dir=state_dir, database_url=None)
+    EmbeddedServer(state_dir).ensure_running()  # the demo's own `ainarres init`
     log(f"demo: embedded PostgreSQL under {state_dir} (scram logins, unix socket)")
     # The integrator's key is passphrase-protected, as always; the demo plays the person
     # typing it, so the passphrase lives only in this process's memory.
@@ -169,6 +174,7 @@ def run_demo(
             last = look.shape
             if look.settled:
                 break
+            crowd.tend()
             if not crowd.running():
                 log("demo: every agent process has exited; stopping early")
                 break
@@ -189,4 +195,13 @@ def run_demo(
     ok = len(built.shipped) == TASK_COUNT and built.cross_family == TASK_COUNT
     if not seen_pair:
         log("demo: note: the two reviewers did not overlap this time")
+    if keep_running:
+        log(
+            f"demo: its PostgreSQL keeps running; look around with `ainarres --state-dir "
+            f"{state_dir} board`, stop it with `ainarres --state-dir {state_dir} db stop`"
+        )
+    else:
+        EmbeddedServer(state_dir).stop()
+        log(f"demo: stopped its PostgreSQL (the board stays in {state_dir}; "
+            f"`ainarres --state-dir {state_dir} db start` brings it back)")  # fmt: skip
     return 0 if ok else 1

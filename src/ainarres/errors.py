@@ -35,3 +35,8 @@ class Unavailable(AinarresError):
     """The board cannot be reached, or is not set up yet."""
 
     exit_code = EXIT_UNAVAILABLE
+
+
+class BoardLost(Unavailable):
+    """The connection to the board failed or broke: worth waiting for and trying again
+    (unlike a board that is not set up)."""

@@ -84,3 +84,55 @@ class Event(Frozen):
     to_stage: str | None
     epoch: int | None
     data: dict[str, Any]
+
+
+FeedbackSource = Literal[
+    "review", "checks", "conflict", "returned", "person", "blocked", "lease_expiry", "note"
+]
+
+
+class Annotation(Frozen):
+    round: int
+    commit: str
+    file: str
+    line: int
+    side: str
+    severity: str
+    body: str
+    family: str
+    agent: str
+    created_at: datetime
+
+
+class Feedback(Frozen):
+    """One thing that came back to a task, for its next claimer: where from, why in full."""
+
+    source: FeedbackSource
+    reason: str
+    detail: str | None = None
+    family: str | None = None
+    agent: str | None = None
+    at: datetime
+    round: int | None = None
+    annotations: list[Annotation] = []
+
+    @property
+    def text(self) -> str:
+        """The item as the implementer's prompt and `next` show it."""
+        who = f" by {self.family}" if self.family else ""
+        head = {
+            "review": f"returned by review{who} (round {self.round})",
+            "checks": f"returned{who}: the checks failed on the merge with main",
+            "conflict": f"returned{who}: it conflicts with main",
+            "returned": f"returned{who}",
+            "person": "a person unblocked it",
+            "blocked": f"blocked{who}",
+            "lease_expiry": "an earlier claim ran out",
+            "note": f"note{who}",
+        }[self.source]
+        lines = [f"{head}: {self.reason}"]
+        if self.detail:
+            lines.append(self.detail)
+        lines += [f"  {a.file}:{a.line} ({a.side}) [{a.severity}] {a.family}: {a.body}"
+                  for a in self.annotations]  # fmt: skip
+        return "\n".join(lines)

@@ -15,7 +15,6 @@ from ainarres.board import gate_facts, reads
 from ainarres.board.db import Connection, operator_conninfo
 from ainarres.config import Settings
 from ainarres.credentials import (
-    credentials_dir,
     ensure_private_dir,
     passphrase_from_file,
     write_private_json,
@@ -31,12 +30,13 @@ from ainarres.git.keys import (
     passphrase_opens,
     protect,
 )
+from ainarres.store import Store
 
 HUB_ENV = "AINARRES_HUB"
 
 
 def key_path(settings: Settings, family: str) -> Path:
-    return credentials_dir(settings.state_dir) / "keys" / family / "id_ed25519"
+    return Store(settings.state_dir).family_key(family)
 
 
 def family_key(settings: Settings, family: str) -> SigningKey:
@@ -64,7 +64,7 @@ def ensure_family_key(settings: Settings, family: str, passphrase: str | None = 
 
 
 def _hub_record(settings: Settings) -> Path:
-    return settings.state_dir / "hub.json"
+    return Store(settings.state_dir).hub_record
 
 
 def configured_hub(settings: Settings) -> Path | None:
@@ -84,15 +84,23 @@ def require_hub(settings: Settings) -> Path:
     return hub
 
 
-def init_hub(conn: Connection, settings: Settings, source: Path, path: Path | None) -> Path:
-    """Make the hub from `source`, bind it to this board, and trust every family's key."""
+def init_hub(
+    conn: Connection,
+    settings: Settings,
+    source: Path,
+    path: Path | None,
+    checks: str | None = None,
+) -> Path:
+    """Make the hub from `source` (with a [checks] test command added to main when given),
+    bind it to this board, and trust every family's key."""
     if configured_hub(settings) is not None and path is None:
         raise BadInput(
             f"this project already has a hub at {configured_hub(settings)}; "
             "pass --path to make another"
         )
     hub_path = (path or settings.state_dir / "hub.git").absolute()
-    hub = hubs.init_hub(hub_path, source, python=sys.executable)
+    hub = hubs.init_hub(hub_path, source, python=sys.executable, checks=checks,
+                        exclude=[settings.state_dir])  # fmt: skip
     bind(conn, settings, hub_path)
     for family in (row["name"] for row in reads.families(conn)):
         key = key_path(settings, family)

@@ -36,7 +36,7 @@ CASES = [
     (["brief", "   "], None, 2, "title must not be empty"),
     (["brief", "two\nlines"], None, 2, "title must be one line"),
     (["brief", "x" * 201], None, 2, "title is 201 bytes; the limit is 200"),
-    (["brief", "t", "--priority", "5000"], None, 2, "priority must be between"),
+    (["brief", "t", "--priority", "5000"], None, 2, "5000 is not in the range -1000<=x<=1000"),
     (["brief", "t", "--priority", "nan"], None, 2, "is not a valid integer"),
     (["task", "create", "--title", ""], "claude-code+opus", 2, "title must not be empty"),
     (["task", "create", "--title", EVIL], "opencode+qwen", 1, "needs the designer role"),

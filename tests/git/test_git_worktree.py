@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,13 +13,15 @@ from githelpers import commit_file, git_out
 from ainarres.errors import AinarresError, BadInput
 from ainarres.git.hub import Hub
 from ainarres.git.push import clone_hub
+from ainarres.git.trusted import LayoutChanged
 from ainarres.git.worktree import (
     Kept,
     Worktree,
     commit_all,
+    isolated_checkout,
     prepare_task_worktree,
     prune_worktrees,
-    scratch_worktree,
+    sweep_scratch,
     worktree_path_is_inside,
 )
 
@@ -55,7 +58,8 @@ def test_returned_task_reuses_the_worktree_and_follows_the_hub(hub: Hub, tmp_pat
     start = git_out(hub.path, "rev-parse", "main")
     first = prepare(hub, tmp_path)
     (first.path / "NEW.md").write_text("work\n")
-    pushed = commit_all(first.path, "First go", AGENT)
+    assert first.layout is not None
+    pushed = commit_all(first.layout, "First go", AGENT)
     assert pushed is not None
     land(hub, first.path, "HEAD", "refs/heads/task/7")
     # Meanwhile main moves on, and a reviewer's fix-up lands on the task branch.
@@ -109,14 +113,25 @@ def test_bad_branch_names_and_foreign_folders_are_refused(hub: Hub, tmp_path: Pa
     for bad in ("main", "HEAD", "task/x..y", "task/x.lock", "-x"):
         with pytest.raises(BadInput, match="cannot be a task branch"):
             prepare(hub, tmp_path, branch=bad)
-    (tmp_path / "a" / "wt" / "task_8").mkdir(parents=True)
-    (tmp_path / "a" / "wt" / "task_8" / "junk").write_text("x")
-    with pytest.raises(BadInput, match="is not a worktree of task/8"):
-        prepare(hub, tmp_path, branch="task/8")
+    prepare(hub, tmp_path, branch="task/8")
     other = tmp_path / "other.git"
     git_out(tmp_path, "init", "--quiet", "--bare", str(other))
     with pytest.raises(BadInput, match="is not a clone of"):
         prepare_task_worktree(str(other), tmp_path / "a" / "clone", tmp_path / "wt", "task/9")
+    (tmp_path / "a" / "wt" / "task_10").symlink_to(tmp_path)
+    with pytest.raises(BadInput, match="is outside|is not a worktree of task/10"):
+        prepare(hub, tmp_path, branch="task/10")
+
+
+def test_a_leftover_folder_in_the_worktrees_root_is_cleared(hub: Hub, tmp_path: Path) -> None:
+    """A folder no git record points at (a killed `worktree add`, a rebuilt clone) holds
+    nothing git could commit: it is removed and the worktree made, with a note."""
+    leftover = tmp_path / "a" / "wt" / "task_8"
+    leftover.mkdir(parents=True)
+    (leftover / "junk").write_text("x")
+    wt = prepare(hub, tmp_path, branch="task/8")
+    assert wt.path == leftover and not (leftover / "junk").exists()
+    assert any("a leftover folder no worktree record points at" in n for n in wt.notes)
 
 
 def test_worktree_path_is_inside(tmp_path: Path) -> None:
@@ -166,11 +181,12 @@ def test_prune_removes_only_merged_clean_worktrees(hub: Hub, tmp_path: Path) -> 
 
 def test_commit_all_commits_everything_or_nothing(hub: Hub, tmp_path: Path) -> None:
     wt = prepare(hub, tmp_path)
-    assert commit_all(wt.path, "nothing", AGENT) is None
+    assert wt.layout is not None
+    assert commit_all(wt.layout, "nothing", AGENT) is None
     (wt.path / "new.txt").write_text("new\n")
     (wt.path / "README.md").write_text("changed\n")
     (wt.path / "sandbox" / "stats.py").unlink()
-    made = commit_all(wt.path, "-m looks like an option\n\nbody", AGENT)
+    made = commit_all(wt.layout, "-m looks like an option\n\nbody", AGENT)
     assert made == head(wt.path)
     assert git_out(wt.path, "status", "--porcelain") == ""
     changed = git_out(wt.path, "show", "--name-status", "--format=", made)
@@ -179,52 +195,142 @@ def test_commit_all_commits_everything_or_nothing(hub: Hub, tmp_path: Path) -> N
     assert shown == "Agent One <a1@agents.test>|Agent One <a1@agents.test>|-m looks like an option"
 
 
-def worktree_count(repo: Path) -> int:
-    return len(git_out(repo, "worktree", "list", "--porcelain").split("\n\n"))
+EVIL = "#!/bin/sh\ntouch {mark}\n"
 
 
-@pytest.fixture
-def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point tempfile at a folder of this test, to see what scratch_worktree leaves."""
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
-    return tmp
+def _plant_own_git_dir(wt: Path, clone: Path, mark: Path) -> None:
+    """Finding 1 of the red team: the tool swaps the worktree's .git pointer for a git
+    folder of its own, reusing the real objects, with programs of its choosing in the
+    places git runs them from."""
+    (wt / ".git").unlink()
+    git_out(wt.parent, "init", "--quiet", str(wt))
+    shutil.rmtree(wt / ".git" / "objects")
+    (wt / ".git" / "objects").symlink_to(clone / ".git" / "objects")
+    evil = wt.parent / "evil.sh"
+    evil.write_text(EVIL.format(mark=mark))
+    evil.chmod(0o755)
+    hook = wt / ".git" / "hooks" / "pre-commit"
+    hook.write_text(EVIL.format(mark=mark))
+    hook.chmod(0o755)
+    for key, value in (
+        ("core.fsmonitor", str(evil)),
+        ("gpg.ssh.program", str(evil)),
+        ("core.hooksPath", str(wt / ".git" / "hooks")),
+    ):
+        git_out(wt, "config", key, value)
 
 
-def test_scratch_worktree_of_a_bare_repo_is_removed_afterwards(hub: Hub, private_tmp: Path) -> None:
+def test_commit_refuses_a_worktree_whose_git_data_was_swapped(hub: Hub, tmp_path: Path) -> None:
+    wt = prepare(hub, tmp_path)
+    assert wt.layout is not None
+    mark = tmp_path / "pwned"
+    _plant_own_git_dir(wt.path, tmp_path / "a" / "clone", mark)
+    (wt.path / "work.txt").write_text("the tool's work\n")
+    with pytest.raises(LayoutChanged, match="was replaced or changed"):
+        commit_all(wt.layout, "should not happen", AGENT)
+    assert not mark.exists()  # no planted program ran
+    # the next prepare throws that worktree away, runs nothing in it, and makes a new one
+    again = prepare(hub, tmp_path)
+    assert not mark.exists()
+    assert any("threw away the worktree of task/7" in n for n in again.notes)
+    assert git_out(again.path, "rev-parse", "--git-common-dir").endswith("/a/clone/.git")
+
+
+def test_commit_refuses_a_repository_made_inside_the_worktree(hub: Hub, tmp_path: Path) -> None:
+    wt = prepare(hub, tmp_path)
+    assert wt.layout is not None
+    nested = wt.path / "vendor" / "lib"
+    nested.mkdir(parents=True)
+    git_out(nested, "init", "--quiet")
+    with pytest.raises(LayoutChanged, match="a git repository was made inside the worktree"):
+        commit_all(wt.layout, "x", AGENT)
+
+
+def test_a_pointer_to_another_repository_is_refused(hub: Hub, tmp_path: Path) -> None:
+    wt = prepare(hub, tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    git_out(tmp_path, "init", "--quiet", str(elsewhere))
+    (wt.path / ".git").write_text(f"gitdir: {elsewhere / '.git'}\n")
+    from ainarres.git import trusted
+
+    with pytest.raises(LayoutChanged):
+        trusted.record(wt.path, tmp_path / "a" / "clone" / ".git")
+
+
+def test_stale_locks_and_half_made_records_are_repaired(hub: Hub, tmp_path: Path) -> None:
+    """What a SIGKILL leaves in a clone (issue: caches are disposable)."""
+    first = prepare(hub, tmp_path)
+    git_dir = tmp_path / "a" / "clone" / ".git"
+    (git_dir / "index.lock").write_text("")
+    (git_dir / "packed-refs.lock").write_text("")
+    half = git_dir / "worktrees" / "task_99"
+    half.mkdir()
+    (half / "locked").write_text("initializing")
+    (half / "gitdir").write_text(str(tmp_path / "a" / "wt" / "task_99" / ".git") + "\n")
+    (half / "HEAD").write_text("0" * 40 + "\n")
+    (tmp_path / "a" / "wt" / "task_99").mkdir()
+    again = prepare(hub, tmp_path)
+    assert again.path == first.path and again.reused
+    assert not (git_dir / "index.lock").exists() and not half.exists()
+    assert not (tmp_path / "a" / "wt" / "task_99").exists()
+    assert any("killed `git worktree add`" in n for n in again.notes)
+    assert any("stale index.lock" in n for n in again.notes)
+
+
+def test_an_unusable_clone_is_rebuilt_from_the_hub(hub: Hub, tmp_path: Path) -> None:
+    prepare(hub, tmp_path)
+    clone = tmp_path / "a" / "clone"
+    # Lost objects heal by themselves (the next fetch brings them again); a broken config
+    # and refs do not: git cannot even tell what this clone is.
+    (clone / ".git" / "config").write_text("[core\n garbage")
+    (clone / ".git" / "HEAD").write_text("ref: refs/heads/\n")
+    again = prepare(hub, tmp_path, branch="task/8")
+    assert any(n.startswith(f"rebuilt {clone} from the hub") for n in again.notes)
+    assert head(again.path) == git_out(hub.path, "rev-parse", "main")
+
+
+def test_isolated_checkout_writes_nothing_into_the_repo(hub: Hub, tmp_path: Path) -> None:
     main = git_out(hub.path, "rev-parse", "main")
-    with scratch_worktree(hub.path, main) as path:
-        assert path.is_relative_to(private_tmp)
+    before = sorted(p.relative_to(hub.path) for p in hub.path.rglob("*"))
+    parent = tmp_path / "scratch"
+    with isolated_checkout(hub.path, main, parent) as path:
+        assert path.parent == parent and path.name.startswith(f"{os.getpid()}-")
         assert head(path) == main
         assert git_out(path, "rev-parse", "--abbrev-ref", "HEAD") == "HEAD"  # detached
         assert (path / "ainarres.toml").is_file()
-        assert worktree_count(hub.path) == 2
         (path / "build-output").write_text("left by the checks\n")
         (path / "README.md").write_text("changed by the checks\n")
-    assert not path.exists()
-    assert os.listdir(private_tmp) == []
-    assert worktree_count(hub.path) == 1
-    assert not (hub.path / "worktrees").exists() or not any((hub.path / "worktrees").iterdir())
+    assert not path.exists() and os.listdir(parent) == []
+    assert sorted(p.relative_to(hub.path) for p in hub.path.rglob("*")) == before
 
 
-def test_scratch_worktree_is_removed_when_the_body_raises(hub: Hub, private_tmp: Path) -> None:
+def test_isolated_checkout_is_removed_when_the_body_raises(hub: Hub, tmp_path: Path) -> None:
     with (
         pytest.raises(RuntimeError, match="checks crashed"),
-        scratch_worktree(hub.path, "main") as path,
+        isolated_checkout(hub.path, "main", tmp_path / "s") as path,
     ):
         assert path.is_dir()
         raise RuntimeError("checks crashed")
     assert not path.exists()
-    assert os.listdir(private_tmp) == []
-    assert worktree_count(hub.path) == 1
 
 
-def test_scratch_worktree_of_an_unknown_commit_leaves_nothing(hub: Hub, private_tmp: Path) -> None:
-    with pytest.raises(AinarresError, match="worktree add"), scratch_worktree(hub.path, "1" * 40):
+def test_isolated_checkout_of_an_unknown_commit_leaves_nothing(hub: Hub, tmp_path: Path) -> None:
+    with (
+        pytest.raises(AinarresError, match="cannot check 111111111111 out"),
+        isolated_checkout(hub.path, "1" * 40, tmp_path / "s"),
+    ):
         pytest.fail("the body must not run")
-    assert os.listdir(private_tmp) == []
-    assert worktree_count(hub.path) == 1
+    assert os.listdir(tmp_path / "s") == []
+
+
+def test_sweep_scratch_removes_only_dead_processes_checkouts(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    scratch = tmp_path / "scratch"
+    (scratch / f"{dead.pid}-abcd").mkdir(parents=True)
+    (scratch / f"{os.getpid()}-abcd").mkdir()
+    assert sweep_scratch(scratch) == [scratch / f"{dead.pid}-abcd"]
+    assert os.listdir(scratch) == [f"{os.getpid()}-abcd"]
 
 
 def test_relative_paths_are_taken_from_the_current_folder(

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from ainarres.agents import sandbox
 from ainarres.errors import AinarresError, BadInput
 from ainarres.git.hub import init_hub
-from ainarres.git.worktree import scratch_worktree
+from ainarres.git.worktree import isolated_checkout
+from ainarres.integrate import checks as checks_module
 from ainarres.integrate.checks import TAIL_LINES, Checks, load_checks, run_checks
 
 SANDBOX = Path(__file__).resolve().parents[2] / "sandbox-repo"
@@ -36,10 +38,13 @@ def env() -> dict[str, str]:
 
 
 def test_load_checks_of_the_sandbox_and_of_a_full_table() -> None:
-    sandbox = load_checks((SANDBOX / "ainarres.toml").read_text())
-    assert sandbox == Checks("python -m unittest discover -s tests", False, 600.0)
-    full = load_checks('[checks]\ntest = "make test"\npre_commit = true\ntimeout = 90\n')
-    assert full == Checks("make test", True, 90.0)
+    sandbox_repo = load_checks((SANDBOX / "ainarres.toml").read_text())
+    assert sandbox_repo == Checks("python -m unittest discover -s tests", False, 600.0)
+    full = load_checks(
+        '[checks]\ntest = "make test"\npre_commit = true\ntimeout = 90\nnetwork = true\n'
+    )
+    assert full == Checks("make test", True, 90.0, network=True)
+    assert load_checks('[checks]\nskip = "docs only"').skip == "docs only"
     assert isinstance(full.timeout, float)
     assert load_checks('other = 1\n[checks]\ntest = "t"\ntimeout = 0.5').timeout == 0.5
 
@@ -60,6 +65,9 @@ def test_load_checks_of_the_sandbox_and_of_a_full_table() -> None:
         ('test = "t"', "needs a \\[checks\\] table"),
         ('checks = "t"', "needs a \\[checks\\] table"),
         ("[checks\n", "not valid TOML"),
+        ('[checks]\ntest = "t"\nnetwork = "yes"', "checks.network must be true or false"),
+        ('[checks]\ntest = "t"\nskip = "why"', "checks.skip must be a non-empty reason"),
+        ('[checks]\nskip = " "', "checks.skip must be a non-empty reason"),
     ],
 )
 def test_load_checks_refuses_bad_tables(text: str, message: str) -> None:
@@ -168,7 +176,7 @@ def test_the_sandbox_checks_pass_on_main_and_fail_when_broken(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
     hub = init_hub(tmp_path / "hub.git", SANDBOX)
-    with scratch_worktree(hub.path, "main") as checkout:
+    with isolated_checkout(hub.path, "main", tmp_path / "scratch") as checkout:
         checks = load_checks((checkout / "ainarres.toml").read_text())
         passed = run_checks(checks, checkout, env=env)
         assert passed.ok, passed.output_tail
@@ -180,3 +188,79 @@ def test_the_sandbox_checks_pass_on_main_and_fail_when_broken(
         failed = run_checks(checks, checkout, env=env)
     assert (failed.ok, failed.failed) == (False, "test")
     assert "FAILED (failures=" in failed.output_tail
+
+
+SANDBOXED = pytest.mark.skipif(
+    sandbox.unavailable_reason() is not None, reason=f"no sandbox: {sandbox.unavailable_reason()}"
+)
+
+
+@SANDBOXED
+def test_sandboxed_checks_see_no_secret_no_socket_and_no_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 3: the checks run the task's code. In the sandbox it cannot read the
+    integrator's passphrase file or anything outside its checkout, reach a unix socket,
+    or the network (unless the project asks for it)."""
+    secret = Path("/var/tmp") / f"ainarres-checks-{os.getpid()}.passphrase"
+    secret.write_text("the integrator's passphrase\n")
+    listener = __import__("socket").socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    probe = tmp_path / "checkout"
+    probe.mkdir()
+    (probe / "probe.py").write_text(
+        "import os, socket, sys\n"
+        "found = []\n"
+        f"try: open({str(secret)!r}).read(); found.append('secret')\n"
+        "except OSError: pass\n"
+        "if os.environ.get('AINARRES_PASSPHRASE_FILE'): found.append('passphrase env')\n"
+        "try: socket.socket(socket.AF_UNIX); found.append('unix socket')\n"
+        "except OSError: pass\n"
+        f"try: socket.create_connection(('127.0.0.1', {port}), timeout=2); found.append('net')\n"
+        "except OSError: pass\n"
+        "open('written-inside', 'w').write('ok')\n"
+        "print('found:', ','.join(found) or 'nothing')\n"
+        "sys.exit(1 if found else 0)\n"
+    )
+    monkeypatch.setenv("AINARRES_PASSPHRASE_FILE", str(secret))  # as `integrate` may run
+    mounts = sandbox.Mounts(writable=(probe,))  # the caller's network wish does not count
+    try:
+        closed = run_checks(Checks("python probe.py"), probe, mounts=mounts)
+        assert closed.ok, closed.output_tail
+        assert "found: nothing" in closed.output_tail
+        assert (probe / "written-inside").exists()
+        opened = run_checks(Checks("python probe.py", network=True), probe, mounts=mounts)
+        assert "found: net" in opened.output_tail  # only what the project asked for
+    finally:
+        listener.close()
+        secret.unlink()
+
+
+def test_progress_is_reported_while_a_step_runs(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checks_module, "PROGRESS_EVERY", 0.1)
+    heard: list[tuple[str, float]] = []
+    result = run_checks(
+        Checks("sleep 0.5"), tmp_path, env=env, progress=lambda step, s: heard.append((step, s))
+    )
+    assert result.ok
+    assert heard and {step for step, _ in heard} == {"test"}
+    assert heard[0] == ("test", 0.0) and heard[-1][1] > 0
+
+
+def test_failing_tests_are_named(tmp_path: Path, env: dict[str, str]) -> None:
+    out = (
+        "FAIL: test_counts (tests.test_stats.StatsTest.test_counts)\n"
+        "ERROR: test_other (tests.test_x.X.test_other)\n"
+        "FAILED tests/test_y.py::test_y - assert 1 == 2\n"
+    )
+    (tmp_path / "out.txt").write_text(out)
+    result = run_checks(Checks("cat out.txt; exit 1"), tmp_path, env=env)
+    assert result.failing_tests == [
+        "test_counts (tests.test_stats.StatsTest.test_counts)",
+        "test_other (tests.test_x.X.test_other)",
+        "tests/test_y.py::test_y",
+    ]

@@ -88,10 +88,10 @@ def test_review_two_rounds_annotate_return_fix_approve(proj: Project) -> None:
     assert back.returncode == 0, back.stderr
 
     again = json.loads(run("next", "--json", family=IMPLEMENTER).stdout)
-    fb = again["feedback"]
-    assert (fb["round"], fb["verdict"], fb["reason"], fb["family"]) == (
+    [fb] = again["feedback"]
+    assert (fb["source"], fb["round"], fb["reason"], fb["family"]) == (
+        "review",
         1,
-        "return",
         "handle blanks",
         REVIEWER,
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from scenario import DESIGNER, IMPLEMENTER, OTHER_IMPLEMENTER, REVIEWER, Project
 from test_review import _implement
@@ -26,11 +24,12 @@ CASES = [
         "file '../../etc/passwd' is not in this diff (files: sandbox/words.py)",
     ),
     (
-        ["--file", "sandbox/words.py", "--line", "-3"],
+        ["--file", "sandbox/words.py", "--line", "3"],
         2,
-        "line -3 of sandbox/words.py (new side) is not in the diff; lines shown: 1-2",
+        "line 3 of sandbox/words.py (new side) is not in the diff; lines shown: 1-2",
     ),
-    (["--file", "sandbox/words.py", "--line", "99999999999"], 2, "line 99999999999"),
+    (["--file", "sandbox/words.py", "--line", "-3"], 2, "-3 is not in the range 1<=x<=10000000"),
+    (["--file", "sandbox/words.py", "--line", "99999999999"], 2, "99999999999 is not in the range"),
     (
         ["--file", "sandbox/words.py", "--line", "1", "--side", "old"],
         2,
@@ -58,8 +57,10 @@ def test_review_bad_annotation_target(
     ("body", "text"),
     [
         ("", "body must not be empty"),
-        ("   \n", "body must not be empty"),
-        ("x" * (1024 * 1024), "the body is 1048576 bytes; the limit is 16384"),
+        ("   \n\t", "body must not be empty"),
+        ("x" * (1024 * 1024), "the annotation's body is 1048576 bytes; the limit is 16384"),
+        ("\ufeffhidden", "contains U+FEFF (an invisible character) at character 1"),
+        ("ok \u202eevil", "contains U+202E (a bidi control) at character 4"),
     ],
 )
 def test_review_bad_annotation_body(held: tuple[Project, str], body: str, text: str) -> None:
@@ -82,8 +83,13 @@ def test_review_bad_annotation_body(held: tuple[Project, str], body: str, text: 
     assert proj.board.snapshot() == before
 
 
-def test_review_escapes_are_stored_but_rendered_harmlessly(held: tuple[Project, str]) -> None:
+def test_review_escapes_are_refused_before_the_board_or_the_notes(
+    held: tuple[Project, str],
+) -> None:
+    """Finding 9: an annotation with ESC/ANSI sequences went raw into the hub's git note.
+    Now it is refused in one line, and nothing reaches the board or the hub."""
     proj, short = held
+    before, refs = proj.board.snapshot(), proj.refs()
     res = proj.board.run(
         "review",
         "annotate",
@@ -96,12 +102,12 @@ def test_review_escapes_are_stored_but_rendered_harmlessly(held: tuple[Project, 
         ESC,
         family=REVIEWER,
     )
-    assert res.returncode == 0, res.stderr
-    shown = proj.board.run("review", "show", short, family=REVIEWER).stdout
-    assert "\x1b" not in shown and "\x07" not in shown
-    assert "\\x1b[31mred\\x1b[0m\\x07" in shown
-    data = json.loads(proj.board.run("review", "show", short, "--json").stdout)
-    assert data["annotations"][0]["body"] == ESC  # the data itself is kept exactly
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines() == [
+        "ainarres: error: the annotation's body contains U+001B (a control character) at "
+        "character 1; remove it"
+    ]
+    assert proj.board.snapshot() == before and proj.refs() == refs
 
 
 def test_review_verdicts_by_someone_not_holding_the_review(held: tuple[Project, str]) -> None:

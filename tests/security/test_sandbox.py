@@ -1,21 +1,29 @@
 """From inside the sandbox, a shell tries what an agent's tool might; every attempt fails.
 
-The tool is set up exactly as the runner sets it up (same mounts, same environment), in a
-real task worktree of a real project with a real board and hub.
+The tool is set up exactly as the runner sets it up (`jobs.prepared` and
+`runner.tool_mounts`: same mounts, same environment, same seccomp filter), in a real task
+worktree of a real project with a real board and hub. Secrets that would show through a
+blocklist sandbox (which hid only /tmp, the state directory and the hub) are planted
+outside /tmp, where the old sandbox showed them.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import socket
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from scenario import DESIGNER, IMPLEMENTER, INTEGRATOR, MAIN, Project
 
 from ainarres import project
-from ainarres.agents import sandbox, workspace
+from ainarres.agents import jobs, sandbox
+from ainarres.agents.adapters.script import ScriptAdapter
 from ainarres.agents.runner import tool_mounts
 from ainarres.credentials import family_file, operator_file
 from ainarres.errors import BadInput
@@ -25,30 +33,34 @@ REASON = sandbox.unavailable_reason()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"no sandbox here: {REASON}")
 
 
-def _in_sandbox(proj: Project, tmp_path: Path, script: str) -> dict[str, str]:
-    """Prepare a task worktree as the runner does and run `script` (Python) in the sandbox;
-    it prints a JSON object of attempt -> outcome."""
-    task = proj.agent(DESIGNER).create_task("t").task
+@pytest.fixture
+def outside(tmp_path: Path) -> Iterator[Path]:
+    """A folder outside /tmp (the old sandbox showed everything but /tmp and the state dir)."""
+    where = Path("/var/tmp") / f"ainarres-redteam-{uuid.uuid4().hex[:12]}"
+    where.mkdir(mode=0o700, parents=True)
+    yield where
+    shutil.rmtree(where, ignore_errors=True)
+
+
+def _in_sandbox(proj: Project, script: str, *args: str) -> dict[str, str]:
+    """Claim a task, prepare its job as the runner does and run `script` (Python) in the
+    sandbox; it prints a JSON object of attempt -> outcome."""
+    proj.agent(DESIGNER).create_task("t")
     agent = proj.agent(IMPLEMENTER, "tool-owner")
-    claim = agent.claim_next()
-    worktree = workspace.prepare(proj.board.settings, agent, claim.task, claim.epoch).path
-    job_dir = proj.board.settings.state_dir / "jobs" / "probe"
-    job_dir.mkdir(parents=True)
-    env = sandbox.tool_env((), {"AINARRES_JOB_DIR": str(job_dir)})
-    argv = sandbox.wrap(
-        [sys.executable, "-c", script],
-        tool_mounts(proj.board.settings, job_dir, worktree),
-        worktree,
-        env,
-    )
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    out = agent.claim_next()
+    assert out.task is not None and out.epoch is not None
+    claim = jobs.Claimed(out.task, out.epoch, "implementer")
+    with jobs.prepared(proj.board.settings, agent, claim) as prep:
+        env = sandbox.tool_env((), {"AINARRES_JOB_DIR": str(prep.job.job_dir)})
+        mounts = tool_mounts(prep, ScriptAdapter("m"))
+        argv = sandbox.wrap([sys.executable, "-c", script, *args], mounts, prep.job.workdir, env)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
-    del task
     return dict(json.loads(done.stdout))
 
 
 ATTEMPT = r"""
-import json, os, subprocess, sys
+import json, os, socket, subprocess, sys
 out = {}
 def attempt(name, fn):
     try:
@@ -56,11 +68,10 @@ def attempt(name, fn):
         out[name] = "SUCCEEDED"
     except Exception as exc:
         out[name] = type(exc).__name__
-paths = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
 """
 
 
-def test_sandbox_hides_every_credential(proj: Project, tmp_path: Path) -> None:
+def test_sandbox_hides_every_credential(proj: Project) -> None:
     settings = proj.board.settings
     secrets = {
         "integrator key": project.key_path(settings, INTEGRATOR),
@@ -80,11 +91,79 @@ def test_sandbox_hides_every_credential(proj: Project, tmp_path: Path) -> None:
         )
         + "print(json.dumps(out))"
     )
-    result = _in_sandbox(proj, tmp_path, script)
+    result = _in_sandbox(proj, script)
     assert result == {name: "FileNotFoundError" for name in secrets}
 
 
-def test_sandbox_cannot_reach_the_board(proj: Project, tmp_path: Path) -> None:
+def test_sandbox_hides_the_rest_of_the_machine(proj: Project, outside: Path) -> None:
+    """Finding 2: the person's ssh key, another project's operator credential, /run and
+    /var; none of it exists inside. Everything planted here was readable before."""
+    ssh_key = outside / "home" / ".ssh" / "id_ed25519"
+    other = outside / "other-project" / ".ainarres" / "credentials" / "operator.json"
+    for path, body in ((ssh_key, "-----BEGIN OPENSSH PRIVATE KEY-----\n"), (other, "{}")):
+        path.parent.mkdir(parents=True)
+        path.write_text(body)
+    script = (
+        ATTEMPT
+        + f"""
+attempt("the person's ssh key", lambda: open({str(ssh_key)!r}).read())
+attempt("another project's operator credential", lambda: open({str(other)!r}).read())
+attempt("list /run", lambda: os.listdir("/run"))
+attempt("list /var", lambda: os.listdir("/var"))
+attempt("list /home", lambda: os.listdir("/home"))
+attempt("read /etc/shadow", lambda: open("/etc/shadow").read())
+attempt("write /usr", lambda: open("/usr/ainarres-pwned", "w"))
+attempt("write the root", lambda: open("/ainarres-pwned", "w"))
+print(json.dumps(out))
+"""
+    )
+    result = _in_sandbox(proj, script)
+    assert result == {
+        "the person's ssh key": "FileNotFoundError",
+        "another project's operator credential": "FileNotFoundError",
+        "list /run": "FileNotFoundError",
+        "list /var": "FileNotFoundError",
+        "list /home": "FileNotFoundError",
+        "read /etc/shadow": "FileNotFoundError",
+        "write /usr": "OSError",
+        "write the root": "OSError",
+    }
+
+
+def test_sandbox_refuses_unix_sockets_even_abstract_ones(proj: Project) -> None:
+    """Finding 2: a unix socket works on a read-only mount, and an abstract one needs no
+    mount at all (the network namespace is shared for the model API). An ssh-agent or a
+    PostgreSQL socket must be out of reach: socket(AF_UNIX) fails inside."""
+    name = f"\0ainarres-redteam-{uuid.uuid4().hex}"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(name)
+    server.listen(1)
+    try:
+        script = (
+            ATTEMPT
+            + f"""
+def connect():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect({name!r})
+attempt("connect to an abstract unix socket", connect)
+attempt("make a unix datagram socket", lambda: socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM))
+attempt("a socketpair still works", lambda: socket.socketpair())
+attempt("a TCP socket still works", lambda: socket.socket(socket.AF_INET).close())
+print(json.dumps(out))
+"""
+        )
+        result = _in_sandbox(proj, script)
+    finally:
+        server.close()
+    assert result == {
+        "connect to an abstract unix socket": "PermissionError",
+        "make a unix datagram socket": "PermissionError",
+        "a socketpair still works": "SUCCEEDED",
+        "a TCP socket still works": "SUCCEEDED",
+    }
+
+
+def test_sandbox_cannot_reach_the_board(proj: Project) -> None:
     info = proj.board.cluster.conninfo(proj.board.dbname)  # the real superuser password
     fam = json.loads(family_file(proj.board.settings.state_dir, DESIGNER).read_text())
     tries = {
@@ -102,11 +181,11 @@ def test_sandbox_cannot_reach_the_board(proj: Project, tmp_path: Path) -> None:
         )
         + "print(json.dumps(out))"
     )
-    result = _in_sandbox(proj, tmp_path, script)
+    result = _in_sandbox(proj, script)
     assert result == {name: "OperationalError" for name in tries}
 
 
-def test_sandbox_cannot_touch_the_hub(proj: Project, tmp_path: Path) -> None:
+def test_sandbox_cannot_touch_the_hub(proj: Project) -> None:
     main = proj.hub_ref(MAIN)
     hook = proj.hub / "hooks" / "pre-receive"
     before = hook.read_bytes()
@@ -130,38 +209,50 @@ attempt("push main by path", push_main)
 print(json.dumps(out))
 """
     )
-    result = _in_sandbox(proj, tmp_path, script)
+    result = _in_sandbox(proj, script)
     assert result["write refs/heads/main"] != "SUCCEEDED"
     assert result["push main by path"] == "CalledProcessError"
     assert proj.hub_ref(MAIN) == main
     assert hook.read_bytes() == before and check_hub(proj.hub) == []
 
 
-def test_sandbox_sees_only_its_own_worktree(proj: Project, tmp_path: Path) -> None:
+def test_sandbox_sees_only_its_own_worktree(proj: Project) -> None:
     other_task = proj.agent(DESIGNER).create_task("other").task
     other = proj.agent(IMPLEMENTER, "other-agent")
     claim = other.claim_next()
-    assert claim.task.id == other_task.id
-    theirs = workspace.prepare(proj.board.settings, other, claim.task, claim.epoch).path
-    (theirs / "secret-work.txt").write_text("not for you\n")
+    assert claim.task is not None and claim.task.id == other_task.id
+    assert claim.epoch is not None
+    with jobs.prepared(
+        proj.board.settings, other, jobs.Claimed(claim.task, claim.epoch, "implementer")
+    ) as theirs:
+        (theirs.job.workdir / "secret-work.txt").write_text("not for you\n")
+        secret = theirs.job.workdir / "secret-work.txt"
     script = (
         ATTEMPT
         + f"""
-attempt("read another task's worktree", lambda: open({str(theirs / "secret-work.txt")!r}).read())
+attempt("read another task's worktree", lambda: open({str(secret)!r}).read())
 attempt("write own worktree", lambda: open("mine.txt", "w").write("ok"))
 def plant_hook():
     git_dir = subprocess.run(["git", "rev-parse", "--git-common-dir"], capture_output=True,
                              text=True, check=True).stdout.strip()
     open(os.path.join(git_dir, "hooks", "pre-commit"), "w").write("#!/bin/sh\\ntouch /pwned\\n")
 attempt("plant a hook the runner would run", plant_hook)
+def replace_pointer():
+    os.remove(".git")
+attempt("remove the worktree's .git pointer", replace_pointer)
+def overwrite_pointer():
+    open(".git", "w").write("gitdir: /elsewhere\\n")
+attempt("overwrite the worktree's .git pointer", overwrite_pointer)
 print(json.dumps(out))
 """
     )
-    result = _in_sandbox(proj, tmp_path, script)
+    result = _in_sandbox(proj, script)
     assert result == {
         "read another task's worktree": "FileNotFoundError",
         "write own worktree": "SUCCEEDED",
         "plant a hook the runner would run": "OSError",
+        "remove the worktree's .git pointer": "OSError",
+        "overwrite the worktree's .git pointer": "OSError",
     }
 
 
@@ -178,3 +269,10 @@ def test_sandbox_refuses_paths_that_escape(tmp_path: Path) -> None:
     assert not worktree_path_is_inside(root, root / "escape")
     assert not worktree_path_is_inside(root, root / ".." / "x")
     assert worktree_path_is_inside(root, root / "task_ok")
+
+
+def test_sandbox_etc_is_the_minimal_list(proj: Project) -> None:
+    script = ATTEMPT + "print(json.dumps({'etc': sorted(os.listdir('/etc'))}))"
+    shown = set(_in_sandbox(proj, script)["etc"])
+    assert shown <= set(sandbox.ETC_ENTRIES)
+    assert "passwd" in shown and "shadow" not in shown

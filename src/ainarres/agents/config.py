@@ -32,6 +32,16 @@ class FamilyConfig(BaseModel):
     timeout: float = Field(default=1800.0, gt=0, le=86400)
     command: tuple[str, ...] = ()  # the script adapter's command
     env: tuple[str, ...] = ()  # extra environment variables to pass to the tool
+    # folders the sandbox shows read-only besides the system (a tool installed elsewhere)
+    read_only_paths: tuple[Path, ...] = ()
+
+    @field_validator("read_only_paths")
+    @classmethod
+    def _absolute(cls, value: tuple[Path, ...]) -> tuple[Path, ...]:
+        for path in value:
+            if not path.is_absolute() or ".." in path.parts:
+                raise ValueError(f"{path} must be an absolute path without ..")
+        return value
 
     @field_validator("adapter")
     @classmethod
@@ -79,7 +89,9 @@ def parse(text: str, where: str = CONFIG_FILE) -> ProjectConfig:
 
 def load(path: Path) -> ProjectConfig:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise BadInput(f"no {path}: declare the families in [families.NAME] tables there") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"{path} is not UTF-8 text; save it as UTF-8") from None
     return parse(text, str(path))

@@ -1,39 +1,56 @@
-"""From a claim to a job a tool can do, and from the tool's work back to the board.
+"""From a claim to a job a tool can do, and from the tool's work back to the board: the
+runner's adapter over the claim lifecycle (`ainarres.work`), which the CLI uses too.
 
-prepare: make the job folder (job.json, prompt.txt, and for a review the diff) and the
-working folder (the task's worktree, or a checkout of the reviewed head or of main).
-finish: for an implementer commit and push the worktree and say done; for a reviewer
-annotate and approve or return; for a designer create the brief's tasks and say done.
+prepare: make the job folder (job.json, prompt.txt, feedback.json, and for a review the
+diff) and the working folder (the task's worktree caught up with main, or a checkout of
+the reviewed head or of main), and say what the sandbox shows of this machine.
+finish: for an implementer commit, push and say done; for a reviewer annotate and approve
+or return; for a designer create the brief's tasks and say done.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from collections.abc import Iterator
+import signal
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from uuid import UUID
 
-from ainarres.agents import workspace
+from ainarres import project
+from ainarres.agents import sandbox
 from ainarres.agents.adapters.base import Job, JobRole
 from ainarres.board import reads
 from ainarres.board.verbs import Agent
 from ainarres.config import Settings
 from ainarres.credentials import ensure_private_dir
-from ainarres.errors import AinarresError, BadInput
+from ainarres.errors import AinarresError
 from ainarres.git import clone as mirrors
-from ainarres.git.worktree import commit_all, scratch_worktree
-from ainarres.models import Outcome, Task
+from ainarres.git.worktree import isolated_checkout
+from ainarres.models import Feedback, Outcome, Task
 from ainarres.review import render, service
+from ainarres.store import Store
+from ainarres.work import design, implement, results
+from ainarres.work.implement import Workspace
+
+Log = Callable[[str], None]
+FAILPOINT_ENV = "AINARRES_FAILPOINT"  # tests: crash on purpose at a named point
+
+
+def failpoint(name: str) -> None:
+    """Tests kill the runner at a named point: SIGKILL, so nothing gets to clean up."""
+    if os.environ.get(FAILPOINT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
 
 PROMPTS = {
     "implementer": (
         "You are the implementer of task {short}: {title}\n\n{body}\n\n{feedback}"
         "Make the change in the current folder (a git worktree of the task's branch), with "
-        "tests. Do not commit or push: ainarres commits and pushes your changes."
+        "tests. Do not commit or push, and do not run git commands that change anything: "
+        "ainarres commits and pushes your changes."
     ),
     "reviewer": (
         "You review task {short}: {title}\n\n{body}\n\nThe diff is in "
@@ -61,13 +78,32 @@ class Claimed:
     role: JobRole
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A job, what its tool may see, and (for an implementer) the task's workspace."""
+
+    job: Job
+    mounts: sandbox.Mounts
+    workspace: Workspace | None = None
+
+
 def job_dir(settings: Settings, agent: Agent, claim: Claimed) -> Path:
-    return (settings.state_dir / "jobs" / agent.family.replace("/", "_") / agent.name
-            / f"{claim.task.branch.replace('/', '_')}-e{claim.epoch}")  # fmt: skip
+    return Store(settings.state_dir).job(agent.family, agent.name, claim.task.branch, claim.epoch)
+
+
+def _hidden(settings: Settings) -> tuple[Path, ...]:
+    hub = project.configured_hub(settings)
+    return (settings.state_dir, *([hub] if hub is not None else []))
 
 
 @contextmanager
-def prepared(settings: Settings, agent: Agent, claim: Claimed) -> Iterator[Job]:
+def prepared(
+    settings: Settings,
+    agent: Agent,
+    claim: Claimed,
+    log: Log = lambda _: None,
+    extra_readable: Sequence[Path] = (),
+) -> Iterator[Prepared]:
     """The job for a claim; scratch checkouts are removed afterwards, the job folder kept
     (it holds the tool's output, for a person to read)."""
     folder = job_dir(settings, agent, claim)
@@ -75,22 +111,26 @@ def prepared(settings: Settings, agent: Agent, claim: Claimed) -> Iterator[Job]:
         shutil.rmtree(folder)
     ensure_private_dir(folder)
     task = claim.task
-    feedback = ""
     (folder / "job.json").write_text(json.dumps({
         "role": claim.role, "task": task.model_dump(mode="json"), "epoch": claim.epoch,
     }, indent=2))  # fmt: skip
     if claim.role == "implementer":
-        worktree = workspace.prepare(settings, agent, task, claim.epoch).path
+        ws = implement.open_task(settings, agent, task, claim.epoch, log)
         fb = reads.feedback(agent.conn, task.id)
-        if fb:
-            feedback = _feedback_text(fb)
-            (folder / "feedback.json").write_text(json.dumps(fb, indent=2, default=str))
-        yield _job(folder, claim, worktree, feedback)
+        (folder / "feedback.json").write_text(
+            json.dumps([f.model_dump(mode="json") for f in fb], indent=2)
+        )
+        mounts = sandbox.Mounts(
+            writable=(folder, ws.path),
+            hidden=_hidden(settings),
+            readable=(ws.layout.common_dir, *extra_readable),
+            pinned=(ws.layout.pointer,),
+        )
+        yield Prepared(_job(folder, claim, ws.path, _feedback_text(fb, ws)), mounts, ws)
         return
-    owner = f"{agent.family}/{agent.name}"
-    repo = service.mirror(settings, owner)
+    repo = service.mirror(settings, agent.family, agent.name)
     if claim.role == "reviewer":
-        review = service.load(settings, agent.conn, task, owner)
+        review = service.load(settings, agent.conn, task, agent.family, agent.name)
         (folder / "diff.json").write_text(json.dumps(render.as_json(review), indent=2))
         (folder / "diff.txt").write_text(render.as_text(review) + "\n")
         commit = review.diff.head
@@ -99,8 +139,13 @@ def prepared(settings: Settings, agent: Agent, claim: Claimed) -> Iterator[Job]:
         if tip is None:
             raise AinarresError("the hub has no main branch")
         commit = tip
-    with scratch_worktree(repo, commit) as checkout:
-        yield _job(folder, claim, checkout, feedback)
+    with isolated_checkout(repo, commit, Store(settings.state_dir).scratch) as checkout:
+        mounts = sandbox.Mounts(
+            writable=(folder, checkout),
+            hidden=_hidden(settings),
+            readable=(repo / "objects", *extra_readable),
+        )
+        yield Prepared(_job(folder, claim, checkout, ""), mounts)
 
 
 def _job(folder: Path, claim: Claimed, workdir: Path, feedback: str) -> Job:
@@ -112,95 +157,57 @@ def _job(folder: Path, claim: Claimed, workdir: Path, feedback: str) -> Job:
                body=t.body, workdir=workdir, job_dir=folder, prompt=prompt)  # fmt: skip
 
 
-def _feedback_text(fb: dict[str, Any]) -> str:
-    lines = [f"The last review (round {fb['round']}, {fb['family']}) returned it: {fb['reason']}"]
-    lines += [f"- {a['file']}:{a['line']} ({a['side']}) [{a['severity']}] {a['body']}"
-              for a in fb["annotations"]]  # fmt: skip
-    return "\n".join(lines) + "\n\n"
+def _feedback_text(items: list[Feedback], ws: Workspace) -> str:
+    parts = []
+    if items:
+        parts.append("This task came back before; what was said, oldest first:\n"
+                     + "\n".join(f"- {item.text}" for item in items))  # fmt: skip
+    caught = ws.catch_up
+    if caught is not None and caught.conflicts:
+        parts.append(
+            "Main was merged into this branch and these files conflict: "
+            + ", ".join(caught.conflicts)
+            + ". Resolve every conflict by editing those files (remove the <<<<<<< ======= "
+            ">>>>>>> markers, keeping what both sides meant); do not run git."
+        )
+    return "".join(p + "\n\n" for p in parts)
 
 
-def read_result(job: Job) -> dict[str, Any]:
-    """The tool's result.json, or a BadInput saying what is wrong with it."""
-    path = job.job_dir / "result.json"
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise BadInput(f"the tool wrote no {path.name}") from None
-    except ValueError as exc:
-        raise BadInput(f"{path.name} is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise BadInput(f"{path.name} must hold a JSON object")
-    return data
+@dataclass(frozen=True)
+class Finished:
+    """What the board said to the job's verbs, and a warning for the log (a review note
+    that did not reach the hub) that does not undo it."""
+
+    outcome: Outcome
+    warning: str | None = None
 
 
-def finish(settings: Settings, agent: Agent, claim: Claimed, job: Job) -> Outcome:
+def finish(settings: Settings, agent: Agent, claim: Claimed, prep: Prepared) -> Finished:
     """Turn the tool's work into the verbs of the claim's role."""
+    t, job = claim.task, prep.job
     if claim.role == "implementer":
-        return _finish_implement(settings, agent, claim, job)
+        assert prep.workspace is not None
+        return Finished(_finish_implement(settings, agent, claim, prep.workspace))
     if claim.role == "reviewer":
-        return _finish_review(settings, agent, claim, job)
-    return _finish_design(agent, claim, job)
+        result = results.read(job.job_dir, results.ReviewResult)
+        reason = result.reason or ("approved" if result.verdict == "approve" else "returned")
+        concluded = service.conclude(settings, agent, t, claim.epoch, result.verdict, reason,
+                                     [a.remark() for a in result.annotations])  # fmt: skip
+        return Finished(concluded.outcome, concluded.note_problem)
+    designed = results.read(job.job_dir, results.DesignResult)
+    return Finished(design.create_tasks(agent, t, claim.epoch, designed))
 
 
-def _finish_implement(settings: Settings, agent: Agent, claim: Claimed, job: Job) -> Outcome:
+def _finish_implement(settings: Settings, agent: Agent, claim: Claimed, ws: Workspace) -> Outcome:
     t = claim.task
-    made = commit_all(job.workdir, f"{t.title}\n\nAinarres-Task: {t.id}\n",
-                      (agent.family, f"{agent.name}@ainarres"))  # fmt: skip
-    if made is None and t.head_commit is None:
-        return agent.block(t.id, claim.epoch, "the implementer's tool changed nothing")
-    pushed = workspace.push_branch(settings, agent.family, job.workdir, t, claim.epoch)
-    if not pushed.ok:
-        why = "; ".join(pushed.remote_lines) or pushed.stderr.strip()
-        raise AinarresError(f"the hub refused {t.branch}: {why}")
-    head = workspace.verified_head(settings, t, None)
+    implement.commit(agent, t, ws.layout)
+    head = implement.push_head(settings, agent, t, claim.epoch, ws.layout)
+    failpoint("runner-after-push")
+    if not implement.changes_main(settings, agent, head):
+        return agent.block(
+            t.id,
+            claim.epoch,
+            "the implementer's tool made no change to the "
+            "task's branch (nothing differs from main); a person should look",
+        )
     return agent.advance(t.id, claim.epoch, head)
-
-
-def _finish_review(settings: Settings, agent: Agent, claim: Claimed, job: Job) -> Outcome:
-    t = claim.task
-    result = read_result(job)
-    verdict = result.get("verdict")
-    if verdict not in ("approve", "return"):
-        raise BadInput("result.json: verdict must be approve or return")
-    review = service.load(settings, agent.conn, t, f"{agent.family}/{agent.name}")
-    notes = result.get("annotations") or []
-    if not isinstance(notes, list):
-        raise BadInput("result.json: annotations must be a list")
-    for note in notes:
-        try:
-            file, line = str(note["file"]), int(note["line"])
-            side, severity = str(note.get("side", "new")), str(note.get("severity", "minor"))
-            service.check_target(review.diff, file, line, side)
-            out = agent.annotate(t.id, claim.epoch, file, line, side, severity, str(note["body"]))
-        except (KeyError, TypeError, ValueError, BadInput) as exc:
-            out = agent.note(t.id, claim.epoch, f"annotation dropped ({exc}): {note!r}"[:4000])
-        if not out.ok:
-            return out
-    if verdict == "approve":
-        return service.approve(settings, agent, t, claim.epoch)
-    reason = str(result.get("reason") or "returned by the reviewer")
-    return agent.return_task(t.id, claim.epoch, reason)
-
-
-def _finish_design(agent: Agent, claim: Claimed, job: Job) -> Outcome:
-    t = claim.task
-    tasks = read_result(job).get("tasks")
-    if not isinstance(tasks, list) or not tasks:
-        raise BadInput("result.json: tasks must be a non-empty list")
-    made: list[UUID] = []
-    # All the brief's tasks and its done in one transaction: a crash or a refused task
-    # leaves no half-designed brief behind.
-    with agent.conn.transaction():
-        for spec in tasks:
-            if not isinstance(spec, dict):
-                raise BadInput("result.json: each task must be an object with a title")
-            deps = [made[i] for i in spec.get("depends_on", []) if 0 <= int(i) < len(made)]
-            out = agent.create_task(str(spec.get("title", "")), str(spec.get("body", "")),
-                                    depends_on=deps, parent=t.id)  # fmt: skip
-            if not out.ok or out.task is None:
-                raise BadInput(f"a designed task was refused: {out.message}")
-            made.append(out.task.id)
-        done = agent.advance(t.id, claim.epoch)
-        if not done.ok:
-            raise AinarresError(f"the brief could not be marked designed: {done.message}")
-    return done

@@ -1,8 +1,10 @@
 """`ainarres swarm`: the configured agents as separate processes on this machine.
 
 Each family gets `instances` processes of `ainarres agent run`; they share nothing but the
-board and the hub. A stop (SIGTERM, Ctrl-C, or `stop()`) reaches every one of them, and
-each releases its task before it exits.
+board and the hub. An agent that dies (killed, crashed, the board gone too long) is started
+again under the same name after a pause that grows with each death, so its held task is
+released at once by the new run; one that stops cleanly (idle) is not. A stop (SIGTERM,
+Ctrl-C, or `stop()`) reaches every one of them, and each releases its task before it exits.
 """
 
 from __future__ import annotations
@@ -11,17 +13,32 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ainarres.agents.config import ProjectConfig
 from ainarres.config import Settings
+
+MAX_RESTARTS = 20
+BACKOFF_MAX = 30.0
 
 
 def agent_names(config: ProjectConfig) -> list[tuple[str, str]]:
     """(family, agent name) for every process the swarm starts."""
     return [(family, f"{family}-{i + 1}")
             for family, cfg in config.families.items() for i in range(cfg.instances)]  # fmt: skip
+
+
+@dataclass
+class _Member:
+    family: str
+    name: str
+    proc: subprocess.Popen[str]
+    deaths: int = 0
+    restart_at: float | None = None
+    relays: list[threading.Thread] = field(default_factory=list)
 
 
 class Swarm:
@@ -31,8 +48,12 @@ class Swarm:
                  log: Callable[[str], None] = print) -> None:  # fmt: skip
         self.settings, self.config_path, self.config = settings, config_path, config
         self.sandbox, self.until_idle, self.env, self.log = sandbox, until_idle, env, log
-        self.procs: list[tuple[str, subprocess.Popen[str]]] = []
-        self.relays: list[threading.Thread] = []
+        self.members: list[_Member] = []
+        self.stopping = False
+
+    @property
+    def procs(self) -> list[tuple[str, subprocess.Popen[str]]]:
+        return [(m.name, m.proc) for m in self.members]
 
     def _argv(self, family: str, name: str) -> list[str]:
         argv = [sys.executable, "-m", "ainarres", "--state-dir", str(self.settings.state_dir)]
@@ -46,15 +67,22 @@ class Swarm:
             argv += ["--until-idle", str(self.until_idle)]
         return argv
 
+    def _spawn(self, family: str, name: str) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(self._argv(family, name), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, env=self.env)  # fmt: skip
+        return proc
+
+    def _relay_for(self, member: _Member) -> None:
+        relay = threading.Thread(target=self._relay, args=(member.proc,), daemon=True)
+        relay.start()
+        member.relays.append(relay)
+
     def start(self) -> None:
         for family, name in agent_names(self.config):
-            proc = subprocess.Popen(self._argv(family, name), stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, env=self.env)  # fmt: skip
-            self.procs.append((name, proc))
-            relay = threading.Thread(target=self._relay, args=(proc,), daemon=True)
-            relay.start()
-            self.relays.append(relay)
-        self.log(f"swarm: started {len(self.procs)} agent process(es)")
+            member = _Member(family, name, self._spawn(family, name))
+            self._relay_for(member)
+            self.members.append(member)
+        self.log(f"swarm: started {len(self.members)} agent process(es)")
 
     def _relay(self, proc: subprocess.Popen[str]) -> None:
         assert proc.stdout is not None
@@ -63,24 +91,49 @@ class Swarm:
                 self.log(line.rstrip("\n"))
 
     def running(self) -> bool:
-        """Whether any agent process is still alive."""
-        return any(proc.poll() is None for _, proc in self.procs)
+        """Whether any agent process is alive or about to be started again."""
+        return any(m.proc.poll() is None or m.restart_at is not None for m in self.members)
+
+    def tend(self) -> None:
+        """Start again the agents that died (not those that stopped cleanly)."""
+        now = time.monotonic()
+        for m in self.members:
+            code = m.proc.poll()
+            if self.stopping or code is None:
+                continue
+            if m.restart_at is None:
+                if code == 0 or m.deaths >= MAX_RESTARTS:
+                    continue
+                m.deaths += 1
+                pause = min(BACKOFF_MAX, 0.5 * 2 ** (m.deaths - 1))
+                m.restart_at = now + pause
+                self.log(f"swarm: {m.name} died (exit {code}); starting it again in {pause:.1f} s")
+            elif now >= m.restart_at:
+                m.restart_at = None
+                m.proc = self._spawn(m.family, m.name)
+                self._relay_for(m)
 
     def stop(self, timeout: float = 30.0) -> dict[str, int]:
         """SIGTERM every agent, wait for them to release their tasks; their exit codes."""
-        for _, proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+        self.stopping = True
+        for m in self.members:
+            m.restart_at = None
+            if m.proc.poll() is None:
+                m.proc.send_signal(signal.SIGTERM)
         return self.wait(timeout)
 
     def wait(self, timeout: float | None = None) -> dict[str, int]:
+        """Wait for every agent to stop for good (tending the ones that die meanwhile)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.running() and (deadline is None or time.monotonic() < deadline):
+            self.tend()
+            time.sleep(0.1)
         codes = {}
-        for name, proc in self.procs:
-            try:
-                codes[name] = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                codes[name] = proc.wait()
-        for relay in self.relays:
-            relay.join(timeout=5)  # the last lines, and the pipes closed
+        for m in self.members:
+            m.restart_at = None
+            if m.proc.poll() is None:
+                m.proc.kill()
+            codes[m.name] = m.proc.wait()
+            for relay in m.relays:
+                relay.join(timeout=5)  # the last lines, and the pipes closed
         return codes

@@ -61,6 +61,10 @@ SELECT id FROM ainarres.tasks WHERE id = %(id)s;
 -- name: task_show
 SELECT ainarres._task_json(t) AS task FROM ainarres.tasks t WHERE t.id = %(id)s;
 
+-- name: task_reviews_branch
+SELECT s.reviews_branch FROM ainarres.tasks t JOIN ainarres.stages s ON s.id = t.stage_id
+WHERE t.id = %(id)s;
+
 -- name: task_list
 SELECT t.id, ainarres._short(t.id) AS short_id, t.title, s.name AS stage, t.priority,
        t.blocked, t.blocked_reason, f.name AS holder_family, a.name AS holder_agent,
@@ -291,3 +295,24 @@ SELECT f.name FROM ainarres.families f WHERE ainarres._has_role(f.id, 'integrato
 -- name: advance_and_claim
 SELECT ainarres.advance_and_claim(%(agent)s, %(task)s, %(epoch)s, %(head_commit)s,
                                   %(roles)s::text[]) AS r;
+
+-- name: feedback
+-- What came back to a task since its branch was last handed on (its last advance out of a
+-- stage that writes the branch): returns with their cause, blocks, a person's unblock,
+-- expired leases, notes. Oldest first.
+SELECT e.id, e.at, e.kind, e.from_stage, e.epoch, f.name AS family, ag.name AS agent, e.data
+FROM ainarres.events e
+LEFT JOIN ainarres.families f ON f.id = e.family_id
+LEFT JOIN ainarres.agents ag ON ag.id = e.agent_id
+WHERE e.task_id = %(task)s
+  AND e.kind IN ('returned', 'blocked', 'unblocked', 'lease_expired', 'note')
+  AND (e.kind <> 'lease_expired' OR EXISTS (
+        SELECT 1 FROM ainarres.tasks t JOIN ainarres.stages s ON s.workflow_id = t.workflow_id
+        WHERE t.id = e.task_id AND s.name = e.from_stage AND s.writes_branch))
+  AND e.id > COALESCE((SELECT max(d.id) FROM ainarres.events d
+                       JOIN ainarres.tasks t ON t.id = d.task_id
+                       JOIN ainarres.stages s ON s.workflow_id = t.workflow_id
+                                             AND s.name = d.from_stage
+                       WHERE d.task_id = %(task)s AND d.kind = 'advanced' AND s.writes_branch),
+                      0)
+ORDER BY e.id;

@@ -10,7 +10,7 @@ from uuid import UUID
 from ainarres.board.db import Connection
 from ainarres.board.queries import q
 from ainarres.errors import AinarresError, BadInput
-from ainarres.models import Event, Task
+from ainarres.models import Annotation, Event, Feedback, Task
 
 _SUFFIX = re.compile(r"^(?:…|\.\.\.)?([0-9a-fA-F]{4,32})$")
 
@@ -46,6 +46,12 @@ def show_task(conn: Connection, task: UUID) -> Task:
     if row is None:
         raise AinarresError(f"no task {task}")
     return Task.model_validate(row["task"])
+
+
+def reviews_branch(conn: Connection, task: UUID) -> bool:
+    """Whether the task's current stage is a review of its branch."""
+    row = conn.execute(q("task_reviews_branch"), {"id": task}).fetchone()
+    return bool(row and row["reviews_branch"])
 
 
 def stage_names(conn: Connection) -> list[str]:
@@ -124,14 +130,41 @@ def reviews(conn: Connection, task: UUID) -> list[dict[str, Any]]:
     return list(conn.execute(q("reviews"), {"task": task}).fetchall())
 
 
-def feedback(conn: Connection, task: UUID) -> dict[str, Any] | None:
-    """What the last review sent back, for the implementer's next claim (None if approved
-    or never reviewed)."""
-    history = reviews(conn, task)
-    if not history or history[-1]["verdict"] != "return":
-        return None
-    last = history[-1]
-    return {**last, "annotations": annotations_of(conn, task, last["round"])}
+def feedback(conn: Connection, task: UUID) -> list[Feedback]:
+    """Everything that came back to the task since its branch was last handed on, typed by
+    source (review, checks, conflict, a person, an expired lease, notes), oldest first."""
+    items = []
+    for row in conn.execute(q("feedback"), {"task": task}).fetchall():
+        data = row["data"] or {}
+        kind = row["kind"]
+        annotations: list[Annotation] = []
+        round_ = data.get("round")
+        if kind == "returned":
+            source = data.get("cause") or "returned"
+            if source == "review" and round_ is not None:
+                annotations = [Annotation.model_validate(a)
+                               for a in annotations_of(conn, task, int(round_))]  # fmt: skip
+            reason = str(data.get("reason") or "")
+        elif kind == "unblocked":
+            source, reason = "person", str(data.get("reason") or "")
+        elif kind == "blocked":
+            source, reason = "blocked", str(data.get("reason") or "")
+        elif kind == "lease_expired":
+            source = "lease_expiry"
+            reason = (
+                f"{row['family'] or '?'}/{row['agent'] or '?'} stopped heartbeating "
+                f"(attempt {data.get('attempts', '?')}); what it pushed is on the branch"
+            )
+        else:
+            source, reason = "note", str(data.get("body") or "")
+        items.append(
+            Feedback.model_validate(
+                {"source": source, "reason": reason, "detail": data.get("detail"),
+                 "family": row["family"], "agent": row["agent"], "at": row["at"],
+                 "round": round_, "annotations": annotations}
+            )
+        )  # fmt: skip
+    return items
 
 
 def shipped(conn: Connection) -> list[dict[str, Any]]:

@@ -7,13 +7,14 @@ connection's authenticated role, never an argument.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
 import psycopg
 
-from ainarres.board.db import Connection
+from ainarres.board.db import Connection, translate
 from ainarres.board.queries import q
 from ainarres.errors import AinarresError
 from ainarres.models import Outcome
@@ -21,16 +22,21 @@ from ainarres.models import Outcome
 CHANNEL = "ainarres_board"
 
 
-def call(conn: Connection, name: str, /, **params: Any) -> Outcome:
-    """Run a verb's named query and parse its outcome; database errors become AinarresError."""
+@contextmanager
+def translated(conn: Connection, what: str) -> Iterator[None]:
+    """psycopg's errors as ours (board.db.translate): a lost connection is Unavailable, so
+    the caller may reconnect and retry."""
     try:
-        row = conn.execute(q(name), params).fetchone()
-    except psycopg.errors.InsufficientPrivilege as exc:
-        raise AinarresError(
-            f"not allowed: the database refused {name} for this role ({exc.diag.message_primary})"
-        ) from None
+        yield
     except psycopg.Error as exc:
-        raise AinarresError(f"{name} failed: {exc.diag.message_primary or exc}") from None
+        raise translate(exc, conn, what) from None
+
+
+def call(conn: Connection, name: str, /, **params: Any) -> Outcome:
+    """Run a verb's named query and parse its outcome; database errors become AinarresError
+    (Unavailable when the connection is lost)."""
+    with translated(conn, name):
+        row = conn.execute(q(name), params).fetchone()
     assert row is not None
     return Outcome.model_validate(row["r"])
 
@@ -73,6 +79,12 @@ class Agent:
 
         The poll is a slow backstop for what sends no notification: a lease expiring.
         """
+        with translated(self.conn, "next --wait"):
+            return self._wait_for_claim(timeout, poll, role)
+
+    def _wait_for_claim(
+        self, timeout: float | None, poll: float, role: str | Sequence[str] | None
+    ) -> Outcome:
         # Notifications that arrive while a claim runs are kept by psycopg (>= 3.3) and
         # handed to the next notifies() at once, so none is lost between look and sleep.
         self.conn.execute(f"LISTEN {CHANNEL}".encode())
@@ -91,8 +103,9 @@ class Agent:
                 for _ in self.conn.notifies(timeout=left, stop_after=1):
                     pass
         finally:
-            self.conn.execute(q("wait_end"), {"agent": self.id})
-            self.conn.execute(f"UNLISTEN {CHANNEL}".encode())
+            if not (self.conn.broken or self.conn.closed):
+                self.conn.execute(q("wait_end"), {"agent": self.id})
+                self.conn.execute(f"UNLISTEN {CHANNEL}".encode())
 
     def resume(self) -> Outcome:
         """Take back the tasks this agent (same family and name) still holds, re-fenced."""
@@ -121,7 +134,8 @@ class Agent:
 
     def mark_sandboxed(self, sandboxed: bool) -> None:
         """Say on the board whether this agent's tool runs in the sandbox."""
-        self.conn.execute(q("agent_mark"), {"agent": self.id, "sandboxed": sandboxed})
+        with translated(self.conn, "agent_mark"):
+            self.conn.execute(q("agent_mark"), {"agent": self.id, "sandboxed": sandboxed})
 
     def record_usage(
         self, task: UUID, epoch: int, tokens: int | None, cost_usd: float | None, seconds: float
@@ -169,6 +183,16 @@ class Agent:
             head_commit=head_commit,
             roles=roles,
         )
+
+    def atomically(self, act: Callable[[], Outcome]) -> Outcome:
+        """Run `act` (several verbs) in one transaction: an outcome other than ok, or an
+        exception, rolls back everything it did."""
+        result: list[Outcome] = []
+        with self.conn.transaction():
+            result.append(act())
+            if not result[0].ok:
+                raise psycopg.Rollback()
+        return result[0]
 
     def return_task(self, task: UUID, epoch: int, reason: str, cause: str | None = None) -> Outcome:
         """Send a held task back; `cause` (checks, conflict, review) is governance's evidence."""

@@ -103,8 +103,9 @@ def swarm(ctx: Ctx, config_path: str, no_sandbox: bool, until_idle: float | None
     show_default=True,
     help="Seconds each scripted step takes, so the board can be watched.",
 )
+@click.option("--keep-running", is_flag=True, help="Leave the demo's PostgreSQL running.")
 @pass_ctx
-def demo(ctx: Ctx, demo_dir: str, delay: float) -> None:
+def demo(ctx: Ctx, demo_dir: str, delay: float, keep_running: bool) -> None:
     """The federated demo: five agents of four families and one integrator ship a brief.
 
     Builds a hub from sandbox-repo/, wires the families, submits a three-task brief,
@@ -114,7 +115,7 @@ def demo(ctx: Ctx, demo_dir: str, delay: float) -> None:
     """
     from ainarres.demo import run_demo
 
-    sys.exit(run_demo(Path(demo_dir), delay=delay, log=main_log))
+    sys.exit(run_demo(Path(demo_dir), delay=delay, log=main_log, keep_running=keep_running))
 
 
 COMMANDS = [agent, swarm, demo]

@@ -17,11 +17,12 @@ import click
 from ainarres.board.db import Connection, connect
 from ainarres.board.reads import resolve_task
 from ainarres.board.verbs import Agent, act_atomically
-from ainarres.cli.render import finish
+from ainarres.cli.render import emit_json, finish
 from ainarres.config import AGENT_ENV, FAMILY_ENV, Settings
 from ainarres.credentials import ensure_private_dir, passphrase_from_file
 from ainarres.errors import AinarresError, BadInput
 from ainarres.models import Outcome
+from ainarres.store import Store, agent_name, family_name
 
 FAMILY_OPTION = click.option(
     "--family",
@@ -35,7 +36,9 @@ AGENT_OPTION = click.option(
     help=f"Name of this running instance of the family (or ${AGENT_ENV}); default cli@HOST.",
 )
 EPOCH_OPTION = click.option(
-    "--epoch", type=int, help="Claim epoch (fencing token); default: the one `next` recorded."
+    "--epoch",
+    type=click.IntRange(0, 2**63 - 1),
+    help="Claim epoch (fencing token); default: the one `next` recorded.",
 )
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
@@ -53,15 +56,13 @@ class Ctx:
     @contextmanager
     def reader(self, family: str | None) -> Iterator[Connection]:
         """Reads go through the family's own role when one is given, else the operator's."""
-        with connect(self.settings, family) as conn:
+        with connect(self.settings, None if family is None else family_name(family)) as conn:
             yield conn
 
     @contextmanager
     def agent(self, family: str | None, name: str | None) -> Iterator[tuple[Agent, AgentState]]:
         """An agent of `family` on the family's own connection (registered on first use)."""
-        if not family:
-            raise BadInput(f"this command acts as a family: pass --family NAME or set {FAMILY_ENV}")
-        name = name or f"cli@{socket.gethostname()}"
+        family, name = _names(family, name)
         with connect(self.settings, family) as conn:
             yield Agent.start(conn, name), AgentState(self.settings.state_dir, family, name)
 
@@ -70,9 +71,7 @@ class Ctx:
     ) -> Outcome:
         """Run one verb as an agent in one transaction: a refusal leaves no trace, not even the
         agent's registration or its last-seen time."""
-        if not family:
-            raise BadInput(f"this command acts as a family: pass --family NAME or set {FAMILY_ENV}")
-        name = name or f"cli@{socket.gethostname()}"
+        family, name = _names(family, name)
         state = AgentState(self.settings.state_dir, family, name)
         with connect(self.settings, family) as conn:
             return act_atomically(conn, name, lambda agent: fn(agent, state))
@@ -91,13 +90,18 @@ class Ctx:
         return task, epoch
 
 
+def _names(family: str | None, name: str | None) -> tuple[str, str]:
+    if not family:
+        raise BadInput(f"this command acts as a family: pass --family NAME or set {FAMILY_ENV}")
+    return family_name(family), agent_name(name or f"cli@{socket.gethostname()}")
+
+
 class AgentState:
     """The epochs this CLI agent was handed by `next`: its fencing tokens between commands."""
 
     def __init__(self, state_dir: Path, family: str, agent: str) -> None:
         self.agent = agent
-        safe_agent = agent.replace("/", "_")
-        self.path = state_dir / "agents" / family / f"{safe_agent}.json"
+        self.path = Store(state_dir).agent_state(family, agent)
 
     def _load(self) -> dict[str, int]:
         try:
@@ -131,6 +135,15 @@ class AgentState:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
+@dataclass
+class Said:
+    """What a held verb prints beyond its outcome: a text line, JSON fields, a warning."""
+
+    text: str | None = None
+    fields: dict[str, object] | None = None
+    warning: str | None = None
+
+
 def held_verb(
     ctx: Ctx,
     family: str | None,
@@ -138,29 +151,29 @@ def held_verb(
     task_ref: str,
     epoch: int | None,
     as_json: bool,
-    act: Callable[[Agent, UUID, int], Outcome],
+    act: Callable[[Agent, UUID, int, Said], Outcome],
     forget: bool = True,
-    after: Callable[[Outcome], str | None] | None = None,
 ) -> None:
     """Run a verb on a held task as one transaction, forget the claim when it ends, and
-    print the outcome (exiting with its code). `after` runs once the verb is committed and
-    may return a warning line."""
+    print the outcome (exiting with its code). `act` may fill `Said` with what to show."""
     held: list[tuple[UUID, AgentState]] = []
+    said = Said()
 
     def run(agent: Agent, state: AgentState) -> Outcome:
         task, ep = ctx.task_epoch(agent.conn, state, task_ref, epoch)
         held.append((task, state))
-        return act(agent, task, ep)
+        return act(agent, task, ep, said)
 
     out = ctx.act(family, agent_name, run)
     if forget and held and (out.ok or out.outcome == "lease_lost"):
         task, state = held[0]
         state.forget(task)
-    if out.ok and after is not None:
-        warning = after(out)
-        if warning:
-            click.echo(f"ainarres: warning: {warning}", err=True)
-    finish(out, as_json)
+    if out.ok and said.warning:
+        click.echo(f"ainarres: warning: {said.warning}", err=True)
+    if as_json and said.fields:
+        emit_json({**out.model_dump(mode="json"), **said.fields})
+        finish(out, False, None, quiet=True)
+    finish(out, as_json, said.text if out.ok else None)
 
 
 def held_options(fn: Callable[..., None]) -> Callable[..., None]:

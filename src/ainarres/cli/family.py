@@ -40,8 +40,9 @@ def family() -> None:
 @click.option(
     "--passphrase",
     is_flag=True,
-    help="Protect its signing key with a passphrase "
-    "(required for an integrator; asked on the terminal).",
+    help="Protect its signing key with a passphrase (required for an integrator): asked on "
+    "the terminal, or with no terminal read from the 0600 file named by "
+    "$AINARRES_PASSPHRASE_FILE.",
 )
 @JSON_OPTION
 @pass_ctx
@@ -150,7 +151,11 @@ def lift(ctx: Ctx, family_name: str, role: str, reason: str, as_json: bool) -> N
 @click.argument("name")
 @pass_ctx
 def family_protect(ctx: Ctx, name: str) -> None:
-    """Put a passphrase on family NAME's signing key (required before it may integrate)."""
+    """Put a passphrase on family NAME's signing key (required before it may integrate).
+
+    The passphrase is asked on the terminal; with no terminal it is read from the file
+    named by $AINARRES_PASSPHRASE_FILE (keep that file 0600, or better, remove it after).
+    """
     path = project.protect_key(
         ctx.settings, name, new_passphrase(project.PASSPHRASE_FILE_ENV, "New passphrase")
     )

@@ -38,7 +38,16 @@ def _integrator_family(ctx: Ctx) -> str:
 @click.option("--family", help="The integrator family (default: the only one).")
 @click.option("--dry-run", is_flag=True, help="Merge and check only: no claim, no push.")
 @click.option("--once", is_flag=True, help="Integrate at most one task.")
-@click.option("--no-checks", is_flag=True, help="Skip the project's checks (e.g. benchmarks).")
+@click.option(
+    "--no-checks",
+    is_flag=True,
+    help="Integrate without running the project's checks (this run only; said in the output).",
+)
+@click.option(
+    "--unsandboxed-checks",
+    is_flag=True,
+    help="Run the checks as you, outside the sandbox (unsafe: they run the task's code).",
+)
 @click.option(
     "--ssh-agent",
     "use_agent",
@@ -53,15 +62,18 @@ def integrate_cmd(
     dry_run: bool,
     once: bool,
     no_checks: bool,
+    unsandboxed_checks: bool,
     use_agent: bool,
     as_json: bool,
 ) -> None:
     """Merge approved tasks into main: in memory, checked, signed, one push per run.
 
-    Each approved task's reviewed head is merged onto main without a checkout; on a
-    conflict or failing checks the task goes back to implement with the reason. The
-    good merges go to the hub in one signed push, then the board marks them shipped.
-    A crash at any point is finished by running it again; nothing merges twice.
+    Each approved task's reviewed head is merged onto main without a checkout, and the
+    project's checks ([checks] in ainarres.toml on main: test, pre_commit, timeout,
+    network; or skip = "why") run on the merge in the sandbox. On a conflict or failing
+    checks the task goes back to implement with the reason. The good merges go to the
+    hub in one signed push, then the board marks them shipped. A crash at any point is
+    finished by running it again; nothing merges twice.
     """
     name = family or _integrator_family(ctx)
     ask = (lambda prompt: str(click.prompt(prompt, hide_input=True, err=True))
@@ -72,6 +84,7 @@ def integrate_cmd(
         dry_run=dry_run,
         once=once,
         checks=not no_checks,
+        sandbox_checks=not unsandboxed_checks,
         passphrase=passphrase,
         use_agent=use_agent,
     )
@@ -79,10 +92,16 @@ def integrate_cmd(
     if as_json:
         emit_json([r.__dict__ for r in results])
     elif results:
-        shipped = sum(r.outcome in ("shipped", "would-ship") for r in results)
-        click.echo(
-            f"{'dry run: ' if dry_run else ''}{shipped} shipped, {len(results) - shipped} returned"
-        )
+        counts = {k: sum(r.outcome == k for r in results) for k in
+                  ("shipped", "returned", "deferred", "would-ship", "would-return")}  # fmt: skip
+        if dry_run:
+            click.echo(f"dry run: {counts['would-ship']} would ship, "
+                       f"{counts['would-return']} would return; nothing changed")  # fmt: skip
+        else:
+            click.echo(
+                f"{counts['shipped']} shipped, {counts['returned']} returned"
+                + (f", {counts['deferred']} deferred" if counts["deferred"] else "")
+            )
 
 
 COMMANDS = [integrate_cmd]

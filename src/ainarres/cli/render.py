@@ -39,9 +39,11 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
-def finish(out: Outcome, as_json: bool, text: str | None = None) -> NoReturn:
+def finish(out: Outcome, as_json: bool, text: str | None = None, quiet: bool = False) -> NoReturn:
     """Print an outcome and exit with its code: 0 ok, 5 empty, 2 invalid, 1 any refusal."""
-    if as_json:
+    if quiet:
+        pass
+    elif as_json:
         emit_json(out)
     elif out.ok:
         click.echo(safe(text or out.message))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TextIO
 from uuid import UUID
 
@@ -10,7 +9,15 @@ import click
 
 from ainarres.board import reads
 from ainarres.board.verbs import Agent
-from ainarres.cli.context import FAMILY_OPTION, JSON_OPTION, Ctx, held_options, held_verb, pass_ctx
+from ainarres.cli.context import (
+    FAMILY_OPTION,
+    JSON_OPTION,
+    Ctx,
+    Said,
+    held_options,
+    held_verb,
+    pass_ctx,
+)
 from ainarres.cli.render import emit_json
 from ainarres.errors import BadInput
 from ainarres.models import Outcome
@@ -35,34 +42,19 @@ def show(ctx: Ctx, task_ref: str, family: str | None, as_json: bool) -> None:
     """
     with ctx.reader(family) as conn:
         task = reads.show_task(conn, reads.resolve_task(conn, task_ref))
-        loaded = service.load(ctx.settings, conn, task, family or "operator")
+        loaded = service.load(ctx.settings, conn, task, family)
     if as_json:
         emit_json(render.as_json(loaded))
     else:
         click.echo(render.as_text(loaded))
 
 
-def _note_after(
-    ctx: Ctx, box: list[Agent], kind: str, text: str
-) -> Callable[[Outcome], str | None]:
-    """Once the board has the verdict or annotation, mirror it as a git note on the hub."""
-
-    def after(out: Outcome) -> str | None:
-        task = out.task
-        if not box or task is None or task.head_commit is None:
-            return None
-        agent = box[0]
-        line = service.note_line(kind, agent.family, task, text)
-        owner = f"{agent.family}/{agent.name}"
-        why = service.mirror_note(ctx.settings, agent.family, owner, task.head_commit, line)
-        return None if why is None else f"on the board, but the git note did not land: {why}"
-
-    return after
-
-
 @review.command("annotate")
 @click.option("--file", "file_", required=True, help="A path in the diff.")
-@click.option("--line", type=int, required=True, help="A line number shown in the diff.")
+@click.option(
+    "--line", type=click.IntRange(1, 10_000_000), required=True,
+    help="A line number shown in the diff.",
+)  # fmt: skip
 @click.option("--side", type=click.Choice(service.SIDES), default="new", show_default=True)
 @click.option(
     "--severity", type=click.Choice(service.SEVERITIES), default="minor", show_default=True
@@ -85,31 +77,20 @@ def annotate(
     as_json: bool,
 ) -> None:
     """Annotate a line of the diff of a review you hold (mirrored as a git note)."""
-    if body_file is not None and body is None:
+    if body is not None and body_file is not None:
+        raise BadInput("give --body or --body-file, not both")
+    if body_file is not None:
         body = body_file.read(service.MAX_BODY * 64)  # enough to say how much too long
     if body is None:
         raise BadInput("give the annotation with --body or --body-file")
-    text = body
-    box: list[Agent] = []
+    remark = service.Remark(file_, line, side, severity, body)
 
-    def act(a: Agent, t: UUID, e: int) -> Outcome:
-        box.append(a)
-        return service.annotate(
-            ctx.settings, a, reads.show_task(a.conn, t), e, file_, line, side, severity, body
-        )
+    def act(a: Agent, t: UUID, e: int, said: Said) -> Outcome:
+        done = service.annotate(ctx.settings, a, reads.show_task(a.conn, t), e, remark)
+        said.warning = done.note_problem
+        return done.outcome
 
-    note = f"{file_}:{line} ({side}) [{severity}] {text}"
-    held_verb(
-        ctx,
-        family,
-        agent_name,
-        task_ref,
-        epoch,
-        as_json,
-        act,
-        forget=False,
-        after=_note_after(ctx, box, "annotate", note),
-    )
+    held_verb(ctx, family, agent_name, task_ref, epoch, as_json, act, forget=False)
 
 
 @review.command("approve")
@@ -123,22 +104,14 @@ def approve(
     as_json: bool,
 ) -> None:
     """Approve the reviewed head: only that exact commit may then be integrated."""
-    box: list[Agent] = []
 
-    def act(a: Agent, t: UUID, e: int) -> Outcome:
-        box.append(a)
-        return service.approve(ctx.settings, a, reads.show_task(a.conn, t), e)
+    def act(a: Agent, t: UUID, e: int, said: Said) -> Outcome:
+        task = reads.show_task(a.conn, t)
+        done = service.conclude(ctx.settings, a, task, e, "approve", "")
+        said.warning = done.note_problem
+        return done.outcome
 
-    held_verb(
-        ctx,
-        family,
-        agent_name,
-        task_ref,
-        epoch,
-        as_json,
-        act,
-        after=_note_after(ctx, box, "approve", ""),
-    )
+    held_verb(ctx, family, agent_name, task_ref, epoch, as_json, act)
 
 
 @review.command("return")
@@ -153,23 +126,16 @@ def return_(
     epoch: int | None,
     as_json: bool,
 ) -> None:
-    """Send the task back to implement with your annotations; a new round starts on push."""
-    box: list[Agent] = []
+    """Send the task back to implement with your annotations; a new round starts on push.
 
-    def act(a: Agent, t: UUID, e: int) -> Outcome:
-        box.append(a)
-        return a.return_task(t, e, reason)
+    The same as `ainarres return` on a review."""
 
-    held_verb(
-        ctx,
-        family,
-        agent_name,
-        task_ref,
-        epoch,
-        as_json,
-        act,
-        after=_note_after(ctx, box, "return", reason),
-    )
+    def act(a: Agent, t: UUID, e: int, said: Said) -> Outcome:
+        done = service.send_back(ctx.settings, a, reads.show_task(a.conn, t), e, reason)
+        said.warning = done.note_problem
+        return done.outcome
+
+    held_verb(ctx, family, agent_name, task_ref, epoch, as_json, act)
 
 
 COMMANDS = [review]

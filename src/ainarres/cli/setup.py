@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ainarres.board import migrate as migrations
-from ainarres.board.db import open_connection, operator_conninfo
+from ainarres.board.db import open_connection, operator_conninfo, set_up_server
 from ainarres.board.embedded import EmbeddedServer
 from ainarres.cli.context import JSON_OPTION, Ctx, new_passphrase, pass_ctx
 from ainarres.cli.render import emit_json
@@ -39,6 +39,13 @@ def init(ctx: Ctx, passphrase: bool) -> None:
     directory (scram-sha-256 passwords, unix socket only) and keeps it running.
     """
     ensure_private_dir(ctx.settings.state_dir)
+    # Inside a project's git checkout, nothing of the state directory (credentials!) may
+    # ever be committed: a .gitignore of `*` makes git ignore all of it, itself included.
+    ignore = ctx.settings.state_dir / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# ainarres's state: credentials, the board, caches. Never commit.\n*\n")
+    if ctx.settings.embedded:
+        EmbeddedServer(ctx.settings.state_dir).ensure_running()
     applied = _migrate(ctx)
     if passphrase:
         if not ctx.settings.embedded:
@@ -74,8 +81,8 @@ def _embedded(ctx: Ctx) -> EmbeddedServer:
 @db.command()
 @pass_ctx
 def start(ctx: Ctx) -> None:
-    """Start the embedded server (initialising it the first time)."""
-    server = _embedded(ctx)
+    """Start the embedded server of a board made by `ainarres init`."""
+    server = set_up_server(ctx.settings) if ctx.settings.embedded else _embedded(ctx)
     server.ensure_running()
     click.echo(f"embedded PostgreSQL running (pid {server.status().pid}) at {server.socket_dir}")
 
@@ -131,7 +138,11 @@ def status(ctx: Ctx, as_json: bool) -> None:
 @db.command()
 @pass_ctx
 def migrate(ctx: Ctx) -> None:
-    """Apply pending migrations (each in one transaction, under an advisory lock)."""
+    """Apply pending migrations, each in one transaction.
+
+    One `db migrate` at a time (through a lock no family can take); a migration waits at
+    most 5 s for a lock, then names the session that holds it.
+    """
     applied = _migrate(ctx)
     click.echo(
         f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else "")

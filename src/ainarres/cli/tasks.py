@@ -28,7 +28,11 @@ def _body(body: str | None, body_file: click.File | None) -> str:
     "--body-file", type=click.File("r"), help="Read the text from a file ('-' for stdin)."
 )
 @click.option(
-    "--priority", type=int, default=0, show_default=True, help="-1000..1000, higher first."
+    "--priority",
+    type=click.IntRange(-1000, 1000),
+    default=0,
+    show_default=True,
+    help="-1000..1000, higher first.",
 )
 @JSON_OPTION
 @pass_ctx
@@ -57,7 +61,11 @@ def task() -> None:
     "--body-file", type=click.File("r"), help="Read the body from a file ('-' for stdin)."
 )
 @click.option(
-    "--priority", type=int, default=0, show_default=True, help="-1000..1000, higher first."
+    "--priority",
+    type=click.IntRange(-1000, 1000),
+    default=0,
+    show_default=True,
+    help="-1000..1000, higher first.",
 )
 @click.option("--depends-on", multiple=True, help="A task that must ship first (repeatable).")
 @click.option("--parent", help="The brief this task comes from.")

@@ -1,4 +1,7 @@
-"""The agent's loop from a shell: next, heartbeat, note, done, return, release, block."""
+"""The agent's loop from a shell: next, push, heartbeat, note, done, return, release, block.
+
+Thin adapters over the claim lifecycle (`ainarres.work`), which the runner calls too.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,7 @@ from uuid import UUID
 
 import click
 
-from ainarres import project
-from ainarres.agents import workspace
+from ainarres import project, text
 from ainarres.board import reads
 from ainarres.board.reads import show_task
 from ainarres.board.verbs import Agent
@@ -16,13 +18,44 @@ from ainarres.cli.context import (
     FAMILY_OPTION,
     JSON_OPTION,
     Ctx,
+    Said,
     held_options,
     held_verb,
     pass_ctx,
 )
-from ainarres.cli.render import emit_json, finish
-from ainarres.errors import AinarresError
-from ainarres.models import Outcome
+from ainarres.cli.render import emit_json, finish, safe
+from ainarres.errors import AinarresError, BadInput
+from ainarres.models import Feedback, Outcome
+from ainarres.review import service
+from ainarres.work import implement
+from ainarres.work.implement import Workspace
+
+
+def _prepare(ctx: Ctx, agent: Agent, out: Outcome) -> Workspace | None:
+    """The claimed task's worktree; if it cannot be made, the claim is released (nothing is
+    left held for a lease) and the error says both."""
+    task, epoch = out.task, out.epoch
+    assert task is not None and epoch is not None
+    if not task.writes_branch or project.configured_hub(ctx.settings) is None:
+        return None
+    try:
+        return implement.open_task(ctx.settings, agent, task, epoch,
+                                   log=lambda line: click.echo(safe(line), err=True))  # fmt: skip
+    except AinarresError as exc:
+        released = agent.release(task.id, epoch)
+        raise AinarresError(
+            f"claimed {task.short_id} but could not prepare its worktree ({exc.message}); "
+            f"the claim was {'released' if released.ok else 'NOT released: ' + released.message}",
+            exc.exit_code,
+        ) from None
+
+
+def _feedback_lines(items: list[Feedback]) -> str:
+    if not items:
+        return ""
+    return "\n\nwhat came back (oldest first):\n" + "\n".join(
+        "- " + safe(item.text).replace("\n", "\n  ") for item in items
+    )
 
 
 @click.command("next")
@@ -51,49 +84,46 @@ def next_(
     """Claim the next task this family may do: best priority, dependencies shipped.
 
     Prints the task and the claim epoch, the fencing token later verbs must carry
-    (the CLI remembers it for this agent). Exits 5 when there is nothing to do.
+    (the CLI remembers it for this agent). For an implementer it prepares the task's
+    worktree, merges main into it when main has moved on (conflicts are left as
+    markers to resolve), and shows everything that came back to the task: review
+    verdicts with annotations, failed checks, conflicts, a person's notes.
+    Exits 5 when there is nothing to do.
     """
-    worktree = None
-    feedback = None
+    ws = None
+    feedback: list[Feedback] = []
     with ctx.agent(family, agent_name) as (agent, state):
         out = agent.wait_for_claim(timeout, poll) if wait else agent.claim_next()
         if out.ok and out.task is not None and out.epoch is not None:
+            ws = _prepare(ctx, agent, out)
             state.remember(out.task.id, out.epoch)
-            if out.task.writes_branch and project.configured_hub(ctx.settings) is not None:
-                worktree = workspace.prepare(ctx.settings, agent, out.task, out.epoch).path
             if out.task.writes_branch:
                 feedback = reads.feedback(agent.conn, out.task.id)
+    caught = ws.catch_up if ws is not None else None
     if as_json and out.ok:
-        emit_json(
-            {
-                **out.model_dump(mode="json"),
-                "worktree": str(worktree) if worktree else None,
-                "feedback": feedback,
-            }
-        )
+        emit_json({
+            **out.model_dump(mode="json"),
+            "worktree": str(ws.path) if ws else None,
+            "feedback": [f.model_dump(mode="json") for f in feedback],
+            "catch_up": None if caught is None else
+            {"main": caught.main, "conflicts": list(caught.conflicts)},
+        })  # fmt: skip
         return
-    text = None
+    shown = None
     if out.ok and out.task is not None:
         t = out.task
-        text = (
+        shown = (
             f"{t.short_id} [{t.stage}] as {out.role}: {t.title}\n"
             f"  id {t.id} epoch {out.epoch} lease until {t.lease_expires_at:%H:%M:%S}"
         )
-        if worktree is not None:
-            text += f"\n  worktree {worktree} (branch {t.branch}; `ainarres push` when ready)"
+        if ws is not None:
+            shown += f"\n  worktree {ws.path} (branch {t.branch}; `ainarres push` when ready)"
+        if caught is not None:
+            shown += f"\n  {caught.summary}"
         if t.body:
-            text += "\n\n" + t.body
-        if feedback:
-            text += (
-                f"\n\nreturned by {feedback['family']} after review round "
-                f"{feedback['round']}: {feedback['reason']}"
-            )
-            text += "".join(
-                f"\n  {a['file']}:{a['line']} ({a['side']}) [{a['severity']}] "
-                f"{a['family']}: {a['body']}"
-                for a in feedback["annotations"]
-            )
-    finish(out, as_json, text)
+            shown += "\n\n" + t.body
+        shown += _feedback_lines(feedback)
+    finish(out, as_json, shown)
 
 
 @click.command()
@@ -107,21 +137,13 @@ def heartbeat(
     as_json: bool,
 ) -> None:
     """Extend the lease on a held TASK (do this while working)."""
-    held_verb(
-        ctx,
-        family,
-        agent_name,
-        task_ref,
-        epoch,
-        as_json,
-        lambda a, t, e: a.heartbeat(t, e),
-        forget=False,
-    )
+    held_verb(ctx, family, agent_name, task_ref, epoch, as_json,
+              lambda a, t, e, _: a.heartbeat(t, e), forget=False)  # fmt: skip
 
 
 @click.command()
-@click.argument("body")
 @held_options
+@click.argument("body")
 def note(
     ctx: Ctx,
     task_ref: str,
@@ -132,25 +154,25 @@ def note(
     as_json: bool,
 ) -> None:
     """Add a note (BODY) to the log of a held TASK."""
-    held_verb(
-        ctx,
-        family,
-        agent_name,
-        task_ref,
-        epoch,
-        as_json,
-        lambda a, t, e: a.note(t, e, body),
-        forget=False,
-    )
+    text.check("note", body, max_bytes=16384, single_line=False)
+    held_verb(ctx, family, agent_name, task_ref, epoch, as_json,
+              lambda a, t, e, _: a.note(t, e, body), forget=False)  # fmt: skip
 
 
 @click.command()
 @click.option("--head", "head_commit", help="The commit the work ends at (full hex id).")
+@click.option(
+    "--empty",
+    "empty_reason",
+    metavar="REASON",
+    help="Say why the task needs no change (otherwise an empty change is refused).",
+)
 @held_options
 def done(
     ctx: Ctx,
     task_ref: str,
     head_commit: str | None,
+    empty_reason: str | None,
     family: str | None,
     agent_name: str | None,
     epoch: int | None,
@@ -159,15 +181,17 @@ def done(
     """This one is done: move a held TASK to its next stage.
 
     In a stage that writes the task branch, the head recorded is the hub's branch tip,
-    checked against --head when given: work not pushed is not done.
+    checked against --head when given: work not pushed is not done. A branch that
+    changes nothing against main is refused unless --empty says why.
     """
+    if empty_reason is not None:
+        text.check("--empty", empty_reason, max_bytes=2000, single_line=False)
 
-    def advance(a: Agent, t: UUID, e: int) -> Outcome:
+    def advance(a: Agent, t: UUID, e: int, _: Said) -> Outcome:
         task = show_task(a.conn, t)
-        head = head_commit
         if task.writes_branch and project.configured_hub(ctx.settings) is not None:
-            head = workspace.verified_head(ctx.settings, task, head_commit)
-        return a.advance(t, e, head)
+            return implement.done(ctx.settings, a, task, e, head_commit, empty_reason)
+        return a.advance(t, e, head_commit)
 
     held_verb(ctx, family, agent_name, task_ref, epoch, as_json, advance)
 
@@ -184,16 +208,19 @@ def return_(
     epoch: int | None,
     as_json: bool,
 ) -> None:
-    """Send a held TASK back (e.g. review -> implement) with a reason."""
-    held_verb(
-        ctx,
-        family,
-        agent_name,
-        task_ref,
-        epoch,
-        as_json,
-        lambda a, t, e: a.return_task(t, e, reason),
-    )
+    """Send a held TASK back (e.g. review -> implement) with a reason.
+
+    From a review this is the same as `ainarres review return` (the verdict is mirrored
+    to the hub's review notes).
+    """
+    held_verb(ctx, family, agent_name, task_ref, epoch, as_json,
+              lambda a, t, e, said: _send_back(ctx, a, t, e, reason, said))  # fmt: skip
+
+
+def _send_back(ctx: Ctx, a: Agent, t: UUID, e: int, reason: str, said: Said) -> Outcome:
+    done = service.send_back(ctx.settings, a, show_task(a.conn, t), e, reason)
+    said.warning = done.note_problem
+    return done.outcome
 
 
 @click.command()
@@ -206,8 +233,9 @@ def release(
     epoch: int | None,
     as_json: bool,
 ) -> None:
-    """Give a held TASK back to the queue, unchanged."""
-    held_verb(ctx, family, agent_name, task_ref, epoch, as_json, lambda a, t, e: a.release(t, e))
+    """Give a held TASK back to the queue, unchanged (what was pushed stays on its branch)."""
+    held_verb(ctx, family, agent_name, task_ref, epoch, as_json,
+              lambda a, t, e, _: a.release(t, e))  # fmt: skip
 
 
 @click.command()
@@ -223,30 +251,50 @@ def block(
     as_json: bool,
 ) -> None:
     """Stop work on a held TASK until a person unblocks it."""
-    held_verb(
-        ctx, family, agent_name, task_ref, epoch, as_json, lambda a, t, e: a.block(t, e, reason)
-    )
+    text.check("reason", reason, max_bytes=4000, single_line=False)
+    held_verb(ctx, family, agent_name, task_ref, epoch, as_json,
+              lambda a, t, e, _: a.block(t, e, reason))  # fmt: skip
 
 
 @click.command("push")
+@click.option("--commit", "make_commit", is_flag=True,
+              help="Commit the worktree's changes first (with -m).")  # fmt: skip
+@click.option("-m", "--message", help="With --commit: the commit message's first line.")
 @held_options
 def push_(
     ctx: Ctx,
     task_ref: str,
+    make_commit: bool,
+    message: str | None,
     family: str | None,
     agent_name: str | None,
     epoch: int | None,
     as_json: bool,
 ) -> None:
-    """Push the worktree of a held TASK to its branch on the hub, signed, with the epoch."""
+    """Push the worktree of a held TASK to its branch on the hub, signed, with the epoch.
 
-    def run(a: Agent, t: UUID, e: int) -> Outcome:
+    Refused while the worktree has uncommitted changes (commit them, or pass --commit
+    -m MSG). Prints the commit the hub's branch now holds.
+    """
+    if message is not None:
+        if not make_commit:
+            raise BadInput("-m goes with --commit")
+        text.check("-m", message, max_bytes=200, single_line=True)
+
+    def run(a: Agent, t: UUID, e: int, said: Said) -> Outcome:
         task = show_task(a.conn, t)
-        path = workspace.worktree_of(ctx.settings, a.family, a.name, task)
-        result = workspace.push_branch(ctx.settings, a.family, path, task, e)
-        if not result.ok:
-            why = "; ".join(result.remote_lines) or result.stderr.strip()
-            raise AinarresError(f"the hub refused {task.branch}: {why}")
+        layout = implement.find(ctx.settings, a, task)
+        dirty = implement.uncommitted(layout)
+        if dirty and not make_commit:
+            raise BadInput(
+                f"{len(dirty)} uncommitted change(s) in {layout.worktree} (first: "
+                f"{safe(dirty[0].strip())}); commit them, or pass --commit -m MESSAGE"
+            )
+        if make_commit:
+            implement.commit(a, task, layout, message)
+        head = implement.push_head(ctx.settings, a, task, e, layout)
+        said.text = f"pushed {head} to {task.branch}"
+        said.fields = {"commit": head, "branch": task.branch}
         return a.heartbeat(t, e)
 
     held_verb(ctx, family, agent_name, task_ref, epoch, as_json, run, forget=False)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from ainarres.agents import workspace
 from ainarres.board import reads
 from ainarres.cli.context import AGENT_OPTION, FAMILY_OPTION, JSON_OPTION, Ctx, pass_ctx
 from ainarres.cli.render import emit_json
 from ainarres.errors import BadInput
+from ainarres.work import implement
 
 
 @click.group()
@@ -32,7 +32,7 @@ def prune(ctx: Ctx, family: str | None, agent_name: str | None, as_json: bool) -
     with ctx.reader(family) as conn:
         keep = {t["branch"] for t in reads.open_branches(conn)}
     with ctx.agent(family, agent_name) as (agent, _):
-        report = workspace.prune(ctx.settings, family, agent.name, keep)
+        report = implement.prune(ctx.settings, family, agent.name, keep)
     if as_json:
         emit_json(
             {

@@ -44,10 +44,56 @@ def run(
     result = subprocess.CompletedProcess(done.args, done.returncode, stdout, stderr)
     if check and done.returncode != 0:
         raise AinarresError(
-            f"{' '.join(args)} failed (exit {done.returncode}): {stderr.strip() or stdout.strip()}",
+            f"{_shown(args)} failed (exit {done.returncode}): "
+            f"{one_line(stderr.strip() or stdout.strip())}",
             EXIT_UNEXPECTED,
         )
     return result
+
+
+def one_line(text: str, limit: int = 400) -> str:
+    """A tool's (multi-line) message as one line, cut to `limit` characters."""
+    line = " / ".join(part.strip() for part in text.splitlines() if part.strip())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _shown(args: Sequence[str]) -> str:
+    """The command as a person would type it: without our -c settings and folder pins."""
+    shown: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "-c":
+            skip = True
+        elif not arg.startswith(("--git-dir=", "--work-tree=")):
+            shown.append(arg)
+    return " ".join(shown)
+
+
+# Every git command ainarres runs carries these: none of them may run a program that a
+# repository's config, a worktree's files or the person's settings chose. Hooks of the hub
+# are not affected: a local push clears GIT_CONFIG_PARAMETERS for receive-pack.
+SAFE_CONFIG = (
+    "core.hooksPath=/dev/null",
+    "core.fsmonitor=false",
+    "core.untrackedCache=false",
+    "core.attributesFile=/dev/null",
+    "core.alternateRefsCommand=",
+    "core.sshCommand=ssh",
+    "core.pager=cat",
+    "core.askPass=",
+    "credential.helper=",
+    "diff.external=",
+    "commit.gpgSign=false",
+    "tag.gpgSign=false",
+    "gpg.ssh.program=ssh-keygen",
+    "protocol.ext.allow=never",
+    "submodule.recurse=false",
+    "gc.auto=0",
+    "maintenance.auto=false",
+)
+_SAFE_ARGS = tuple(arg for item in SAFE_CONFIG for arg in ("-c", item))
 
 
 def git(
@@ -57,5 +103,5 @@ def git(
     input_bytes: bytes | None = None,
     check: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``git <args>``; see :func:`run`."""
-    return run(["git", *args], cwd=cwd, env=env, input_bytes=input_bytes, check=check)
+    """Run ``git <args>`` with :data:`SAFE_CONFIG`; see :func:`run`."""
+    return run(["git", *_SAFE_ARGS, *args], cwd=cwd, env=env, input_bytes=input_bytes, check=check)

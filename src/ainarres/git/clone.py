@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 from ainarres.errors import AinarresError, BadInput
+from ainarres.git import cache
 from ainarres.git._env import clean_env
 from ainarres.git._run import git
 
@@ -36,44 +38,64 @@ def _is_bare_repo(path: Path) -> bool:
     return done.returncode == 0 and done.stdout.strip() == "true"
 
 
-def ensure_bare_mirror(hub_url: str, dest: Path) -> Path:
+def _quiet(_: str) -> None:
+    return None
+
+
+def ensure_bare_mirror(hub_url: str, dest: Path, log: cache.Log = _quiet) -> Path:
     """Make ``dest`` a bare copy of every branch of the hub at ``hub_url``; return ``dest``.
 
-    The first call clones, later calls fetch. A ``dest`` that is a mirror of another hub,
-    or a folder that is something else, is refused rather than overwritten.
+    The first call clones, later calls fetch. The mirror is a cache: a kill cannot leave
+    it half-made, stale locks are removed, and one git cannot use is rebuilt from the hub
+    (saying so through ``log``). A ``dest`` that mirrors another hub, or a folder that is
+    not a git repository at all, is refused rather than overwritten.
     """
-    if not dest.exists() or (dest.is_dir() and not any(dest.iterdir())):
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        git("clone", "--quiet", "--bare", hub_url, str(dest), env=clean_env())
-        # clone --bare records no fetch refspec; without one, `git fetch` would update nothing.
-        git("config", "remote.origin.fetch", HEADS_REFSPEC, cwd=dest, env=clean_env())
-        return dest
-    if not dest.is_dir() or not _is_bare_repo(dest):
-        raise BadInput(f"{dest} exists and is not a bare git repository; remove it or pick another")
-    done = git("config", "--get", "remote.origin.url", cwd=dest, env=clean_env(), check=False)
-    if not same_hub(done.stdout.strip(), hub_url):
-        raise BadInput(
-            f"{dest} mirrors {done.stdout.strip() or 'nothing'}, not {hub_url}; "
-            "remove it or pick another folder for this hub's mirror"
-        )
-    fetch(dest)
+    with cache.exclusive(dest):
+        if not dest.exists() or (dest.is_dir() and not any(dest.iterdir())):
+            if dest.exists():
+                dest.rmdir()
+            _clone_mirror(hub_url, dest, log)
+            return dest
+        if not dest.is_dir() or not (dest / "HEAD").exists() or not (dest / "objects").is_dir():
+            raise BadInput(
+                f"{dest} exists and is not a bare git repository; remove it or pick another"
+            )
+        done = git("config", "--get", "remote.origin.url", cwd=dest, env=clean_env(), check=False)
+        if done.returncode == 0 and not same_hub(done.stdout.strip(), hub_url):
+            raise BadInput(
+                f"{dest} mirrors {done.stdout.strip() or 'nothing'}, not {hub_url}; "
+                "remove it or pick another folder for this hub's mirror"
+            )
+        cache.repair(dest, log)
+        cache.sweep_half_made(dest, log)
+        fetched = _fetch(dest)
+        usable = git("rev-list", "-n1", "refs/heads/main", "--", cwd=dest, env=clean_env(),
+                     check=False)  # fmt: skip
+        if done.returncode or not _is_bare_repo(dest) or fetched.returncode or usable.returncode:
+            why = (fetched.stderr or done.stderr or usable.stderr).strip() or "unusable"
+            cache.discard(dest, why, log)
+            _clone_mirror(hub_url, dest, log)
     return dest
+
+
+def _clone_mirror(hub_url: str, dest: Path, log: cache.Log) -> None:
+    cache.clone_into(hub_url, dest, bare=True, log=log)
+    # clone --bare records no fetch refspec; without one, `git fetch` would update nothing.
+    git("config", "remote.origin.fetch", HEADS_REFSPEC, cwd=dest, env=clean_env())
+
+
+def _fetch(dest: Path) -> subprocess.CompletedProcess[str]:
+    # The refspec is given explicitly so that a mirror made by an older version, or with
+    # a hand-edited config, still gets every branch under its own name.
+    return git("fetch", "--quiet", "--prune", "--no-tags", "origin", HEADS_REFSPEC, cwd=dest,
+               env=clean_env(), check=False)  # fmt: skip
 
 
 def fetch(dest: Path) -> None:
     """Bring every branch of the mirror ``dest`` up to date with its hub (deleted ones go)."""
-    # The refspec is given explicitly so that a mirror made by an older version, or with
-    # a hand-edited config, still gets every branch under its own name.
-    git(
-        "fetch",
-        "--quiet",
-        "--prune",
-        "--no-tags",
-        "origin",
-        HEADS_REFSPEC,
-        cwd=dest,
-        env=clean_env(),
-    )
+    done = _fetch(dest)
+    if done.returncode != 0:
+        raise AinarresError(f"cannot fetch the hub into {dest}: {done.stderr.strip()}")
 
 
 def rev_parse(repo: Path, ref: str) -> str | None:
@@ -129,3 +151,16 @@ def first_parent_log(repo: Path, ref: str, count: int = 10) -> list[str]:
     done = git("log", "--first-parent", f"-{count}", "--format=%h %s", ref, cwd=repo,
                env=clean_env())  # fmt: skip
     return done.stdout.splitlines()
+
+
+def tree_differs_from_main(repo: Path, head: str, main: str = "refs/remotes/origin/main") -> bool:
+    """Whether `head` changes anything since it left `main` (merge base .. head)."""
+    base = git("merge-base", main, head, cwd=repo, env=clean_env(), check=False)
+    if base.returncode != 0:
+        raise AinarresError(f"cannot find where {head[:12]} left main in {repo}: "
+                            f"{base.stderr.strip() or 'no common history'}")  # fmt: skip
+    done = git("diff", "--quiet", base.stdout.strip(), head, cwd=repo, env=clean_env(),
+               check=False)  # fmt: skip
+    if done.returncode not in (0, 1):
+        raise AinarresError(f"cannot compare {head[:12]} with main: {done.stderr.strip()}")
+    return done.returncode == 1

@@ -8,6 +8,7 @@ import os
 import secrets
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,8 +45,9 @@ def _is_repo_toplevel(source: Path) -> bool:
     return done.returncode == 0 and Path(done.stdout.strip()).resolve() == source.resolve()
 
 
-def _import_folder(hub_dir: Path, source: Path) -> None:
-    """Commit every non-ignored file of ``source`` as the first commit of main."""
+def _import_folder(hub_dir: Path, source: Path, exclude: Sequence[Path] = ()) -> None:
+    """Commit every non-ignored file of ``source`` as the first commit of main, leaving
+    out ``exclude`` (the state directory, with its credentials, when it lives inside)."""
     with tempfile.TemporaryDirectory(prefix="ainarres-import-") as tmp:
         env = clean_env(
             GIT_INDEX_FILE=str(Path(tmp) / "index"),
@@ -56,7 +58,9 @@ def _import_folder(hub_dir: Path, source: Path) -> None:
         )
         where = [f"--git-dir={hub_dir}", f"--work-tree={source}"]
         # add -A honours the folder's own .gitignore, so caches never reach the hub.
-        git(*where, "add", "-A", ".", cwd=source, env=env)
+        skip = [f":(exclude){p.resolve().relative_to(source)}" for p in exclude
+                if p.resolve().is_relative_to(source) and p.resolve() != source]  # fmt: skip
+        git(*where, "add", "-A", "--", ".", *skip, cwd=source, env=env)
         tree = git(*where, "write-tree", env=env).stdout.strip()
         message = f"Import {source.name}\n"
         commit = git(
@@ -64,6 +68,36 @@ def _import_folder(hub_dir: Path, source: Path) -> None:
         ).stdout.strip()
         # The empty old value makes update-ref fail if main somehow exists already.
         git(*where, "update-ref", "-m", "ainarres import", layout.MAIN_REF, commit, "", env=env)
+
+
+CONFIG_FILE = "ainarres.toml"
+
+
+def _add_checks(hub_dir: Path, test_command: str) -> None:
+    """Commit a [checks] table with `test_command` to ainarres.toml on main (before the
+    gate exists: it is the person's setup of the hub, not a change)."""
+    base = git("rev-parse", layout.MAIN_REF, cwd=hub_dir, env=clean_env()).stdout.strip()
+    shown = git("show", f"{base}:{CONFIG_FILE}", cwd=hub_dir, env=clean_env(), check=False)
+    existing = shown.stdout if shown.returncode == 0 else ""
+    if "[checks]" in existing:
+        raise BadInput(f"main's {CONFIG_FILE} has a [checks] table already; leave out --checks")
+    text = (existing.rstrip("\n") + "\n\n" if existing.strip() else "") + (
+        f"# How ainarres checks each merge before it reaches main.\n[checks]\n"
+        f"test = {json.dumps(test_command)}\n"
+    )
+    with tempfile.TemporaryDirectory(prefix="ainarres-checks-") as tmp:
+        env = clean_env(GIT_INDEX_FILE=str(Path(tmp) / "index"), GIT_AUTHOR_NAME=IMPORT_NAME,
+                        GIT_AUTHOR_EMAIL=IMPORT_EMAIL, GIT_COMMITTER_NAME=IMPORT_NAME,
+                        GIT_COMMITTER_EMAIL=IMPORT_EMAIL)  # fmt: skip
+        blob = git("hash-object", "-w", "--stdin", cwd=hub_dir, env=env,
+                   input_bytes=text.encode()).stdout.strip()  # fmt: skip
+        git("read-tree", base, cwd=hub_dir, env=env)
+        git("update-index", "--add", "--cacheinfo", f"100644,{blob},{CONFIG_FILE}", cwd=hub_dir,
+            env=env)  # fmt: skip
+        tree = git("write-tree", cwd=hub_dir, env=env).stdout.strip()
+        commit = git("commit-tree", "--no-gpg-sign", "-p", base, tree, cwd=hub_dir, env=env,
+                     input_bytes=b"Add ainarres checks\n").stdout.strip()  # fmt: skip
+        git("update-ref", layout.MAIN_REF, commit, base, cwd=hub_dir, env=env)
 
 
 def _configure(hub_dir: Path) -> None:
@@ -90,7 +124,13 @@ def _configure(hub_dir: Path) -> None:
         git("config", name, value, cwd=hub_dir, env=clean_env())
 
 
-def init_hub(hub_path: Path, source: Path, python: str = sys.executable) -> Hub:
+def init_hub(
+    hub_path: Path,
+    source: Path,
+    python: str = sys.executable,
+    checks: str | None = None,
+    exclude: Sequence[Path] = (),
+) -> Hub:
     """Create a bare hub at ``hub_path`` whose main holds ``source``, with the gate installed.
 
     A git repository as ``source`` contributes its HEAD history; a plain folder is
@@ -109,7 +149,9 @@ def init_hub(hub_path: Path, source: Path, python: str = sys.executable) -> Hub:
     if _is_repo_toplevel(source):
         git("push", "--quiet", str(hub_dir), f"HEAD:{layout.MAIN_REF}", cwd=source, env=clean_env())
     else:
-        _import_folder(hub_dir, source)
+        _import_folder(hub_dir, source, (*exclude, hub_dir))
+    if checks is not None:
+        _add_checks(hub_dir, checks)
     _configure(hub_dir)
     state = layout.state_dir(hub_dir)
     state.mkdir(exist_ok=True)
@@ -165,11 +207,20 @@ def check_hub(hub_dir: Path) -> list[str]:
         if os.access(path, os.X_OK):
             problems.append(f"hook {path.name} is not ainarres's; remove it or set it aside")
     for name, want in EXPECTED_CONFIG.items():
-        got = git("config", "--get", name, cwd=hub_dir, env=clean_env(), check=False).stdout.strip()
+        # --local: what the hub's own config says (our -c settings are not the hub's).
+        got = git(
+            "config", "--local", "--get", name, cwd=hub_dir, env=clean_env(), check=False
+        ).stdout.strip()
         if got != want:
             problems.append(f"hub config {name} is {got or 'unset'!r}, expected {want!r}")
     if not git(
-        "config", "--get", "receive.certNonceSeed", cwd=hub_dir, env=clean_env(), check=False
+        "config",
+        "--local",
+        "--get",
+        "receive.certNonceSeed",
+        cwd=hub_dir,
+        env=clean_env(),
+        check=False,
     ).stdout.strip():
         problems.append("hub config receive.certNonceSeed is unset: signed pushes cannot work")
     return problems

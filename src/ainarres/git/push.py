@@ -42,6 +42,16 @@ class PushResult:
     remote_lines: tuple[str, ...]
     stderr: str
 
+    stdout: str = ""
+
+    @property
+    def why(self) -> str:
+        """What the hub or git said against the push, in one line."""
+        if self.remote_lines:
+            return "; ".join(self.remote_lines)
+        said = (self.stderr.strip() or self.stdout.strip()).splitlines()
+        return " / ".join(said) or f"git push exited {self.returncode}"
+
     @property
     def ok(self) -> bool:
         """True when git succeeded and every ref was accepted."""
@@ -118,6 +128,7 @@ def push(
         refs=_parse_porcelain(done.stdout),
         remote_lines=_remote_lines(done.stderr),
         stderr=done.stderr,
+        stdout=done.stdout,
     )
 
 

@@ -1,25 +1,36 @@
 """Worktrees: an agent's checkout of its task branch, and throwaway checkouts for checks.
 
-An agent keeps one ordinary clone of the hub and one worktree per task branch, so
-several tasks can be in progress without stashing, and a returned task picks up
-where the hub's copy of its branch left off.
+An agent keeps one ordinary clone of the hub and one worktree per task branch, so several
+tasks can be in progress without stashing, and a returned task picks up where the hub's
+copy of its branch left off. The clone is a cache of the hub (`git/cache.py`): locked
+while used, repaired or rebuilt when a killed process damaged it.
+
+A worktree is handed to an untrusted tool, so every git command in it goes through
+`git/trusted.py`: its layout is recorded when it is made and checked before each use.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ainarres.errors import AinarresError, BadInput
+from ainarres.git import cache, trusted
 from ainarres.git._env import clean_env
 from ainarres.git._run import git
 from ainarres.git.clone import rev_parse, same_hub
+from ainarres.git.trusted import Layout, LayoutChanged
 
 MAIN_BRANCH = "main"
+
+
+def _quiet(_: str) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -28,7 +39,8 @@ class Worktree:
 
     ``base_commit`` is where the branch left the hub's main (the merge base). ``reused``
     says the worktree existed already; ``from_hub`` that the branch came from the hub (a
-    returned task) rather than from main. ``notes`` explain anything left untouched.
+    returned task) rather than from main. ``notes`` explain anything left untouched or
+    repaired. ``layout`` is its git layout as made, for the trusted side's git commands.
     """
 
     path: Path
@@ -37,6 +49,7 @@ class Worktree:
     reused: bool
     from_hub: bool
     notes: tuple[str, ...] = ()
+    layout: Layout | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -63,26 +76,27 @@ class _Entry:
     locked: bool
 
 
-def _is_ancestor(repo: Path, older: str, newer: str, env: Mapping[str, str]) -> bool:
-    done = git("merge-base", "--is-ancestor", older, newer, cwd=repo, env=env, check=False)
+def _is_ancestor(repo: Path, older: str, newer: str) -> bool:
+    done = git("merge-base", "--is-ancestor", older, newer, cwd=repo, env=clean_env(), check=False)
     if done.returncode > 1:
         raise AinarresError(f"cannot compare {older} and {newer} in {repo}: {done.stderr.strip()}")
     return done.returncode == 0
 
 
-def _ahead(repo: Path, base: str, tip: str, env: Mapping[str, str]) -> int:
-    return int(git("rev-list", "--count", f"{base}..{tip}", cwd=repo, env=env).stdout)
+def _ahead(repo: Path, base: str, tip: str) -> int:
+    return int(git("rev-list", "--count", f"{base}..{tip}", cwd=repo, env=clean_env()).stdout)
 
 
-def _dirty(path: Path, env: Mapping[str, str]) -> bool:
+def _dirty(layout: Layout) -> bool:
     # Untracked files count (an agent's new file is work), ignored ones (caches) do not.
-    return bool(git("status", "--porcelain", cwd=path, env=env).stdout.strip())
+    return bool(trusted.run(layout, "status", "--porcelain").stdout.strip())
 
 
-def _worktrees(repo: Path, env: Mapping[str, str]) -> list[_Entry]:
+def _worktrees(repo: Path) -> list[_Entry]:
     """Every worktree of ``repo``, the main one first, as git lists them."""
     out: list[_Entry] = []
-    for block in git("worktree", "list", "--porcelain", cwd=repo, env=env).stdout.split("\n\n"):
+    listing = git("worktree", "list", "--porcelain", cwd=repo, env=clean_env()).stdout
+    for block in listing.split("\n\n"):
         fields = dict(line.partition(" ")[::2] for line in block.splitlines() if line)
         if "worktree" in fields:
             ref = fields.get("branch", "")
@@ -107,19 +121,33 @@ def worktree_path_is_inside(root: Path, path: Path) -> bool:
     return real != real_root and real.is_relative_to(real_root)
 
 
-def _ensure_clone(hub_url: str, clone_dir: Path, env: Mapping[str, str]) -> None:
+def ensure_clone(hub_url: str, clone_dir: Path, log: cache.Log = _quiet) -> bool:
+    """Make ``clone_dir`` an up-to-date clone of the hub: cloned on first use, repaired
+    and fetched afterwards, rebuilt when git cannot use it (True then: its worktrees are
+    gone with it). Hold ``cache.exclusive``."""
     if not clone_dir.exists() or (clone_dir.is_dir() and not any(clone_dir.iterdir())):
-        clone_dir.parent.mkdir(parents=True, exist_ok=True)
-        git("clone", "--quiet", hub_url, str(clone_dir), env=env)
-        return
+        if clone_dir.exists():
+            clone_dir.rmdir()
+        cache.clone_into(hub_url, clone_dir, bare=False, log=log)
+        return False
     done = None
-    if clone_dir.is_dir():
-        done = git("config", "--get", "remote.origin.url", cwd=clone_dir, env=env, check=False)
-    if done is None or done.returncode != 0 or not same_hub(done.stdout.strip(), hub_url):
+    if (clone_dir / ".git").is_dir():
+        done = git("config", "--get", "remote.origin.url", cwd=clone_dir, env=clean_env(),
+                   check=False)  # fmt: skip
+    if done is None or (done.returncode == 0 and not same_hub(done.stdout.strip(), hub_url)):
         raise BadInput(f"{clone_dir} is not a clone of {hub_url}; remove it or pick another folder")
-    git("fetch", "--quiet", "--prune", "origin", cwd=clone_dir, env=env)
-    # Entries whose folder was deleted by hand would otherwise block their branch.
-    git("worktree", "prune", cwd=clone_dir, env=env)
+    cache.repair(clone_dir, log)
+    cache.sweep_half_made(clone_dir, log)
+    fetched = git("fetch", "--quiet", "--prune", "origin", cwd=clone_dir, env=clean_env(),
+                  check=False)  # fmt: skip
+    usable = git("rev-list", "-n1", "refs/remotes/origin/main", "--", cwd=clone_dir,
+                 env=clean_env(), check=False)  # fmt: skip
+    if done.returncode == 0 and fetched.returncode == 0 and usable.returncode == 0:
+        return False
+    why = (fetched.stderr or done.stderr or usable.stderr).strip() or "unusable"
+    cache.discard(clone_dir, why, log)
+    cache.clone_into(hub_url, clone_dir, bare=False, log=log)
+    return True
 
 
 def prepare_task_worktree(
@@ -128,7 +156,7 @@ def prepare_task_worktree(
     worktrees_root: Path,
     branch: str,
     *,
-    git_env: Mapping[str, str] | None = None,
+    log: cache.Log = _quiet,
 ) -> Worktree:
     """Check out ``branch`` for an agent in a worktree of its clone of the hub.
 
@@ -136,57 +164,110 @@ def prepare_task_worktree(
     has the branch (a returned task) the local branch follows it; otherwise the branch
     starts at the hub's main. The worktree lives at ``worktrees_root/<branch, / as _>``;
     an existing one is reused, and moved to the hub's tip only when that loses nothing.
-    ``git_env`` adds variables (identity, ssh command) to the environment of git.
+    One whose git layout a tool changed is thrown away and made anew from the hub.
     """
-    env = clean_env(None, **dict(git_env or {}))
     # git runs in the clone, so a relative path would otherwise be taken from there.
     clone_dir, worktrees_root = clone_dir.absolute(), worktrees_root.absolute()
-    # A leading dash makes a valid ref name that git branch would read as an option.
-    valid = git("check-ref-format", f"refs/heads/{branch}", env=env, check=False).returncode == 0
-    if not valid or branch in (MAIN_BRANCH, "HEAD") or branch.startswith("-"):
-        raise BadInput(f"{branch!r} cannot be a task branch; use a name like task/42")
-    _ensure_clone(hub_url, clone_dir, env)
-    main = rev_parse(clone_dir, f"refs/remotes/origin/{MAIN_BRANCH}")
-    if main is None:
-        raise AinarresError(f"the hub at {hub_url} has no {MAIN_BRANCH} branch; set up the hub")
-    hub_tip = rev_parse(clone_dir, f"refs/remotes/origin/{branch}")
-    target = hub_tip or main
-    local = rev_parse(clone_dir, f"refs/heads/{branch}")
+    check_branch_name(branch)
     notes: list[str] = []
 
-    def keep_local(where: Path) -> bool:
-        # Local commits the hub lacks are unpushed work: never reset them away.
-        if local is None or local == target or _is_ancestor(where, local, target, env):
-            return False
-        ahead = _ahead(where, target, local, env)
-        notes.append(f"{branch} has {ahead} commit(s) not on the hub; kept, push them")
-        return True
+    def note(line: str) -> None:
+        notes.append(line)
+        log(line)
 
-    existing = next((e.path for e in _worktrees(clone_dir, env) if e.branch == branch), None)
-    if existing is not None:
-        path, reused = existing, True
-        if _dirty(path, env):
-            notes.append(f"{path} has uncommitted changes; left as they are, not reset")
-        elif not keep_local(path) and local != target:
-            git("reset", "--quiet", "--hard", target, cwd=path, env=env)
-    else:
-        path, reused = worktrees_root / branch.replace("/", "_"), False
-        if not worktree_path_is_inside(worktrees_root, path):
-            raise BadInput(f"{path} is outside {worktrees_root}; fix the worktrees folder")
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise BadInput(f"{path} exists and is not a worktree of {branch}; move it away")
-        if local is None:
-            git("branch", "--quiet", "--no-track", branch, target, cwd=clone_dir, env=env)
-            # A plain `git push` in the worktree then goes to the same branch on the hub.
-            git("config", f"branch.{branch}.remote", "origin", cwd=clone_dir, env=env)
-            git("config", f"branch.{branch}.merge", f"refs/heads/{branch}", cwd=clone_dir, env=env)
-        elif not keep_local(clone_dir) and local != target:
-            git("branch", "--quiet", "--force", branch, target, cwd=clone_dir, env=env)
-        worktrees_root.mkdir(parents=True, exist_ok=True)
-        git("worktree", "add", "--quiet", str(path), branch, cwd=clone_dir, env=env)
-    head = git("rev-parse", "HEAD", cwd=path, env=env).stdout.strip()
-    base = git("merge-base", main, head, cwd=path, env=env).stdout.strip()
-    return Worktree(path, branch, base, reused, hub_tip is not None, tuple(notes))
+    with cache.exclusive(clone_dir):
+        if ensure_clone(hub_url, clone_dir, note) and worktrees_root.exists():
+            shutil.rmtree(worktrees_root)
+            note(f"removed {worktrees_root}: its worktrees belonged to the rebuilt clone")
+        main = rev_parse(clone_dir, f"refs/remotes/origin/{MAIN_BRANCH}")
+        if main is None:
+            raise AinarresError(f"the hub at {hub_url} has no {MAIN_BRANCH} branch; set up the hub")
+        hub_tip = rev_parse(clone_dir, f"refs/remotes/origin/{branch}")
+        target = hub_tip or main
+        local = rev_parse(clone_dir, f"refs/heads/{branch}")
+
+        def keep_local() -> bool:
+            # Local commits the hub lacks are unpushed work: never reset them away.
+            if local is None or local == target or _is_ancestor(clone_dir, local, target):
+                return False
+            ahead = _ahead(clone_dir, target, local)
+            notes.append(f"{branch} has {ahead} commit(s) not on the hub; kept, push them")
+            return True
+
+        layout = _existing(clone_dir, branch, note)
+        if layout is not None:
+            path, reused = layout.worktree, True
+            if _dirty(layout):
+                notes.append(f"{path} has uncommitted changes; left as they are, not reset")
+            elif not keep_local() and local != target:
+                trusted.run(layout, "reset", "--quiet", "--hard", target)
+        else:
+            path, reused = worktrees_root / branch.replace("/", "_"), False
+            if not worktree_path_is_inside(worktrees_root, path):
+                raise BadInput(f"{path} is outside {worktrees_root}; fix the worktrees folder")
+            if path.is_symlink() or (path.exists() and not path.is_dir()):
+                raise BadInput(f"{path} exists and is not a worktree of {branch}; move it away")
+            if path.exists() and any(path.iterdir()):
+                # Left by a killed `worktree add` or a rebuilt clone: no git record points
+                # at it, so it holds nothing git could still commit.
+                shutil.rmtree(path)
+                note(f"removed {path}: a leftover folder no worktree record points at")
+            if local is None:
+                git("branch", "--quiet", "--no-track", branch, target, cwd=clone_dir,
+                    env=clean_env())  # fmt: skip
+                # A plain `git push` in the worktree then goes to the same branch on the hub.
+                for key, value in (("remote", "origin"), ("merge", f"refs/heads/{branch}")):
+                    git("config", f"branch.{branch}.{key}", value, cwd=clone_dir, env=clean_env())
+            elif not keep_local() and local != target:
+                git("branch", "--quiet", "--force", branch, target, cwd=clone_dir,
+                    env=clean_env())  # fmt: skip
+            worktrees_root.mkdir(parents=True, exist_ok=True)
+            git("worktree", "add", "--quiet", str(path), branch, cwd=clone_dir, env=clean_env())
+            layout = trusted.record(path, clone_dir / ".git")
+        head = trusted.run(layout, "rev-parse", "HEAD").stdout.strip()
+        base = git("merge-base", main, head, cwd=clone_dir, env=clean_env()).stdout.strip()
+    return Worktree(path, branch, base, reused, hub_tip is not None, tuple(notes), layout)
+
+
+def check_branch_name(branch: str) -> None:
+    """Refuse a branch name that git refuses, or that could be read as an option."""
+    valid = git("check-ref-format", f"refs/heads/{branch}", env=clean_env(), check=False)
+    if valid.returncode != 0 or branch in (MAIN_BRANCH, "HEAD") or branch.startswith("-"):
+        raise BadInput(f"{branch!r} cannot be a task branch; use a name like task/42")
+
+
+def _existing(clone_dir: Path, branch: str, note: cache.Log) -> Layout | None:
+    """The layout of the branch's worktree, if there is one that ainarres can still trust;
+    one a tool tampered with is removed (without running git in it) and forgotten."""
+    entry = next((e for e in _worktrees(clone_dir) if e.branch == branch), None)
+    if entry is None:
+        return None
+    try:
+        return trusted.record(entry.path, clone_dir / ".git")
+    except LayoutChanged as exc:
+        note(f"threw away the worktree of {branch}: {exc.message}")
+    admin = _admin_of(clone_dir, entry.path)
+    shutil.rmtree(entry.path, ignore_errors=True)
+    if admin is not None:
+        shutil.rmtree(admin, ignore_errors=True)
+    git("worktree", "prune", cwd=clone_dir, env=clean_env())
+    return None
+
+
+def _admin_of(clone_dir: Path, worktree: Path) -> Path | None:
+    for admin in (clone_dir / ".git" / "worktrees").glob("*"):
+        try:
+            if Path((admin / "gitdir").read_text().strip()).parent == worktree:
+                return admin
+        except OSError:
+            continue
+    return None
+
+
+def worktree_layout(clone_dir: Path, branch: str) -> Layout | None:
+    """The recorded-and-checked layout of the branch's worktree in this clone, or None."""
+    entry = next((e for e in _worktrees(clone_dir) if e.branch == branch), None)
+    return None if entry is None else trusted.record(entry.path, clone_dir / ".git")
 
 
 def prune_worktrees(clone_dir: Path, keep_branches: set[str], merged_into: str) -> PruneReport:
@@ -194,93 +275,132 @@ def prune_worktrees(clone_dir: Path, keep_branches: set[str], merged_into: str) 
 
     Branches in ``keep_branches`` and the clone's own checkout are left alone. A
     worktree with uncommitted changes, or a branch with commits ``merged_into`` lacks,
-    is kept and listed in the report with the reason. Fetch first to judge by the
-    hub's latest main (e.g. ``merged_into="origin/main"``).
+    is kept and listed in the report with the reason; so is one whose git layout was
+    changed (nothing is run in it). Fetch first to judge by the hub's latest main
+    (e.g. ``merged_into="origin/main"``).
     """
-    env = clean_env()
-    git("worktree", "prune", cwd=clone_dir, env=env)
+    with cache.exclusive(clone_dir):
+        return _prune(clone_dir, keep_branches, merged_into)
+
+
+def _prune(clone_dir: Path, keep_branches: set[str], merged_into: str) -> PruneReport:
+    cache.repair(clone_dir, _quiet)
     merged = rev_parse(clone_dir, merged_into)
     if merged is None:
         raise BadInput(f"{merged_into!r} is not a commit in {clone_dir}; fetch, or name a ref")
     report = PruneReport()
-    entries = _worktrees(clone_dir, env)
+    entries = _worktrees(clone_dir)
     # The first entry is the clone's own checkout; its branch cannot be deleted.
     skip = {MAIN_BRANCH, *keep_branches, *(e.branch for e in entries[:1] if e.branch)}
 
     def unmerged(name: str) -> str | None:
-        ahead = _ahead(clone_dir, merged, f"refs/heads/{name}", env)
+        ahead = _ahead(clone_dir, merged, f"refs/heads/{name}")
         return f"{ahead} commit(s) not in {merged_into}" if ahead else None
 
     for entry in entries[1:]:
         if entry.branch is None:
             report.kept.append(Kept(None, entry.path, "detached HEAD, not a task branch"))
-        elif entry.branch not in skip:
-            skip.add(entry.branch)
-            why = ["locked"] if entry.locked else []
-            why += ["uncommitted changes"] if _dirty(entry.path, env) else []
-            ahead = unmerged(entry.branch)
-            if ahead:
-                why.append(ahead)
-            if why:
-                report.kept.append(Kept(entry.branch, entry.path, "; ".join(why)))
-            else:
-                git("worktree", "remove", str(entry.path), cwd=clone_dir, env=env)
-                git("branch", "--quiet", "-D", entry.branch, cwd=clone_dir, env=env)
-                report.removed.append(entry.branch)
+            continue
+        if entry.branch in skip:
+            continue
+        skip.add(entry.branch)
+        try:
+            layout = trusted.record(entry.path, clone_dir / ".git")
+        except LayoutChanged as exc:
+            report.kept.append(Kept(entry.branch, entry.path, f"{exc.message}; look at it"))
+            continue
+        why = ["locked"] if entry.locked else []
+        why += ["uncommitted changes"] if _dirty(layout) else []
+        ahead = unmerged(entry.branch)
+        if ahead:
+            why.append(ahead)
+        if why:
+            report.kept.append(Kept(entry.branch, entry.path, "; ".join(why)))
+        else:
+            git("worktree", "remove", str(entry.path), cwd=clone_dir, env=clean_env())
+            git("branch", "--quiet", "-D", entry.branch, cwd=clone_dir, env=clean_env())
+            report.removed.append(entry.branch)
     # Branches left without a worktree (its folder deleted by hand) are judged alike.
-    heads = git(
-        "for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads/", cwd=clone_dir, env=env
-    )
+    heads = git("for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads/", cwd=clone_dir,
+                env=clean_env())  # fmt: skip
     for name in heads.stdout.split():
         reason = None if name in skip else unmerged(name)
         if reason:
             report.kept.append(Kept(name, None, reason))
         elif name not in skip:
-            git("branch", "--quiet", "-D", name, cwd=clone_dir, env=env)
+            git("branch", "--quiet", "-D", name, cwd=clone_dir, env=clean_env())
             report.removed.append(name)
     return report
 
 
-def commit_all(worktree: Path, message: str, author: tuple[str, str]) -> str | None:
-    """Commit every change in ``worktree`` (new files too) as ``author``; None if none."""
+def commit_all(layout: Layout, message: str, author: tuple[str, str]) -> str | None:
+    """Commit every change in the worktree (new files too) as ``author``; None if none.
+
+    The layout is checked first: a worktree whose git data a tool replaced is refused
+    (LayoutChanged) before any git runs in it.
+    """
+    trusted.verify(layout, deep=True)
     name, email = author
-    env = clean_env(
-        None,
-        GIT_AUTHOR_NAME=name,
-        GIT_AUTHOR_EMAIL=email,
-        GIT_COMMITTER_NAME=name,
-        GIT_COMMITTER_EMAIL=email,
-    )
-    git("add", "--all", cwd=worktree, env=env)
-    staged = git("diff", "--cached", "--quiet", cwd=worktree, env=env, check=False)
-    if staged.returncode == 0:
+    ident = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+             "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}  # fmt: skip
+    trusted.run(layout, "add", "--all", env=ident)
+    staged = trusted.run(layout, "diff", "--cached", "--quiet", env=ident, check=False)
+    if staged.returncode == 0 and not (layout.git_dir / "MERGE_HEAD").exists():
         return None
-    if staged.returncode != 1:
-        raise AinarresError(f"cannot tell what changed in {worktree}: {staged.stderr.strip()}")
+    if staged.returncode not in (0, 1):
+        raise AinarresError(f"cannot tell what changed in {layout.worktree}: "
+                            f"{staged.stderr.strip()}")  # fmt: skip
     # The message goes through stdin so that no text in it can be read as an option.
-    commit = ("commit", "--quiet", "--no-gpg-sign", "--file=-")
-    git(*commit, cwd=worktree, env=env, input_bytes=message.encode())
-    return git("rev-parse", "HEAD", cwd=worktree, env=env).stdout.strip()
+    trusted.run(layout, "commit", "--quiet", "--no-verify", "--no-gpg-sign", "--file=-",
+                env=ident, input_bytes=message.encode())  # fmt: skip
+    return trusted.run(layout, "rev-parse", "HEAD").stdout.strip()
+
+
+def sweep_scratch(parent: Path) -> list[Path]:
+    """Remove the scratch checkouts under ``parent`` whose process is gone; the removed."""
+    removed = []
+    for path in parent.glob("*-*"):
+        pid = path.name.split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextmanager
-def scratch_worktree(repo_path: Path, commit: str) -> Iterator[Path]:
-    """Check ``commit`` out (detached) in a temporary worktree of ``repo_path``; yield its path.
+def isolated_checkout(repo: Path, commit: str, parent: Path) -> Iterator[Path]:
+    """Check ``commit`` of ``repo`` (bare or not) out in a repository of its own under
+    ``parent``, sharing ``repo``'s objects read-only (alternates); yield its folder.
 
-    Works from a bare mirror too. The worktree and git's record of it are removed on
-    exit, also when the body raises, so checks never leave checkouts behind.
+    Nothing is written into ``repo``, so a kill at any point cannot damage it: what is
+    left is a folder named after this process, which :func:`sweep_scratch` removes once
+    the process is gone. Whatever runs in the checkout may change it freely.
     """
-    env = clean_env()
-    tmp = Path(tempfile.mkdtemp(prefix="ainarres-scratch-"))
-    path = tmp / "tree"
-    added = False
+    objects = (repo / ".git" / "objects") if (repo / ".git").is_dir() else repo / "objects"
+    parent.mkdir(parents=True, exist_ok=True)
+    oid = rev_parse(repo, commit)
+    if oid is None:
+        raise AinarresError(f"cannot check {commit[:12]} out of {repo}: no such commit")
+    sweep_scratch(parent)
+    path = parent / f"{os.getpid()}-{secrets.token_hex(4)}"
     try:
-        git("worktree", "add", "--quiet", "--detach", str(path), commit, cwd=repo_path, env=env)
-        added = True
+        git("init", "--quiet", str(path), env=clean_env())
+        (path / ".git" / "objects" / "info" / "alternates").write_text(f"{objects.resolve()}\n")
+        done = git("-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", oid,
+                   cwd=path, env=clean_env(), check=False)  # fmt: skip
+        if done.returncode != 0:
+            raise AinarresError(f"cannot check {commit[:12]} out of {repo}: "
+                                f"{done.stderr.strip()}")  # fmt: skip
         yield path
     finally:
-        if added:
-            # --force: the checks may have left build output or changed tracked files.
-            git("worktree", "remove", "--force", str(path), cwd=repo_path, env=env, check=False)
-        shutil.rmtree(tmp, ignore_errors=True)
-        git("worktree", "prune", cwd=repo_path, env=env, check=False)
+        shutil.rmtree(path, ignore_errors=True)

@@ -1,7 +1,18 @@
-"""The project's own checks (``[checks]`` in ainarres.toml), run on a checkout before a merge.
+"""The project's own checks (``[checks]`` in ainarres.toml on main), run on a checkout of
+each merge before it may reach main.
 
-The checkout is a plain folder here (a scratch worktree made by ``ainarres.git.worktree``);
-this module only parses the configuration and runs commands in it.
+The checks run the task's code, so they run as an untrusted process would: in the
+sandbox (`agents/sandbox.py`), with the checkout writable and nothing else of this machine
+(no credential, no passphrase, no agent socket), the network off unless the project asks
+for it, and a time limit. The keys:
+
+    [checks]
+    test = "python -m pytest -q"   # a shell command, run in the checkout; exit 0 = pass
+    pre_commit = false             # run `pre-commit run --all-files` first
+    timeout = 600                  # seconds for all steps together
+    network = false                # let the checks reach the network
+    # or, for a project with nothing to check:
+    # skip = "why there are no checks"
 """
 
 from __future__ import annotations
@@ -9,34 +20,46 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
+from ainarres.agents import sandbox
 from ainarres.errors import AinarresError, BadInput
 from ainarres.git._env import clean_env
 
 DEFAULT_TIMEOUT = 600.0
 TAIL_LINES = 40
+PROGRESS_EVERY = 10.0
 # Enough bytes for TAIL_LINES of ordinary output; a huge log is never read whole.
 _TAIL_BYTES = 64 * 1024
-_KEYS = ("test", "pre_commit", "timeout")
+_KEYS = ("test", "pre_commit", "timeout", "network", "skip")
 PRE_COMMIT = ("pre-commit", "run", "--all-files", "--show-diff-on-failure", "--color=never")
+HOW_TO = (
+    'add a [checks] table to ainarres.toml on main, e.g. test = "python -m pytest -q" '
+    '(or skip = "why there is nothing to check")'
+)
+Progress = Callable[[str, float], None]
 
 
 @dataclass(frozen=True)
 class Checks:
-    """What to run: ``test`` is a shell command; ``timeout`` bounds the whole run, in seconds."""
+    """What to run: ``test`` is a shell command; ``timeout`` bounds the whole run, in
+    seconds; ``skip`` (instead of a test) records why a project has no checks."""
 
     test: str
     pre_commit: bool = False
     timeout: float = DEFAULT_TIMEOUT
+    network: bool = False
+    skip: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +71,13 @@ class CheckResult:
     output_tail: str
     seconds: float
 
+    @property
+    def failing_tests(self) -> list[str]:
+        """Test names the output says failed (unittest and pytest formats), up to 20."""
+        found = re.findall(r"^(?:FAIL|ERROR): (\S+(?: \([^)]*\))?)|^FAILED (\S+::\S+)",
+                           self.output_tail, re.MULTILINE)  # fmt: skip
+        return [a or b for a, b in found][:20]
+
 
 def load_checks(config_text: str) -> Checks:
     """Parse the ``[checks]`` table of an ainarres.toml; a wrong or unknown key is refused."""
@@ -57,20 +87,26 @@ def load_checks(config_text: str) -> Checks:
         raise BadInput(f"ainarres.toml is not valid TOML ({exc}); fix the file") from exc
     table = data.get("checks")
     if not isinstance(table, dict):
-        raise BadInput(
-            'ainarres.toml needs a [checks] table with test = "<command that runs the tests>"'
-        )
+        raise BadInput(f"ainarres.toml needs a [checks] table: {HOW_TO}")
     for key in table:
         if key not in _KEYS:
             raise BadInput(
                 f"unknown key checks.{key} in ainarres.toml; the keys are {', '.join(_KEYS)}"
             )
+    skip = table.get("skip")
+    if skip is not None:
+        if not isinstance(skip, str) or not skip.strip() or "test" in table:
+            raise BadInput("checks.skip must be a non-empty reason, and goes without checks.test")
+        return Checks(test="", skip=skip.strip())
     test = table.get("test")
     if not isinstance(test, str) or not test.strip():
         raise BadInput("checks.test must be a non-empty string: the command that runs the tests")
     pre_commit = table.get("pre_commit", False)
     if not isinstance(pre_commit, bool):
         raise BadInput("checks.pre_commit must be true or false")
+    network = table.get("network", False)
+    if not isinstance(network, bool):
+        raise BadInput("checks.network must be true or false")
     timeout = table.get("timeout", DEFAULT_TIMEOUT)
     # bool is an int in Python, but `timeout = true` is surely a mistake.
     if (
@@ -80,7 +116,7 @@ def load_checks(config_text: str) -> Checks:
         or timeout <= 0
     ):
         raise BadInput("checks.timeout must be a positive number of seconds")
-    return Checks(test=test, pre_commit=pre_commit, timeout=float(timeout))
+    return Checks(test=test, pre_commit=pre_commit, timeout=float(timeout), network=network)
 
 
 def _kill_group(pgid: int) -> None:
@@ -88,6 +124,13 @@ def _kill_group(pgid: int) -> None:
     # group; killing only the shell would leave them running and holding the checkout.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """How the checks are confined: the sandbox's mounts (None: run unsandboxed)."""
+
+    mounts: sandbox.Mounts | None
 
 
 def _step(
@@ -98,6 +141,8 @@ def _step(
     out: IO[bytes],
     deadline: float,
     timeout: float,
+    confined: Confinement,
+    progress: Progress,
 ) -> str | None:
     """Run one step with its output appended to ``out``; return why it failed, or None."""
     shown = command if isinstance(command, str) else " ".join(command)
@@ -106,12 +151,16 @@ def _step(
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         return f"{name} did not start: the checks timeout was used up"
+    argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
+    outer_env = dict(env)
+    if confined.mounts is not None:
+        argv = sandbox.wrap(argv, confined.mounts, workdir, env)
+        outer_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     try:
         proc = subprocess.Popen(
-            command if isinstance(command, str) else list(command),
-            shell=isinstance(command, str),
+            argv,
             cwd=workdir,
-            env=dict(env),
+            env=outer_env,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -121,12 +170,19 @@ def _step(
         raise AinarresError(
             f"cannot run {shown!r}: {exc.strerror}; install it or change [checks] in ainarres.toml"
         ) from exc
+    started = time.monotonic()
+    progress(name, 0.0)
     try:
-        code = proc.wait(timeout=remaining)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc.pid)
-        proc.wait()
-        return f"{name} timed out: all checks must finish within {timeout:g}s"
+        while True:
+            try:
+                code = proc.wait(timeout=min(PROGRESS_EVERY, max(0.0, deadline - time.monotonic())))
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() >= deadline:
+                    _kill_group(proc.pid)
+                    proc.wait()
+                    return f"{name} timed out: all checks must finish within {timeout:g}s"
+                progress(name, time.monotonic() - started)
     finally:
         _kill_group(proc.pid)
     return None if code == 0 else f"{name} failed with exit status {code}"
@@ -139,18 +195,38 @@ def _tail(out: IO[bytes]) -> str:
     return "\n".join(lines[-TAIL_LINES:])
 
 
+def checks_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of the checks: a plain PATH (the interpreter running ainarres first),
+    LANG and a private HOME; nothing else of the integrator's (no passphrase file, no
+    agent socket, no database URL)."""
+    source = os.environ if base is None else base
+    path = f"{Path(sys.executable).parent}{os.pathsep}{source.get('PATH', '/usr/bin:/bin')}"
+    env = {k: source[k] for k in ("LANG", "LC_ALL") if k in source}
+    env.update(PATH=path, HOME=sandbox.SANDBOX_HOME)
+    return env
+
+
 def run_checks(
-    checks: Checks, workdir: Path, *, env: Mapping[str, str] | None = None
+    checks: Checks,
+    workdir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    mounts: sandbox.Mounts | None = None,
+    progress: Progress = lambda _name, _seconds: None,
 ) -> CheckResult:
     """Run pre-commit (when enabled) and then the test command in ``workdir``.
 
-    ``workdir`` must be a git checkout when pre-commit runs. ``env`` replaces the
-    environment (default: this process's), minus variables that pin git to another
-    repository. The timeout covers both steps; on expiry the whole process group dies.
+    ``mounts`` confines each step to the sandbox (None runs them as this user, for a
+    person who chose that). ``env`` replaces the environment (default: :func:`checks_env`),
+    minus variables that pin git to another repository. The timeout covers both steps; on
+    expiry the whole process group dies. ``progress`` hears (step, seconds) while a step
+    runs (at 0.0 when it starts).
     """
     if not workdir.is_dir():
         raise BadInput(f"{workdir} is not a folder; check out the commit to test first")
-    run_env = clean_env(env)
+    if checks.skip is not None:
+        return CheckResult(True, None, f"no checks: {checks.skip}", 0.0)
+    run_env = clean_env(checks_env() if env is None else env)
     start = time.monotonic()
     deadline = start + checks.timeout
     steps: list[tuple[str, str | tuple[str, ...]]] = []
@@ -158,9 +234,12 @@ def run_checks(
         steps.append(("pre-commit", PRE_COMMIT))
     steps.append(("test", checks.test))
     failed: str | None = None
+    # The project's config, not the caller, decides whether the checks reach the network.
+    confined = Confinement(None if mounts is None else replace(mounts, network=checks.network))
     with tempfile.TemporaryFile() as out:
         for name, command in steps:
-            why = _step(name, command, workdir, run_env, out, deadline, checks.timeout)
+            why = _step(name, command, workdir, run_env, out, deadline, checks.timeout,
+                        confined, progress)  # fmt: skip
             if why is not None:
                 out.write(f"\nainarres: {why}\n".encode())
                 failed = name

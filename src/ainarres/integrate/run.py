@@ -1,38 +1,50 @@
-"""`ainarres integrate`: approved tasks -> in-memory merges -> checks -> one signed push.
+"""`ainarres integrate`: approved tasks -> merges -> checks -> one signed push.
 
 The integrator claims the integration steps as its family, merges each reviewed head onto
-main in a bare mirror (no checkout), runs the project's checks on each merge result,
-pushes the batch of good merges with one signed push, then marks those tasks shipped.
+main in a bare mirror (`git merge-tree`: no checkout, the same tree the gate recomputes),
+runs the project's checks on each merge result in the sandbox, pushes the batch of good
+merges with one signed push, then marks those tasks shipped.
 
 Rerun-safe: every merge carries an `Ainarres-Task` trailer. After a crash between the
 push and the board update, a rerun resumes the tasks its agent still holds, finds their
-merges on the hub's main, and ships them without merging anything twice.
+merges on the hub's main, and ships them without merging anything twice. The mirror and
+the checks' checkouts are caches: a kill can damage neither for the next run.
+
+Nothing ships unchecked by surprise: with no `[checks]` on main, integrate refuses unless
+a person passes `--no-checks` or the project says `skip = "why"`. A task that changes the
+checks is integrated alone, and the new checks apply from the next run.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ainarres import project
+from ainarres.agents import sandbox
 from ainarres.board import reads
 from ainarres.board.db import Connection, family_conninfo, open_connection
 from ainarres.board.verbs import Agent
 from ainarres.config import Settings
-from ainarres.errors import AinarresError
+from ainarres.errors import AinarresError, BadInput, BoardLost
 from ainarres.git import clone as mirrors
 from ainarres.git import merge as merges
 from ainarres.git.push import push
-from ainarres.git.worktree import scratch_worktree
-from ainarres.integrate.checks import load_checks, run_checks
-from ainarres.models import Task
+from ainarres.git.worktree import isolated_checkout
+from ainarres.integrate.checks import HOW_TO, CheckResult, Checks, load_checks, run_checks
+from ainarres.models import Outcome, Task
+from ainarres.store import Store
 
 ROLE = "integrator"
 MAIN = "refs/heads/main"
+CONFIG = "ainarres.toml"
 FAILPOINT_ENV = "AINARRES_FAILPOINT"  # tests: crash on purpose at a named point
+PATIENCE = 300.0  # seconds integrate waits for a board that went away
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,7 @@ class Options:
     checks: bool = True
     passphrase: str | None = None  # opens the integrator's key (None: unprotected or agent)
     use_agent: bool = False  # sign through the person's ssh-agent
+    sandbox_checks: bool = True  # False: the person ran with --unsandboxed-checks
 
 
 @dataclass(frozen=True)
@@ -52,7 +65,7 @@ class TaskResult:
 
     short_id: str
     title: str
-    outcome: str  # shipped | returned | would-ship | would-return
+    outcome: str  # shipped | returned | would-ship | would-return | deferred
     detail: str = ""
 
 
@@ -63,13 +76,15 @@ class _Held:
 
 
 def _failpoint(name: str) -> None:
+    """Tests kill integrate at a named point: SIGKILL, so nothing gets to clean up."""
     if os.environ.get(FAILPOINT_ENV) == name:
-        os._exit(86)  # a crash, not an exception: nothing gets to clean up
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _mirror(settings: Settings, family: str) -> Path:
+def _mirror(settings: Settings, family: str, progress: Callable[[str], None]) -> Path:
     hub = project.require_hub(settings)
-    return mirrors.ensure_bare_mirror(str(hub), settings.state_dir / "integrator" / f"{family}.git")
+    dest = Store(settings.state_dir).integrator_mirror(family)
+    return mirrors.ensure_bare_mirror(str(hub), dest, progress)
 
 
 def _claim(agent: Agent, once: bool) -> list[_Held]:
@@ -79,11 +94,10 @@ def _claim(agent: Agent, once: bool) -> list[_Held]:
     ]
     while not (once and held):
         out = agent.claim_next(ROLE)
-        if out.outcome != "ok":
-            if out.outcome not in ("empty", "ok"):
-                raise AinarresError(out.message)
+        if out.outcome == "empty":
             break
-        assert out.task is not None and out.epoch is not None
+        if not out.ok or out.task is None or out.epoch is None:
+            raise AinarresError(out.message)
         held.append(_Held(out.task, out.epoch))
     return held
 
@@ -98,38 +112,128 @@ def _message(conn: Connection, task: Task, family: str) -> str:
     return merges.merge_message(task.title, trailers)
 
 
-def _check(mirror: Path, config_at: str, merge: str) -> str | None:
-    """Run the project's checks on the merge result; None when they pass, else why not.
+@dataclass(frozen=True)
+class _Plan:
+    """How this run checks merges: the [checks] read from main before the run (never from
+    a task's own change), and where checkouts go."""
 
-    The checks' configuration is read from main before the merge, never from the task's
-    own change: the work under review must not choose the command that judges it.
-    """
-    config = mirrors.read_blob(mirror, config_at, "ainarres.toml")
-    if config is None:
+    checks: Checks | None  # None: --no-checks
+    config_text: str | None
+    mounts_for: Callable[[Path, Path], sandbox.Mounts] | None
+    scratch: Path
+
+
+def _plan(settings: Settings, mirror: Path, tip: str, options: Options) -> _Plan:
+    text = mirrors.read_blob(mirror, tip, CONFIG)
+    scratch = Store(settings.state_dir).scratch
+    if not options.checks:
+        return _Plan(None, text, None, scratch)
+    if text is None:
+        raise BadInput(f"main has no {CONFIG}, so nothing would check the merges: {HOW_TO}; "
+                       "or pass --no-checks to integrate unchecked this once")  # fmt: skip
+    try:
+        checks = load_checks(text)
+    except BadInput as exc:
+        raise BadInput(f"{exc.message}; or pass --no-checks to integrate unchecked") from None
+    if checks.skip is not None or not options.sandbox_checks:
+        return _Plan(checks, text, None, scratch)
+    reason = sandbox.unavailable_reason()
+    if reason is not None:
+        raise BadInput(f"the checks run the task's code and must run in the sandbox, which "
+                       f"cannot start here ({reason}); install bubblewrap, or pass "
+                       "--unsandboxed-checks to run them as you (unsafe)")  # fmt: skip
+    hidden = (settings.state_dir, project.require_hub(settings))
+
+    def mounts_for(checkout: Path, objects: Path) -> sandbox.Mounts:
+        return sandbox.Mounts(writable=(checkout,), hidden=hidden, readable=(objects,))
+
+    return _Plan(checks, text, mounts_for, scratch)
+
+
+def _check(plan: _Plan, mirror: Path, merge: str, t: Task,
+           progress: Callable[[str], None]) -> CheckResult | None:  # fmt: skip
+    """Run the project's checks on the merge result; None when not checking."""
+    if plan.checks is None:
         return None
-    checks = load_checks(config)
-    with scratch_worktree(mirror, merge) as workdir:
-        result = run_checks(checks, workdir)
-    if result.ok:
-        return None
-    return f"checks failed ({result.failed}) on the merge with main:\n{result.output_tail}"[-3900:]
+    if plan.checks.skip is not None:
+        return CheckResult(True, None, "", 0.0)
+    progress(f"{t.short_id} checking the merge with main")
+    with isolated_checkout(mirror, merge, plan.scratch) as workdir:
+        _failpoint("checkout")
+        mounts = None if plan.mounts_for is None else plan.mounts_for(workdir, mirror / "objects")
+
+        def heard(step: str, seconds: float) -> None:
+            if seconds == 0.0:
+                _failpoint("checks")
+                progress(f"{t.short_id} checks: {step} started")
+            else:
+                progress(f"{t.short_id} checks: {step} running ({seconds:.0f} s)")
+
+        return run_checks(plan.checks, workdir, mounts=mounts, progress=heard)
+
+
+def _changes_checks(plan: _Plan, mirror: Path, head: str) -> bool:
+    """Whether the task's head has another [checks] than main had at the start."""
+    theirs = mirrors.read_blob(mirror, head, CONFIG)
+    if theirs == plan.config_text:
+        return False
+    try:
+        mine = load_checks(plan.config_text) if plan.config_text else None
+    except BadInput:
+        mine = None
+    try:
+        new = load_checks(theirs) if theirs else None
+    except BadInput:
+        return True  # broken checks config: certainly a change, integrated alone
+    return mine != new
+
+
+def _verb(out: Outcome, what: str) -> Outcome:
+    if not out.ok:
+        raise AinarresError(f"{what}: the board said {out.outcome}: {out.message}")
+    return out
 
 
 def integrate(
     settings: Settings, options: Options, progress: Callable[[str], None] = lambda _: None
 ) -> list[TaskResult]:
-    """Integrate approved tasks; see the module docstring. Returns one result per task."""
+    """Integrate approved tasks; see the module docstring. Returns one result per task.
+
+    When the board goes away mid-run, integrate waits for it (up to `PATIENCE` seconds)
+    and runs again from the start: every step is safe to repeat, and a new run re-reads
+    the hub and the board, shipping what a broken run had already pushed."""
+    delay = 1.0
+    deadline = time.monotonic() + PATIENCE
+    while True:
+        try:
+            return _integrate_once(settings, options, progress)
+        except BoardLost as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            progress(f"{exc.message}; running again in {delay:.0f} s")
+            time.sleep(delay)
+            delay = min(30.0, delay * 2)
+
+
+def _integrate_once(
+    settings: Settings, options: Options, progress: Callable[[str], None]
+) -> list[TaskResult]:
     hub = project.require_hub(settings)
     key = project.family_key(settings, options.family)
-    mirror = _mirror(settings, options.family)
+    mirror = _mirror(settings, options.family, progress)
+    _failpoint("fetch")
     tip = mirrors.rev_parse(mirror, MAIN)
     if tip is None:
         raise AinarresError(f"the hub {hub} has no main branch")
-    config_at = tip
+    plan = _plan(settings, mirror, tip, options)
+    if plan.checks is None:
+        progress("checks are OFF for this run (--no-checks): merges ship unchecked")
+    elif plan.checks.skip is not None:
+        progress(f"no checks: the project says {plan.checks.skip!r}")
     on_main = merges.trailers_on_first_parent(mirror, tip, merges.TASK_TRAILER)
     with open_connection(family_conninfo(settings, options.family)) as conn:
         if options.dry_run:
-            return _dry_run(conn, mirror, tip, config_at, on_main, options, progress)
+            return _dry_run(conn, mirror, tip, plan, on_main, options, progress)
         agent = Agent.start(conn, options.agent)
         held = _claim(agent, options.once)
         if not held:
@@ -138,38 +242,64 @@ def integrate(
         results: list[TaskResult] = []
         batch: list[_Held] = []
         landed: list[_Held] = []
+        alone = False
         for h in held:
             t = h.task
             if str(t.id) in on_main:
                 progress(f"{t.short_id} already on main ({on_main[str(t.id)][:12]}): shipping")
                 landed.append(h)
                 continue
-            merged = _merge_one(conn, mirror, tip, config_at, h, options)
+            if alone:
+                _verb(agent.release(t.id, h.epoch), f"releasing {t.short_id}")
+                progress(f"{t.short_id} waits for the next run (a change of the checks goes alone)")
+                results.append(
+                    TaskResult(
+                        t.short_id,
+                        t.title,
+                        "deferred",
+                        "after a change of the checks, in the next run",
+                    )
+                )
+                continue
+            if t.head_commit is not None and _changes_checks(plan, mirror, t.head_commit):
+                if batch:
+                    _verb(agent.release(t.id, h.epoch), f"releasing {t.short_id}")
+                    progress(f"{t.short_id} changes the checks: it goes alone, in the next run")
+                    results.append(
+                        TaskResult(
+                            t.short_id,
+                            t.title,
+                            "deferred",
+                            "it changes the checks: integrated alone",
+                        )
+                    )
+                    continue
+                alone = True
+            merged = _merge_one(conn, mirror, tip, plan, h, options, progress)
             if merged.commit is None:
                 why = merged.why or "not merged"
-                agent.return_task(t.id, h.epoch, why, merged.cause)
-                progress(f"{t.short_id} returned: {why.splitlines()[0]}")
+                _verb(agent.return_task(t.id, h.epoch, why[:4000], merged.cause),
+                      f"returning {t.short_id}")  # fmt: skip
+                progress(f"{t.short_id} returned: {why}")
                 results.append(TaskResult(t.short_id, t.title, "returned", why))
+                alone = False if not batch else alone
                 continue
             tip = merged.commit
             batch.append(h)
             progress(f"{t.short_id} merged as {tip[:12]}: {t.title}")
+            _failpoint("merge")
         if batch:
             _failpoint("before-push")
-            pushed = push(
-                mirror,
-                str(hub),
-                [f"{tip}:{MAIN}"],
-                key=key,
-                signed=True,
-                passphrase=options.passphrase,
-                use_agent=options.use_agent,
-            )
+            pushed = push(mirror, str(hub), [f"{tip}:{MAIN}"], key=key, signed=True,
+                          passphrase=options.passphrase, use_agent=options.use_agent)  # fmt: skip
             if not pushed.ok:
-                for h in batch + landed:
-                    agent.release(h.task.id, h.epoch)
-                lines = "; ".join(pushed.remote_lines) or pushed.stderr.strip()
-                raise AinarresError(f"the hub refused main: {lines}")
+                refused = f"the hub refused main: {pushed.why}"
+                try:
+                    for h in batch + landed:
+                        agent.release(h.task.id, h.epoch)
+                except AinarresError as exc:
+                    refused += f" (and the claims were not released: {exc.message})"
+                raise AinarresError(refused)
             progress(f"pushed main {tip[:12]} ({len(batch)} merge(s))")
             _failpoint("after-push")
         for h in landed + batch:
@@ -181,6 +311,7 @@ def integrate(
                 )
             progress(f"{h.task.short_id} shipped")
             results.append(TaskResult(h.task.short_id, h.task.title, "shipped"))
+            _failpoint("shipping")
         return results
 
 
@@ -193,9 +324,8 @@ class _Merged:
     cause: str | None = None  # checks | conflict
 
 
-def _merge_one(
-    conn: Connection, mirror: Path, tip: str, config_at: str, h: _Held, options: Options
-) -> _Merged:
+def _merge_one(conn: Connection, mirror: Path, tip: str, plan: _Plan, h: _Held,
+               options: Options, progress: Callable[[str], None]) -> _Merged:  # fmt: skip
     """Merge one reviewed head onto `tip` and check it."""
     t = h.task
     if t.head_commit is None or mirrors.rev_parse(mirror, t.head_commit) is None:
@@ -216,7 +346,8 @@ def _merge_one(
             None,
             "merge conflict with main in: "
             + ", ".join(result.conflicts)
-            + "; merge main into the task branch, resolve, and push again",
+            + "; the next claim merges main into the task branch: resolve the conflict "
+            "markers there and push again",
             "conflict",
         )
     if result.already_merged or result.commit is None:
@@ -224,10 +355,12 @@ def _merge_one(
             None,
             "main already contains this head but no merge names the task; a person should look",
         )
-    if options.checks:
-        failed = _check(mirror, config_at, result.commit)
-        if failed:
-            return _Merged(None, failed, "checks")
+    checked = _check(plan, mirror, result.commit, t, progress)
+    if checked is not None and not checked.ok:
+        tests = checked.failing_tests
+        named = f"; failing: {', '.join(tests)}" if tests else ""
+        return _Merged(None, f"checks failed ({checked.failed}) on the merge with main{named}\n"
+                       f"{checked.output_tail}"[-3900:], "checks")  # fmt: skip
     return _Merged(result.commit)
 
 
@@ -235,7 +368,7 @@ def _dry_run(
     conn: Connection,
     mirror: Path,
     tip: str,
-    config_at: str,
+    plan: _Plan,
     on_main: dict[str, str],
     options: Options,
     progress: Callable[[str], None],
@@ -247,11 +380,11 @@ def _dry_run(
             results.append(TaskResult(t.short_id, t.title, "would-ship", "already on main"))
             progress(f"{t.short_id} would ship (already on main)")
             continue
-        merged = _merge_one(conn, mirror, tip, config_at, _Held(t, 0), options)
+        merged = _merge_one(conn, mirror, tip, plan, _Held(t, 0), options, progress)
         if merged.commit is None:
             why = merged.why or "not merged"
             results.append(TaskResult(t.short_id, t.title, "would-return", why))
-            progress(f"{t.short_id} would return: {why.splitlines()[0]}")
+            progress(f"{t.short_id} would return: {why}")
         else:
             tip = merged.commit
             results.append(TaskResult(t.short_id, t.title, "would-ship"))

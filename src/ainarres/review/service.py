@@ -1,16 +1,20 @@
 """The reviewer's work: read the diff, annotate lines of it, approve or return.
 
 The board is the truth; the hub's git notes (refs/notes/ainarres/review) are a mirror
-written after the board has recorded the annotation or verdict.
+written after the board has recorded the annotation or verdict. One policy for that mirror,
+whoever reviews (a person at the CLI or a tool through the runner): every annotation and
+verdict the board accepted becomes one line of the reviewed commit's note, appended once
+the transaction that recorded it is committed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from ainarres import project
+from ainarres import project, text
 from ainarres.board import reads
 from ainarres.board.db import Connection
 from ainarres.board.verbs import Agent
@@ -20,10 +24,13 @@ from ainarres.git import clone as mirrors
 from ainarres.git import notes
 from ainarres.git.diff import TaskDiff, task_diff
 from ainarres.models import Outcome, Task
+from ainarres.store import Store
 
 SEVERITIES = ("blocker", "major", "minor", "nit")
 SIDES = ("new", "old")
 MAX_BODY = 16384
+MAX_REASON = 4000
+Verdict = Literal["approve", "return"]
 
 
 @dataclass(frozen=True)
@@ -36,20 +43,44 @@ class Review:
     rounds: list[dict[str, Any]]
 
 
-def mirror(settings: Settings, owner: str) -> Path:
-    """A bare mirror of the hub for `owner` (a family/agent, or the operator)."""
+@dataclass(frozen=True)
+class Remark:
+    """An annotation as a reviewer gives it: a line of the diff and what is wrong there."""
+
+    file: str
+    line: int
+    side: str
+    severity: str
+    body: str
+
+    @property
+    def note(self) -> str:
+        return f"{self.file}:{self.line} ({self.side}) [{self.severity}] {self.body}"
+
+
+@dataclass(frozen=True)
+class Concluded:
+    """A verdict (or annotation) the board recorded, and whether its note landed."""
+
+    outcome: Outcome
+    note_problem: str | None = None
+
+
+def mirror(settings: Settings, family: str | None, agent: str | None = None) -> Path:
+    """A bare mirror of the hub for reading it (an agent's, or the operator's)."""
     hub = project.require_hub(settings)
-    safe = owner.replace("/", "_")
-    return mirrors.ensure_bare_mirror(str(hub), settings.state_dir / "mirrors" / f"{safe}.git")
+    return mirrors.ensure_bare_mirror(str(hub), Store(settings.state_dir).mirror(family, agent))
 
 
-def load(settings: Settings, conn: Connection, task: Task, owner: str) -> Review:
+def load(
+    settings: Settings, conn: Connection, task: Task, family: str | None, agent: str | None = None
+) -> Review:
     """The diff merge-base(main, head)..head and everything said about it so far."""
     if task.head_commit is None:
         raise AinarresError(
             f"task {task.short_id} has no pushed head commit yet; nothing to review"
         )
-    repo = mirror(settings, owner)
+    repo = mirror(settings, family, agent)
     if mirrors.rev_parse(repo, task.head_commit) is None:
         raise AinarresError(
             f"the head {task.head_commit[:12]} of {task.short_id} is not on the hub"
@@ -65,11 +96,11 @@ def load(settings: Settings, conn: Connection, task: Task, owner: str) -> Review
 def check_target(diff: TaskDiff, file: str, line: int, side: str) -> None:
     """Refuse an annotation whose file or line the diff does not show."""
     if side not in SIDES:
-        raise BadInput(f"side must be new or old, not {side!r}")
+        raise BadInput(f"side must be new or old, not {text.clip(side)!r}")
     changed = diff.file(file)
     if changed is None:
         shown = ", ".join(f.path for f in diff.files) or "none"
-        raise BadInput(f"file {file!r} is not in this diff (files: {shown})")
+        raise BadInput(f"file {text.clip(file)!r} is not in this diff (files: {shown})")
     numbers = {ln.new if side == "new" else ln.old for h in changed.hunks for ln in h.lines}
     if line in numbers - {None}:
         return
@@ -84,29 +115,65 @@ def check_target(diff: TaskDiff, file: str, line: int, side: str) -> None:
     )
 
 
-def annotate(
+def check_remark(diff: TaskDiff, remark: Remark) -> None:
+    """Everything the board would refuse about an annotation, refused first, in words."""
+    if remark.severity not in SEVERITIES:
+        raise BadInput(
+            f"severity must be one of {', '.join(SEVERITIES)}, not {text.clip(remark.severity)!r}"
+        )
+    text.check("the annotation's body", remark.body, max_bytes=MAX_BODY, single_line=False)
+    check_target(diff, remark.file, remark.line, remark.side)
+
+
+def annotate(settings: Settings, agent: Agent, task: Task, epoch: int, remark: Remark) -> Concluded:
+    """Record an annotation on the held review (after checking it points into the diff),
+    and mirror it."""
+    review = load(settings, agent.conn, task, agent.family, agent.name)
+    check_remark(review.diff, remark)
+    out = agent.annotate(task.id, epoch, remark.file, remark.line, remark.side,
+                         remark.severity, remark.body)  # fmt: skip
+    return _mirrored(settings, agent, out, [("annotate", remark.note)])
+
+
+def conclude(
     settings: Settings,
     agent: Agent,
     task: Task,
     epoch: int,
-    file: str,
-    line: int,
-    side: str,
-    severity: str,
-    body: str,
-) -> Outcome:
-    """Record an annotation on the held review, after checking it points into the diff."""
-    if severity not in SEVERITIES:
-        raise BadInput(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
-    if not body.strip():
-        raise BadInput("the annotation's body must not be empty")
-    if len(body.encode()) > MAX_BODY:
-        raise BadInput(f"the body is {len(body.encode())} bytes; the limit is {MAX_BODY}")
-    if "\x00" in body:
-        raise BadInput("the body contains a NUL byte")
-    review = load(settings, agent.conn, task, f"{agent.family}/{agent.name}")
-    check_target(review.diff, file, line, side)
-    return agent.annotate(task.id, epoch, file, line, side, severity, body)
+    verdict: Verdict,
+    reason: str,
+    remarks: Sequence[Remark] = (),
+) -> Concluded:
+    """Annotations and the verdict in one transaction (a refused one leaves none of them),
+    then one note on the hub. An approval holds only for the head that was reviewed."""
+    if remarks:
+        review = load(settings, agent.conn, task, agent.family, agent.name)
+        for remark in remarks:
+            check_remark(review.diff, remark)
+    if verdict == "return" or reason:
+        text.check("reason", reason, max_bytes=MAX_REASON, single_line=False)
+
+    def act() -> Outcome:
+        for remark in remarks:
+            out = agent.annotate(task.id, epoch, remark.file, remark.line, remark.side,
+                                 remark.severity, remark.body)  # fmt: skip
+            if not out.ok:
+                return out
+        if verdict == "approve":
+            return approve(settings, agent, task, epoch)
+        return agent.return_task(task.id, epoch, reason, "review")
+
+    out = agent.atomically(act)
+    lines = [("annotate", r.note) for r in remarks] + [(verdict, reason)]
+    return _mirrored(settings, agent, out, lines)
+
+
+def send_back(settings: Settings, agent: Agent, task: Task, epoch: int, reason: str) -> Concluded:
+    """Return a held task; from a review stage this is the reviewer's return (and mirrored)."""
+    if reads.reviews_branch(agent.conn, task.id):
+        return conclude(settings, agent, task, epoch, "return", reason)
+    text.check("reason", reason, max_bytes=MAX_REASON, single_line=False)
+    return Concluded(agent.return_task(task.id, epoch, reason))
 
 
 def approve(settings: Settings, agent: Agent, task: Task, epoch: int) -> Outcome:
@@ -122,20 +189,27 @@ def approve(settings: Settings, agent: Agent, task: Task, epoch: int) -> Outcome
     return agent.advance(task.id, epoch, task.head_commit)
 
 
-def note_line(kind: str, family: str, task: Task, text: str) -> str:
+def note_line(kind: str, family: str, task: Task, words: str) -> str:
     """One line of the git note mirror: `[round 2] grok+grok-build approve …d25d: text`."""
-    return f"[round {task.review_round}] {family} {kind} {task.short_id}: {text}".strip()
+    flat = " ".join(words.split())
+    return f"[round {task.review_round}] {family} {kind} {task.short_id}: {flat}".strip()
 
 
-def mirror_note(settings: Settings, family: str, owner: str, commit: str, line: str) -> str | None:
-    """Append a line to the hub's review note of `commit`; None if it landed, else why not."""
+def _mirrored(
+    settings: Settings, agent: Agent, out: Outcome, lines: Sequence[tuple[str, str]]
+) -> Concluded:
+    task = out.task
+    if not out.ok or task is None or task.head_commit is None:
+        return Concluded(out)
+    body = "\n".join(note_line(kind, agent.family, task, words) for kind, words in lines)
     result = notes.append_and_push(
-        mirror(settings, owner),
+        mirror(settings, agent.family, agent.name),
         str(project.require_hub(settings)),
-        commit,
-        line,
-        project.family_key(settings, family),
+        task.head_commit,
+        body,
+        project.family_key(settings, agent.family),
     )
     if result.ok:
-        return None
-    return "; ".join(result.remote_lines) or result.stderr.strip() or "push failed"
+        return Concluded(out)
+    why = "; ".join(result.remote_lines) or result.stderr.strip() or "push failed"
+    return Concluded(out, f"on the board, but the git note did not land: {why}")

@@ -57,6 +57,7 @@ class AiderAdapter(Adapter):
         "XAI_API_KEY",
         "GROQ_API_KEY",
     )
+    home_paths = (".aider",)
 
     def build(self, job: Job) -> Invocation:
         argv = (

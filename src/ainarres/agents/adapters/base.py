@@ -71,6 +71,9 @@ class Adapter:
     name: ClassVar[str] = ""
     #: environment variables the tool needs from the person's environment (API keys)
     passthrough_env: ClassVar[tuple[str, ...]] = ()
+    #: the tool's own config and login folders, relative to the person's home; each that
+    #: exists is bound (writable) at the same place under the sandbox's home
+    home_paths: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self, model: str, timeout: float = 1800.0, command: Sequence[str] | None = None

@@ -43,6 +43,7 @@ class ClaudeCodeAdapter(Adapter):
 
     name = "claude-code"
     passthrough_env = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")
+    home_paths = (".claude", ".claude.json")
 
     def build(self, job: Job) -> Invocation:
         # the prompt goes right after -p: --allowedTools and --add-dir take several values

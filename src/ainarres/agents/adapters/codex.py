@@ -31,6 +31,7 @@ class CodexAdapter(Adapter):
     name = "codex"
     # CODEX_API_KEY is read by `codex exec` only; OPENAI_API_KEY by the API-key login
     passthrough_env = ("OPENAI_API_KEY", "CODEX_API_KEY")
+    home_paths = (".codex",)
 
     def build(self, job: Job) -> Invocation:
         argv = (

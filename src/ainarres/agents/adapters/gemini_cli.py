@@ -44,6 +44,7 @@ class GeminiCliAdapter(Adapter):
         "GOOGLE_CLOUD_LOCATION",
         "GOOGLE_APPLICATION_CREDENTIALS",
     )
+    home_paths = (".gemini",)
 
     def build(self, job: Job) -> Invocation:
         argv = (

@@ -29,6 +29,7 @@ class GrokAdapter(Adapter):
 
     name = "grok"
     passthrough_env = ("GROK_API_KEY", "GROK_BASE_URL")
+    home_paths = (".grok",)
 
     def build(self, job: Job) -> Invocation:
         argv = (

@@ -52,6 +52,7 @@ class OpencodeAdapter(Adapter):
         "XAI_API_KEY",
         "GROQ_API_KEY",
     )
+    home_paths = (".config/opencode", ".local/share/opencode")
 
     def build(self, job: Job) -> Invocation:
         argv = (*(self.command or ("opencode",)), "run", "--model", self.model, "--format", "json")

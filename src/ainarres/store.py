@@ -1,0 +1,108 @@
+"""The state directory's layout, in one place: every path ainarres keeps under it, and the
+checks that let a family or agent name become part of a path.
+
+    <state>/
+      credentials/            0700: operator.json, families/<family>.json, keys/<family>/
+      hub.json                where this project's hub is
+      pg/                     the embedded PostgreSQL (board/embedded.py)
+      clones/<family>/<agent>/            an agent's clone of the hub (a cache)
+      worktrees/<family>/<agent>/<branch> its task worktrees
+      jobs/<family>/<agent>/<branch>-e<epoch>/  a job's folder, kept for a person to read
+      mirrors/<owner>.git     bare mirrors for reading the hub (review), caches
+      integrator/<family>.git the integrator's bare mirror, a cache
+      scratch/<pid>-<random>/ throwaway checkouts; removed when their process is gone
+      agents/<family>/<agent>.json  the epochs a CLI agent was handed by `next`
+
+A name that reaches a path is checked where it enters, with the board's own rules, so
+`--family ../../credentials/operator` is refused before any file is opened.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ainarres.errors import BadInput
+from ainarres.text import clip
+
+# The board's own rules (migrations/0001_board.sql: families.name, agents.name).
+FAMILY_NAME = re.compile(r"[a-z0-9][a-z0-9._+-]{0,63}")
+AGENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}")
+
+
+def family_name(name: str) -> str:
+    """`name` if it can be a family's name (and so a file name), else BadInput."""
+    if not isinstance(name, str) or not FAMILY_NAME.fullmatch(name):
+        raise BadInput(
+            f"family name {clip(str(name))!r} is not valid: use 1-64 lowercase letters, "
+            "digits or ._+- starting with a letter or digit (e.g. claude-code+sonnet)"
+        )
+    return name
+
+
+def agent_name(name: str) -> str:
+    """`name` if it can be an agent's name (and so a file name), else BadInput."""
+    if not isinstance(name, str) or not AGENT_NAME.fullmatch(name):
+        raise BadInput(
+            f"agent name {clip(str(name))!r} is not valid: use 1-128 letters, digits or "
+            "._:@+- starting with a letter or digit (e.g. claude-code+sonnet-1)"
+        )
+    return name
+
+
+def _component(text: str) -> str:
+    # Branch names (task/<hex>) become one folder name.
+    return text.replace("/", "_")
+
+
+@dataclass(frozen=True)
+class Store:
+    """Paths under one state directory; names are checked before they become paths."""
+
+    root: Path
+
+    @property
+    def credentials(self) -> Path:
+        return self.root / "credentials"
+
+    @property
+    def operator_credential(self) -> Path:
+        return self.credentials / "operator.json"
+
+    def family_credential(self, family: str) -> Path:
+        return self.credentials / "families" / f"{family_name(family)}.json"
+
+    def family_key(self, family: str) -> Path:
+        return self.credentials / "keys" / family_name(family) / "id_ed25519"
+
+    @property
+    def hub_record(self) -> Path:
+        return self.root / "hub.json"
+
+    def clone(self, family: str, agent: str) -> Path:
+        return self.root / "clones" / family_name(family) / agent_name(agent)
+
+    def worktrees(self, family: str, agent: str) -> Path:
+        return self.root / "worktrees" / family_name(family) / agent_name(agent)
+
+    def job(self, family: str, agent: str, branch: str, epoch: int) -> Path:
+        folder = f"{_component(branch)}-e{epoch}"
+        return self.root / "jobs" / family_name(family) / agent_name(agent) / folder
+
+    def mirror(self, family: str | None, agent: str | None = None) -> Path:
+        """A bare mirror for reading the hub: a family's agent's, or the operator's."""
+        if family is None:
+            return self.root / "mirrors" / "operator.git"
+        owner = family_name(family) + (f"_{agent_name(agent)}" if agent else "")
+        return self.root / "mirrors" / f"{owner}.git"
+
+    def integrator_mirror(self, family: str) -> Path:
+        return self.root / "integrator" / f"{family_name(family)}.git"
+
+    @property
+    def scratch(self) -> Path:
+        return self.root / "scratch"
+
+    def agent_state(self, family: str, agent: str) -> Path:
+        return self.root / "agents" / family_name(family) / f"{agent_name(agent)}.json"
