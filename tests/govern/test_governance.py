@@ -177,4 +177,4 @@ def test_govern_demoting_the_only_integrator_halts_integration_loudly(proj: Proj
     report = proj.board.run("report").stdout
     assert "INTEGRATION HALTED" in report
     res = proj.board.run("integrate", "--family", INTEGRATOR)
-    assert res.returncode == 1 and "holds no active role among integrator" in res.stderr
+    assert res.returncode == 1 and "holds no active integrator role" in res.stderr

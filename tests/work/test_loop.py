@@ -214,6 +214,7 @@ def test_a_test_breaking_task_comes_back_with_the_failing_test_and_is_fixed(
     saw = json.loads((_last_job(proj, IMPLEMENTER, task.branch) / "tool-saw.json").read_text())
     [fb] = saw["feedback"]
     assert fb["source"] == "checks" and "test_word_count" in fb["reason"]
+    assert "FAIL: test_word_count" in fb["detail"]  # the output, in full
     _run_agent(proj, cfg, REVIEWER, 1)
     [shipped] = _integrate(proj)
     assert shipped.outcome == "shipped" and proj.hub_ref(MAIN) != main_before

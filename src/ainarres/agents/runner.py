@@ -44,6 +44,9 @@ from ainarres.store import Store
 #: consecutive failed tool runs after which the runner stops (a broken tool would
 #: otherwise take every task in turn)
 MAX_TOOL_FAILURES = 3
+#: a runner heartbeats, so its lease is a heartbeat window, not a guess at the work's
+#: length: a dead agent's task comes back in about a minute
+RUNNER_LEASE = 60
 BACKOFF_MAX = 15.0
 
 
@@ -165,8 +168,12 @@ class Runner:
             while not self.stopping:
                 self.waiting = True
                 try:
-                    out = agent.wait_for_claim(self._wait_timeout(idle_since), self.options.poll,
-                                               role=roles)  # fmt: skip
+                    out = agent.wait_for_claim(
+                        self._wait_timeout(idle_since),
+                        self.options.poll,
+                        role=roles,
+                        lease_seconds=RUNNER_LEASE,
+                    )
                 except BoardLost as exc:
                     self.waiting = False
                     agent.conn.close()

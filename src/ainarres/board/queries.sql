@@ -12,6 +12,9 @@ SELECT ainarres.wait_end(%(agent)s);
 -- name: claim_next
 SELECT ainarres.claim_next(%(agent)s, %(roles)s::text[]) AS r;
 
+-- name: claim_next_leased
+SELECT ainarres.claim_next(%(agent)s, %(roles)s::text[], %(lease)s::integer) AS r;
+
 -- name: heartbeat
 SELECT ainarres.heartbeat(%(agent)s, %(task)s, %(epoch)s) AS r;
 
@@ -22,7 +25,17 @@ SELECT ainarres.note(%(agent)s, %(task)s, %(epoch)s, %(body)s) AS r;
 SELECT ainarres.advance(%(agent)s, %(task)s, %(epoch)s, %(head_commit)s) AS r;
 
 -- name: return_task
-SELECT ainarres.return_task(%(agent)s, %(task)s, %(epoch)s, %(reason)s, %(cause)s) AS r;
+SELECT ainarres.return_task(%(agent)s, %(task)s, %(epoch)s, %(reason)s, %(cause)s,
+                            %(detail)s::text) AS r;
+
+-- name: integrate_begin
+SELECT ainarres.integrate_begin(%(agent)s, %(pid)s, %(host)s, %(takeover)s) AS r;
+
+-- name: integrate_beat
+SELECT ainarres.integrate_beat(%(agent)s, %(pid)s) AS r;
+
+-- name: integrate_end
+SELECT ainarres.integrate_end(%(agent)s, %(pid)s) AS r;
 
 -- name: release
 SELECT ainarres.release(%(agent)s, %(task)s, %(epoch)s) AS r;
@@ -316,3 +329,9 @@ WHERE e.task_id = %(task)s
                        WHERE d.task_id = %(task)s AND d.kind = 'advanced' AND s.writes_branch),
                       0)
 ORDER BY e.id;
+
+-- name: integration_run
+SELECT r.pid, r.host, r.started_at, r.beat_at, f.name AS family, a.name AS agent
+FROM ainarres.integration_run r
+JOIN ainarres.families f ON f.id = r.family_id
+JOIN ainarres.agents a ON a.id = r.agent_id;

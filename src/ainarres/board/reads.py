@@ -167,6 +167,12 @@ def feedback(conn: Connection, task: UUID) -> list[Feedback]:
     return items
 
 
+def integration_run(conn: Connection) -> dict[str, Any] | None:
+    """The integrate run the board knows of (pid, host, since, last beat), or None."""
+    row = conn.execute(q("integration_run")).fetchone()
+    return dict(row) if row else None
+
+
 def shipped(conn: Connection) -> list[dict[str, Any]]:
     """Shipped tasks with the families that implemented, reviewed and integrated each."""
     return list(conn.execute(q("shipped")).fetchall())

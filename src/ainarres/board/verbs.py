@@ -65,25 +65,37 @@ class Agent:
             raise AinarresError(out.message, exit_code=2 if out.outcome == "invalid" else 1)
         return cls(conn, UUID(str(out.agent["id"])), name, str(out.agent["family"]))
 
-    def claim_next(self, role: str | Sequence[str] | None = None) -> Outcome:
-        """The best task whose next step this family may take (in one of `role`, if given)."""
-        return call(self.conn, "claim_next", agent=self.id, roles=_roles(role))
+    def claim_next(
+        self, role: str | Sequence[str] | None = None, lease_seconds: int | None = None
+    ) -> Outcome:
+        """The best task whose next step this family may take (in one of `role`, if given).
+        `lease_seconds` asks for a shorter lease than the stage's (a runner that
+        heartbeats asks for a heartbeat window)."""
+        if lease_seconds is None:
+            return call(self.conn, "claim_next", agent=self.id, roles=_roles(role))
+        return call(self.conn, "claim_next_leased", agent=self.id, roles=_roles(role),
+                    lease=lease_seconds)  # fmt: skip
 
     def wait_for_claim(
         self,
         timeout: float | None = None,
         poll: float = 5.0,
         role: str | Sequence[str] | None = None,
+        lease_seconds: int | None = None,
     ) -> Outcome:
         """Claim, or sleep on LISTEN/NOTIFY until something becomes claimable.
 
         The poll is a slow backstop for what sends no notification: a lease expiring.
         """
         with translated(self.conn, "next --wait"):
-            return self._wait_for_claim(timeout, poll, role)
+            return self._wait_for_claim(timeout, poll, role, lease_seconds)
 
     def _wait_for_claim(
-        self, timeout: float | None, poll: float, role: str | Sequence[str] | None
+        self,
+        timeout: float | None,
+        poll: float,
+        role: str | Sequence[str] | None,
+        lease_seconds: int | None,
     ) -> Outcome:
         # Notifications that arrive while a claim runs are kept by psycopg (>= 3.3) and
         # handed to the next notifies() at once, so none is lost between look and sleep.
@@ -94,7 +106,7 @@ class Agent:
                 # Say we sleep before looking: a change committed after this is notified,
                 # one committed before it is seen by the claim below. Nothing falls between.
                 self.conn.execute(q("wait_begin"), {"agent": self.id})
-                out = self.claim_next(role)
+                out = self.claim_next(role, lease_seconds)
                 if out.outcome != "empty":
                     return out
                 left = poll if deadline is None else min(poll, deadline - time.monotonic())
@@ -194,17 +206,29 @@ class Agent:
                 raise psycopg.Rollback()
         return result[0]
 
-    def return_task(self, task: UUID, epoch: int, reason: str, cause: str | None = None) -> Outcome:
-        """Send a held task back; `cause` (checks, conflict, review) is governance's evidence."""
-        return call(
-            self.conn,
-            "return_task",
-            agent=self.id,
-            task=task,
-            epoch=epoch,
-            reason=reason,
-            cause=cause,
-        )
+    def return_task(
+        self,
+        task: UUID,
+        epoch: int,
+        reason: str,
+        cause: str | None = None,
+        detail: str | None = None,
+    ) -> Outcome:
+        """Send a held task back; `cause` (checks, conflict, review) is governance's evidence,
+        `detail` (the checks' output, the conflicting hunks) the next claimer reads in full."""
+        return call(self.conn, "return_task", agent=self.id, task=task, epoch=epoch,
+                    reason=reason, cause=cause, detail=detail)  # fmt: skip
+
+    def integrate_begin(self, pid: int, host: str, takeover: bool = False) -> Outcome:
+        """Become the one integrate run (refused, naming it, while another is alive)."""
+        return call(self.conn, "integrate_begin", agent=self.id, pid=pid, host=host,
+                    takeover=takeover)  # fmt: skip
+
+    def integrate_beat(self, pid: int) -> Outcome:
+        return call(self.conn, "integrate_beat", agent=self.id, pid=pid)
+
+    def integrate_end(self, pid: int) -> Outcome:
+        return call(self.conn, "integrate_end", agent=self.id, pid=pid)
 
     def release(self, task: UUID, epoch: int) -> Outcome:
         return call(self.conn, "release", agent=self.id, task=task, epoch=epoch)

@@ -17,11 +17,13 @@ checks is integrated alone, and the new checks apply from the next run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +36,7 @@ from ainarres.config import Settings
 from ainarres.errors import AinarresError, BadInput, BoardLost
 from ainarres.git import clone as mirrors
 from ainarres.git import merge as merges
+from ainarres.git.keys import SigningKey
 from ainarres.git.push import push
 from ainarres.git.worktree import isolated_checkout
 from ainarres.integrate.checks import HOW_TO, CheckResult, Checks, load_checks, run_checks
@@ -45,6 +48,7 @@ MAIN = "refs/heads/main"
 CONFIG = "ainarres.toml"
 FAILPOINT_ENV = "AINARRES_FAILPOINT"  # tests: crash on purpose at a named point
 PATIENCE = 300.0  # seconds integrate waits for a board that went away
+RUN_BEAT = 15.0  # seconds between the run's signs of life (a minute of silence ends it)
 
 
 @dataclass(frozen=True)
@@ -235,84 +239,163 @@ def _integrate_once(
         if options.dry_run:
             return _dry_run(conn, mirror, tip, plan, on_main, options, progress)
         agent = Agent.start(conn, options.agent)
-        held = _claim(agent, options.once)
-        if not held:
-            progress("nothing approved to integrate")
-            return []
-        results: list[TaskResult] = []
-        batch: list[_Held] = []
-        landed: list[_Held] = []
-        alone = False
-        for h in held:
-            t = h.task
-            if str(t.id) in on_main:
-                progress(f"{t.short_id} already on main ({on_main[str(t.id)][:12]}): shipping")
-                landed.append(h)
-                continue
-            if alone:
+        with _only_run(settings, agent, options, progress):
+            return _integrate_held(conn, agent, hub, key, mirror, tip, plan, on_main, options,
+                                   progress)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _only_run(settings: Settings, agent: Agent, options: Options,
+              progress: Callable[[str], None]) -> Iterator[None]:  # fmt: skip
+    """Hold the board's one integrate run while the body works (a beat keeps it alive; a
+    run killed without a goodbye is taken over a minute later, or at once on its host)."""
+    pid, host = os.getpid(), socket.gethostname()
+    out = agent.integrate_begin(pid, host)
+    if out.outcome == "blocked":
+        row = reads.integration_run(agent.conn)
+        if row is not None and row["host"] == host and not _alive(int(row["pid"])):
+            progress(f"took over from a dead integrate (pid {row['pid']}) on this host")
+            out = agent.integrate_begin(pid, host, takeover=True)
+    if not out.ok:
+        raise AinarresError(out.message)
+    stop = threading.Event()
+    beat = threading.Thread(target=_beat, args=(settings, options.family, agent, pid, stop),
+                            daemon=True)  # fmt: skip
+    beat.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beat.join(timeout=5)
+        with contextlib.suppress(AinarresError):
+            agent.integrate_end(pid)
+
+
+def _beat(settings: Settings, family: str, agent: Agent, pid: int, stop: threading.Event) -> None:
+    """Keep the run alive from a connection of its own (the main one may be busy)."""
+    conn: Connection | None = None
+    try:
+        while not stop.wait(RUN_BEAT):
+            try:
+                conn = conn or open_connection(family_conninfo(settings, family))
+                Agent(conn, agent.id, agent.name, agent.family).integrate_beat(pid)
+            except AinarresError:
+                if conn is not None:
+                    conn.close()
+                conn = None
+    finally:
+        if conn is not None:
+            conn.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _integrate_held(
+    conn: Connection,
+    agent: Agent,
+    hub: Path,
+    key: SigningKey,
+    mirror: Path,
+    tip: str,
+    plan: _Plan,
+    on_main: dict[str, str],
+    options: Options,
+    progress: Callable[[str], None],
+) -> list[TaskResult]:
+    held = _claim(agent, options.once)
+    if not held:
+        progress("nothing approved to integrate")
+        return []
+    results: list[TaskResult] = []
+    batch: list[_Held] = []
+    landed: list[_Held] = []
+    alone = False
+    for h in held:
+        t = h.task
+        if str(t.id) in on_main:
+            progress(f"{t.short_id} already on main ({on_main[str(t.id)][:12]}): shipping")
+            landed.append(h)
+            continue
+        if alone:
+            _verb(agent.release(t.id, h.epoch), f"releasing {t.short_id}")
+            progress(f"{t.short_id} waits for the next run (a change of the checks goes alone)")
+            results.append(
+                TaskResult(
+                    t.short_id,
+                    t.title,
+                    "deferred",
+                    "after a change of the checks, in the next run",
+                )
+            )
+            continue
+        if t.head_commit is not None and _changes_checks(plan, mirror, t.head_commit):
+            if batch:
                 _verb(agent.release(t.id, h.epoch), f"releasing {t.short_id}")
-                progress(f"{t.short_id} waits for the next run (a change of the checks goes alone)")
+                progress(f"{t.short_id} changes the checks: it goes alone, in the next run")
                 results.append(
                     TaskResult(
                         t.short_id,
                         t.title,
                         "deferred",
-                        "after a change of the checks, in the next run",
+                        "it changes the checks: integrated alone",
                     )
                 )
                 continue
-            if t.head_commit is not None and _changes_checks(plan, mirror, t.head_commit):
-                if batch:
-                    _verb(agent.release(t.id, h.epoch), f"releasing {t.short_id}")
-                    progress(f"{t.short_id} changes the checks: it goes alone, in the next run")
-                    results.append(
-                        TaskResult(
-                            t.short_id,
-                            t.title,
-                            "deferred",
-                            "it changes the checks: integrated alone",
-                        )
-                    )
-                    continue
-                alone = True
-            merged = _merge_one(conn, mirror, tip, plan, h, options, progress)
-            if merged.commit is None:
-                why = merged.why or "not merged"
-                _verb(agent.return_task(t.id, h.epoch, why[:4000], merged.cause),
-                      f"returning {t.short_id}")  # fmt: skip
-                progress(f"{t.short_id} returned: {why}")
-                results.append(TaskResult(t.short_id, t.title, "returned", why))
-                alone = False if not batch else alone
-                continue
-            tip = merged.commit
-            batch.append(h)
-            progress(f"{t.short_id} merged as {tip[:12]}: {t.title}")
-            _failpoint("merge")
-        if batch:
-            _failpoint("before-push")
-            pushed = push(mirror, str(hub), [f"{tip}:{MAIN}"], key=key, signed=True,
-                          passphrase=options.passphrase, use_agent=options.use_agent)  # fmt: skip
-            if not pushed.ok:
-                refused = f"the hub refused main: {pushed.why}"
-                try:
-                    for h in batch + landed:
-                        agent.release(h.task.id, h.epoch)
-                except AinarresError as exc:
-                    refused += f" (and the claims were not released: {exc.message})"
-                raise AinarresError(refused)
-            progress(f"pushed main {tip[:12]} ({len(batch)} merge(s))")
-            _failpoint("after-push")
-        for h in landed + batch:
-            out = agent.advance(h.task.id, h.epoch)
-            if not out.ok:
-                raise AinarresError(
-                    f"{h.task.short_id} is on main but the board said "
-                    f"{out.outcome}: {out.message}; run integrate again"
+            alone = True
+        merged = _merge_one(conn, mirror, tip, plan, h, options, progress)
+        if merged.commit is None:
+            why = merged.why or "not merged"
+            _verb(agent.return_task(t.id, h.epoch, why.splitlines()[0][:4000], merged.cause,
+                                    merged.detail),
+                  f"returning {t.short_id}")  # fmt: skip
+            progress(f"{t.short_id} returned: {why}")
+            results.append(
+                TaskResult(
+                    t.short_id,
+                    t.title,
+                    "returned",
+                    why + (f"\n{merged.detail}" if merged.detail else ""),
                 )
-            progress(f"{h.task.short_id} shipped")
-            results.append(TaskResult(h.task.short_id, h.task.title, "shipped"))
-            _failpoint("shipping")
-        return results
+            )
+            alone = False if not batch else alone
+            continue
+        tip = merged.commit
+        batch.append(h)
+        progress(f"{t.short_id} merged as {tip[:12]}: {t.title}")
+        _failpoint("merge")
+    if batch:
+        _failpoint("before-push")
+        pushed = push(mirror, str(hub), [f"{tip}:{MAIN}"], key=key, signed=True,
+                      passphrase=options.passphrase, use_agent=options.use_agent)  # fmt: skip
+        if not pushed.ok:
+            refused = f"the hub refused main: {pushed.why}"
+            try:
+                for h in batch + landed:
+                    agent.release(h.task.id, h.epoch)
+            except AinarresError as exc:
+                refused += f" (and the claims were not released: {exc.message})"
+            raise AinarresError(refused)
+        progress(f"pushed main {tip[:12]} ({len(batch)} merge(s))")
+        _failpoint("after-push")
+    for h in landed + batch:
+        out = agent.advance(h.task.id, h.epoch)
+        if not out.ok:
+            raise AinarresError(
+                f"{h.task.short_id} is on main but the board said "
+                f"{out.outcome}: {out.message}; run integrate again"
+            )
+        progress(f"{h.task.short_id} shipped")
+        results.append(TaskResult(h.task.short_id, h.task.title, "shipped"))
+        _failpoint("shipping")
+    return results
 
 
 @dataclass(frozen=True)
@@ -322,6 +405,7 @@ class _Merged:
     commit: str | None
     why: str | None = None
     cause: str | None = None  # checks | conflict
+    detail: str | None = None  # the checks' output, for the next claimer in full
 
 
 def _merge_one(conn: Connection, mirror: Path, tip: str, plan: _Plan, h: _Held,
@@ -359,8 +443,8 @@ def _merge_one(conn: Connection, mirror: Path, tip: str, plan: _Plan, h: _Held,
     if checked is not None and not checked.ok:
         tests = checked.failing_tests
         named = f"; failing: {', '.join(tests)}" if tests else ""
-        return _Merged(None, f"checks failed ({checked.failed}) on the merge with main{named}\n"
-                       f"{checked.output_tail}"[-3900:], "checks")  # fmt: skip
+        why = f"checks failed ({checked.failed}) on the merge with main{named}"
+        return _Merged(None, why, "checks", checked.output_tail[-60000:])
     return _Merged(result.commit)
 
 
@@ -384,7 +468,10 @@ def _dry_run(
         if merged.commit is None:
             why = merged.why or "not merged"
             results.append(TaskResult(t.short_id, t.title, "would-return", why))
-            progress(f"{t.short_id} would return: {why}")
+            progress(
+                f"{t.short_id} would return: {why}"
+                + (f"\n{merged.detail}" if merged.detail else "")
+            )
         else:
             tip = merged.commit
             results.append(TaskResult(t.short_id, t.title, "would-ship"))
