@@ -39,8 +39,9 @@ report to stdout; nothing asserts a timing.
    the `Ainarres-Task` trailer, as integrate writes it) and the integrator pushes main,
    signed. The whole push is timed, through the gate and, as a baseline, to a null-hook
    hub of the same history. Target: the gate push at HISTORY commits <= 1.2x the push at
-   100. The gate's two git calls (`merge-base --is-ancestor old new`, `log --first-parent
-   old..new`) are also timed alone on each hub.
+   100. The gate's three git calls (`merge-base --is-ancestor old new`, `log --first-parent
+   old..new`, and per merge `merge-tree --write-tree` of its parents) are also timed alone
+   on each hub.
 
 3. Integrating M approved tasks. M tasks are created, implemented (a new file each),
    pushed and reviewed: that is setup, not measured. Then `integrate()` (the library
@@ -56,9 +57,23 @@ report to stdout; nothing asserts a timing.
    median round. Both grow a little from round to round: more task branches on the hub
    make every `git push` and fetch advertise more refs.
 
+4. The content check. The gate runs `git merge-tree --write-tree` for each new merge on
+   main (and `git diff-tree` only when a tree differs). A batch of B approved tasks
+   claimed by the integrator is merged onto main in the clone, B = 1 and B = 10, and the
+   integrator pushes that main, signed, to the gate and to a twin hub: same history,
+   signers and config, bound to the same board with the same gate login (its binding file
+   copied), whose pre-receive is the same gate with `hook.merge_content` replaced by a
+   stub that hands the policy each commit's own tree as the merge. After each push main
+   is set back with `update-ref` in that hub (outside the timing), so the same push is
+   repeated K times per hub, the two hubs alternating first; a push option of its own
+   keeps each certificate unique. The report gives gate / no check per batch size, the
+   milliseconds added, and one `git merge-tree --write-tree` timed alone. No target: it
+   says what the check costs (part 3's integrate push of M merges pays it M times).
+
 Full run: N=30 pushes per hub, HISTORY=100,000, 10 timed main pushes per history size
-(after one untimed warm-up; gate and null hook alternate first), M=50 tasks in 3 rounds.
-`--quick`: N=10, HISTORY=10,000, 5 main pushes, M=10 tasks in 2 rounds; at M=10 the one
+(after one untimed warm-up; gate and null hook alternate first), M=50 tasks in 3 rounds,
+K=20 pushes per batch size. `--quick`: N=10, HISTORY=10,000, 5 main pushes, M=10 tasks in
+2 rounds, K=8; at M=10 the one
 gated push of integrate (~150 ms, mostly the hook's Python start-up) weighs more than the
 merges, so the quick ratio in part 3 says little. `--json PATH` also writes every figure.
 Run from the repository root:
@@ -134,10 +149,16 @@ class Config:
     main_pushes: int  # timed integration pushes per history size
     tasks: int  # approved tasks for integrate vs the plain loop, per round
     integrate_rounds: int
+    content_pushes: int  # timed main pushes per batch size, with and without the content check
 
 
-FULL = Config(pushes=30, history=100_000, main_pushes=10, tasks=50, integrate_rounds=3)
-QUICK = Config(pushes=10, history=10_000, main_pushes=5, tasks=10, integrate_rounds=2)
+FULL = Config(
+    pushes=30, history=100_000, main_pushes=10, tasks=50, integrate_rounds=3, content_pushes=20
+)
+QUICK = Config(
+    pushes=10, history=10_000, main_pushes=5, tasks=10, integrate_rounds=2, content_pushes=8
+)
+CONTENT_BATCHES = (1, 10)  # merges per push in part 4
 
 
 @dataclass
@@ -161,6 +182,7 @@ class HistoryRow:
     null_hook: Timing
     is_ancestor: Timing
     first_parent_log: Timing
+    merge_tree: Timing
 
 
 @dataclass
@@ -175,6 +197,15 @@ class IntegrateRow:
 
 
 @dataclass
+class ContentRow:
+    merges: int  # merges per push
+    gate: Timing  # the installed gate: content check included
+    no_check: Timing  # the same gate with the content check stubbed out
+    merge_tree: Timing  # one `git merge-tree --write-tree` alone, on the hub
+    ratio: float = 0.0  # gate median over no-check median
+
+
+@dataclass
 class Report:
     mode: str
     config: dict[str, Any]
@@ -186,6 +217,7 @@ class Report:
     history_ratio_gate: float = 0.0
     history_ratio_null: float = 0.0
     integrate: IntegrateRow | None = None
+    content: list[ContentRow] = field(default_factory=list)
     setup_s: dict[str, float] = field(default_factory=dict)
 
 
@@ -484,6 +516,7 @@ def bench_history(cluster: Cluster, name: str, source: Path, pushes: int) -> His
             gate=Timing.of(gate),
             null_hook=Timing.of(null),
             is_ancestor=_time_git(proj.hub, ["merge-base", "--is-ancestor", "main~1", "main"]),
+            merge_tree=_time_git(proj.hub, ["merge-tree", "--write-tree", "main^1", "main^2"]),
             first_parent_log=_time_git(
                 proj.hub, ["log", "--first-parent", log_format, "main~1..main"]
             ),
@@ -549,6 +582,103 @@ def bench_integrate(cluster: Cluster, source: Path, count: int, rounds: int) -> 
         proj.board.close()
 
 
+# -- 4. the content check: what git merge-tree adds to a push of main -----------------
+
+# The installed gate, except that `merge_content` (the hook's only caller of `git
+# merge-tree` and `git diff-tree`) is replaced by a stub that hands the policy each
+# commit's own tree as the merge of its parents. Every other fact and rule is the same.
+GATE_WITHOUT_CONTENT_CHECK = """# benchmark: the ainarres gate with its content check stubbed out
+import os
+import sys
+from pathlib import Path
+
+from ainarres.gate import hook, policy
+
+
+def no_content_check(hub_dir, commits, env):
+    return {c.oid: policy.MergeContent(c.tree, c.tree) for c in commits}
+
+
+hook.merge_content = no_content_check
+hub_dir = Path(os.environ.get("GIT_DIR", ".")).resolve()
+sys.exit(hook.run_pre_receive(sys.stdin, os.environ, hub_dir))
+"""
+
+
+def make_unchecked_twin(proj: Project, path: Path) -> Path:
+    """A hub with the same history, signers and config as `proj.hub`, bound to the same
+    board with the same gate login (its binding file copied, not re-made: binding again
+    would give the gate role a new password), whose gate skips the content check."""
+    hub = make_bare_hub(path, proj.source, proj.board, None)
+    shutil.copy2(proj.hub / "ainarres" / "board.json", hub / "ainarres" / "board.json")
+    script = hub / "hooks" / "gate-without-content-check.py"
+    script.write_text(GATE_WITHOUT_CONTENT_CHECK)
+    pre_receive = hub / "hooks" / "pre-receive"
+    pre_receive.write_text(f'#!/bin/sh\nexec {sys.executable} -I {script} "$@"\n')
+    pre_receive.chmod(0o755)
+    return hub
+
+
+def bench_content(cluster: Cluster, source: Path, pushes: int) -> list[ContentRow]:
+    proj = make_project(cluster, "content", source)
+    try:
+        twin = make_unchecked_twin(proj, cluster.root / "content" / "unchecked.git")
+        key = project.family_key(proj.board.settings, INTEGRATOR)
+        rows = []
+        for size in CONTENT_BATCHES:
+            progress(f"  {size} merge(s) per push: {size} approved tasks (setup)")
+            tasks = [
+                proj.approved_task(f"content-{size}-{n}.txt", claim=True, mirrors_to=(twin,))
+                for n in range(size)
+            ]
+            old = git(proj.hub, "rev-parse", MAIN)
+            git(proj.clone, "fetch", "--quiet", "origin")
+            git(proj.clone, "checkout", "--quiet", "--detach", "origin/main")
+            for task_id, head, _ in tasks:
+                message = f"Merge task {task_id}\n\nAinarres-Task: {task_id}\n"
+                git(proj.clone, "merge", "--quiet", "--no-ff", "--no-gpg-sign", "-m", message, head)
+            tip = git(proj.clone, "rev-parse", "HEAD")
+            warmup = 1
+            progress(f"  {warmup + pushes} pushes of main {old[:12]}..{tip[:12]} to each hub")
+            gate: list[float] = []
+            unchecked: list[float] = []
+            for k in range(warmup + pushes):
+                first_gate = k % 2 == 0
+                for to_gate in (first_gate, not first_gate):
+                    hub = proj.hub if to_gate else twin
+                    started = time.perf_counter()
+                    result = push(
+                        proj.clone,
+                        str(hub),
+                        [f"{tip}:{MAIN}"],
+                        key=key,
+                        signed=True,
+                        # a push option of its own keeps each certificate unique
+                        options=[f"bench-round={size}-{k}"],
+                        passphrase=PASSPHRASE,
+                    )
+                    elapsed = time.perf_counter() - started
+                    if not result.ok:
+                        raise RuntimeError(f"push of main to {hub} refused: {result.stderr}")
+                    if k >= warmup:
+                        (gate if to_gate else unchecked).append(elapsed)
+                    # Back to the old main, outside the timing, so the same push repeats.
+                    git(hub, "update-ref", MAIN, old, tip)
+            row = ContentRow(
+                merges=size,
+                gate=Timing.of(gate),
+                no_check=Timing.of(unchecked),
+                merge_tree=_time_git(
+                    proj.hub, ["merge-tree", "--write-tree", f"{tip}^1", f"{tip}^2"]
+                ),
+            )
+            row.ratio = row.gate.median_ms / row.no_check.median_ms
+            rows.append(row)
+        return rows
+    finally:
+        proj.board.close()
+
+
 # -- the run ---------------------------------------------------------------------------
 
 
@@ -595,6 +725,10 @@ def run(cfg: Config, mode: str) -> Report:
             progress(f"3. integrate {cfg.tasks} approved tasks vs a plain merge loop")
             with stopwatch("3. integrate", setup):
                 report.integrate = bench_integrate(cluster, small, cfg.tasks, cfg.integrate_rounds)
+
+            progress(f"4. content check: pushes of {CONTENT_BATCHES} merges, with and without")
+            with stopwatch("4. content check", setup):
+                report.content = bench_content(cluster, small, cfg.content_pushes)
             report.setup_s = setup
             return report
         finally:
@@ -648,7 +782,7 @@ def render(report: Report) -> str:
         f"integrator; {report.config['main_pushes']} pushes per hub",
         "",
         f"   {'commits on main':>15}  {'gate median':>11}  {'gate p90':>8}  {'null median':>11}"
-        f"  {'gate-null':>9}  {'is-ancestor':>11}  {'log old..new':>12}",
+        f"  {'gate-null':>9}  {'is-ancestor':>11}  {'log old..new':>12}  {'merge-tree':>10}",
     ]
     for row in report.history:
         lines.append(
@@ -656,6 +790,7 @@ def render(report: Report) -> str:
             f"  {row.null_hook.median_ms:>8.1f} ms"
             f"  {row.gate.median_ms - row.null_hook.median_ms:>6.1f} ms"
             f"  {row.is_ancestor.median_ms:>8.1f} ms  {row.first_parent_log.median_ms:>9.1f} ms"
+            f"  {row.merge_tree.median_ms:>7.1f} ms"
         )
     short, long = report.history
     lines += [
@@ -663,7 +798,7 @@ def render(report: Report) -> str:
         f"{report.history_ratio_gate:.2f}x; target <= {HISTORY_TARGET}x "
         f"({mark(report.history_ratio_gate <= HISTORY_TARGET)}); null-hook push "
         f"{report.history_ratio_null:.2f}x",
-        "   (is-ancestor and log are the gate's two git calls, run alone on the hub, median)",
+        "   (is-ancestor, log and merge-tree are the gate's git calls, run alone on the hub)",
         "",
     ]
     integ = report.integrate
@@ -683,6 +818,24 @@ def render(report: Report) -> str:
         f"   integrate / plain loop = {integ.ratio:.2f}x; target <= {INTEGRATE_TARGET}x "
         f"({mark(integ.ratio <= INTEGRATE_TARGET)}); {integ.shipped} tasks shipped, "
         f"{integ.plain_merges} merges on the plain hub",
+        "",
+        "4. Content check: the gate runs `git merge-tree --write-tree` for each new merge on "
+        "main; each push",
+        f"   goes to the gate and to a twin hub on the same board whose gate skips that check;"
+        f" {report.config['content_pushes']} pushes each",
+        "",
+        f"   {'merges/push':>11}  {'gate median':>11}  {'gate p90':>8}  {'no check':>9}"
+        f"  {'gate/no check':>13}  {'added':>8}  {'merge-tree alone':>16}",
+    ]
+    for c in report.content:
+        lines.append(
+            f"   {c.merges:>11}  {c.gate.median_ms:>8.1f} ms  {c.gate.p90_ms:>5.1f} ms"
+            f"  {c.no_check.median_ms:>6.1f} ms  {c.ratio:>12.2f}x"
+            f"  {c.gate.median_ms - c.no_check.median_ms:>5.1f} ms"
+            f"  {c.merge_tree.median_ms:>13.1f} ms"
+        )
+    lines += [
+        "   (no target: the figure is what the check costs; part 3's integrate push includes it)",
         "",
         "Wall time per phase, setup included: "
         + "; ".join(f"{k} {v:.1f}s" for k, v in report.setup_s.items()),

@@ -11,6 +11,9 @@ from ainarres.gate.policy import (
     GateFacts,
     IntegrationFacts,
     MainCommit,
+    MergeContent,
+    NoteChange,
+    NotesFacts,
     SignerFacts,
     TaskBranchFacts,
     decide,
@@ -18,6 +21,7 @@ from ainarres.gate.policy import (
 from ainarres.git.pushcert import PushCert, RefUpdate
 
 A, B, C, H, Z = "a" * 40, "b" * 40, "c" * 40, "d" * 40, "0" * 40
+T, U = "e" * 40, "f" * 40  # trees
 MAIN = "refs/heads/main"
 TASK = "refs/heads/task/0123456789ab"
 TID = "00000000-0000-4000-8000-0123456789ab"
@@ -29,6 +33,7 @@ MAIN_FACTS = GateFacts(
     fast_forward={MAIN: True},
     main_commits=(MERGE,),
     integrations={TID: IntegrationFacts("…89ab", "integrate", H, "boss", True, True)},
+    merge_content={B: MergeContent(T, T), C: MergeContent(T, T)},
 )
 DEV = replace(GOOD, signer="dev")
 TASK_FACTS = GateFacts(
@@ -174,7 +179,12 @@ def test_policy_task_branch_cannot_be_deleted() -> None:
 
 def test_policy_review_notes_need_a_signed_reviewer() -> None:
     notes = "refs/notes/ainarres/review"
-    reviewer = replace(TASK_FACTS, signer=SignerFacts("dev", frozenset({"reviewer"})))
+    reviewer = replace(
+        TASK_FACTS,
+        signer=SignerFacts("dev", frozenset({"reviewer"})),
+        fast_forward={notes: True},
+        notes=NotesFacts(),
+    )
     assert why(RefUpdate(A, B, notes), DEV, reviewer) == "allowed"
     assert why(RefUpdate(A, B, notes), DEV, TASK_FACTS) == "signer dev is not a reviewer"
     assert why(RefUpdate(A, B, notes), None, reviewer) == "the push is not signed"
@@ -192,3 +202,135 @@ def test_policy_one_bad_ref_is_reported_beside_the_good_one() -> None:
     decisions = decide([RefUpdate(A, B, MAIN), RefUpdate(A, B, "refs/heads/x")], GOOD, MAIN_FACTS)
     assert [d.allowed for d in decisions] == [True, False]
     assert decisions[1].message.startswith("ainarres gate: refused refs/heads/x: ")
+
+
+CONTENT_CASES = [
+    ({}, f"the content of commit {B[:12]} was not checked"),
+    (
+        {B: MergeContent(T, None, ("README.md", "src/x.py"))},
+        f"commit {B[:12]} merges parents that conflict (git merge-tree: README.md, src/x.py)",
+    ),
+    (
+        {B: MergeContent(U, T)},
+        f"commit {B[:12]}: tree {U[:12]} is not the merge of its parents "
+        f"(git merge-tree gives {T[:12]})",
+    ),
+    (
+        {B: MergeContent(U, T, differences=(("A", "extra.txt"),))},
+        f"commit {B[:12]}: tree {U[:12]} is not the merge of its parents "
+        f"(git merge-tree gives {T[:12]}): it adds extra.txt",
+    ),
+    (
+        {
+            B: MergeContent(
+                U,
+                T,
+                differences=(("M", "README.md"), ("D", "gone.txt"), ("A", "a\nb"), ("T", "l")),
+            )
+        },
+        "(git merge-tree gives eeeeeeeeeeee): it changes README.md, removes gone.txt, "
+        "adds 'a\\nb' and 1 more",
+    ),
+]
+
+
+@pytest.mark.parametrize(("content", "expected"), CONTENT_CASES)
+def test_policy_main_merge_must_hold_exactly_gits_merge(
+    content: dict[str, MergeContent], expected: str
+) -> None:
+    facts = replace(MAIN_FACTS, merge_content=content)
+    assert expected in why(RefUpdate(A, B, MAIN), GOOD, facts)
+    (decision,) = decide([RefUpdate(A, B, MAIN)], GOOD, facts)
+    assert "\n" not in decision.message
+
+
+def test_policy_content_is_checked_for_every_merge_of_the_push() -> None:
+    other = "00000000-0000-4000-8000-0123456789cd"
+    second = MainCommit(C, (B, A), other)
+    facts = replace(
+        MAIN_FACTS,
+        main_commits=(MERGE, second),
+        integrations={
+            **MAIN_FACTS.integrations,
+            other: IntegrationFacts("…89cd", "integrate", A, "boss", True, True),
+        },
+    )
+    assert why(RefUpdate(A, C, MAIN), GOOD, facts) == "allowed"
+    evil = replace(facts, merge_content={B: MergeContent(T, T), C: MergeContent(U, T)})
+    assert why(RefUpdate(A, C, MAIN), GOOD, evil).startswith(f"commit {C[:12]}: tree {U[:12]}")
+    unchecked = replace(facts, merge_content={B: MergeContent(T, T)})
+    assert why(RefUpdate(A, C, MAIN), GOOD, unchecked) == (
+        f"the content of commit {C[:12]} was not checked"
+    )
+
+
+NOTES = "refs/notes/ainarres/review"
+REVIEWER_FACTS = GateFacts(
+    bound=True,
+    signer=SignerFacts("dev", frozenset({"reviewer"})),
+    fast_forward={NOTES: True},
+    notes=NotesFacts(),
+)
+APPEND_ONLY = " (review notes are append-only)"
+
+
+def notes(*changed: NoteChange, doubled: tuple[str, ...] = ()) -> GateFacts:
+    return replace(REVIEWER_FACTS, notes=NotesFacts(changed, doubled))
+
+
+NOTES_CASES = [
+    (RefUpdate(Z, B, NOTES), REVIEWER_FACTS, "allowed"),
+    (RefUpdate(Z, B, NOTES), replace(REVIEWER_FACTS, fast_forward={}), "allowed"),
+    (RefUpdate(A, B, NOTES), REVIEWER_FACTS, "allowed"),
+    (RefUpdate(A, B, NOTES), notes(NoteChange(C, b"one\n", b"one\n\ntwo\n")), "allowed"),
+    (
+        RefUpdate(A, B, NOTES),
+        replace(REVIEWER_FACTS, fast_forward={NOTES: False}),
+        "the update is not a fast-forward of the review notes" + APPEND_ONLY,
+    ),
+    (RefUpdate(A, B, NOTES), replace(REVIEWER_FACTS, fast_forward={}), "not a fast-forward"),
+    (
+        RefUpdate(A, B, NOTES),
+        replace(REVIEWER_FACTS, notes=None),
+        "the new review notes were not compared with the old ones",
+    ),
+    (RefUpdate(Z, B, NOTES), replace(REVIEWER_FACTS, notes=None), "were not compared"),
+    (
+        RefUpdate(A, B, NOTES),
+        notes(NoteChange(C, b"one\n", None)),
+        f"the note on {C[:12]} is removed" + APPEND_ONLY,
+    ),
+    (
+        RefUpdate(A, B, NOTES),
+        notes(NoteChange(C, b"one\n", b"ONE\n\ntwo\n")),
+        f"the note on {C[:12]} is edited, not appended to" + APPEND_ONLY,
+    ),
+    (
+        RefUpdate(A, B, NOTES),
+        notes(NoteChange(C, b"one\n", b"one")),  # a byte less is an edit too
+        f"the note on {C[:12]} is edited, not appended to" + APPEND_ONLY,
+    ),
+    (
+        RefUpdate(A, B, NOTES),
+        notes(
+            NoteChange(A, b"a\n", b"a\nb\n"),
+            NoteChange(C, b"c\n", None),
+            NoteChange(H, b"h\n", b"x\n"),
+            NoteChange(T, b"t\n", None),
+        ),
+        f"the note on {C[:12]} is removed (2 more removed or edited)" + APPEND_ONLY,
+    ),
+    (
+        RefUpdate(Z, B, NOTES),
+        notes(doubled=(C,)),
+        f"the new notes tree holds more than one note for {C[:12]}",
+    ),
+]
+
+
+@pytest.mark.parametrize(("update", "facts", "expected"), NOTES_CASES)
+def test_policy_review_notes_are_append_only(
+    update: RefUpdate, facts: GateFacts, expected: str
+) -> None:
+    got = why(update, DEV, facts)
+    assert got == expected if expected == "allowed" else expected in got

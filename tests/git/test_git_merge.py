@@ -10,7 +10,15 @@ import pytest
 from githelpers import commit_file, git_out
 
 from ainarres.errors import AinarresError, BadInput
-from ainarres.git.history import FirstParent, first_parents_since, is_ancestor
+from ainarres.git.history import (
+    FirstParent,
+    MergedTree,
+    first_parents_since,
+    is_ancestor,
+    merge_tree,
+    merge_trees,
+    tree_changes,
+)
 from ainarres.git.hub import Hub
 from ainarres.git.merge import (
     merge_in_memory,
@@ -121,6 +129,86 @@ def test_a_fast_forwardable_branch_still_gets_a_merge_commit(hub: Hub, work: Pat
     )
 
 
+def test_the_merge_is_the_same_whatever_the_repositorys_merge_config(hub: Hub, work: Path) -> None:
+    """One side moves the folder sandbox/ to lib/, the other adds sandbox/new.py. Where
+    new.py belongs depends on merge.directoryRenames; the gate (with the hub's config) and
+    integrate (with the mirror's and the integrator's) must compute the same, so it is
+    pinned to git's default, which calls it a conflict."""
+    main = git_out(hub.path, "rev-parse", "main")
+    git_out(work, "checkout", "--quiet", "-B", "task/move", main)
+    git_out(work, "mv", "sandbox", "lib")
+    git_out(work, "commit", "--quiet", "--no-gpg-sign", "-m", "move")
+    branch_with(work, "task/add", main, {"sandbox/new.py": "new\n"})
+    ours, theirs = land(hub, work, "task/move"), land(hub, work, "task/add")
+    for setting in (None, "true", "false"):
+        if setting is not None:
+            git_out(hub.path, "config", "merge.directoryRenames", setting)
+            # git itself would now merge them cleanly, each setting its own way
+            assert git_out(hub.path, "merge-tree", "--write-tree", ours, theirs)
+        result = merge_in_memory(hub.path, ours, theirs, "m", INTEGRATOR)
+        assert (result.commit, result.conflicts) == (None, ["lib/new.py"]), setting
+        assert merge_tree(hub.path, ours, theirs, os.environ) == MergedTree(None, ("lib/new.py",))
+
+
+def test_merge_drivers_apply_in_a_worktree_but_not_in_memory(hub: Hub, work: Path) -> None:
+    """`merge=union` in the tree's .gitattributes: `git merge` in a worktree unions both
+    sides' lines; merge_in_memory (git merge-tree in a bare repository) reports a
+    conflict, and so would the gate. Written down in merge_in_memory's docstring."""
+    main = git_out(hub.path, "rev-parse", "main")
+    branch_with(work, "base", main, {".gitattributes": "*.log merge=union\n", "x.log": "a\n"})
+    base = land(hub, work, "base")
+    branch_with(work, "task/one", base, {"x.log": "a\none\n"})
+    branch_with(work, "task/two", base, {"x.log": "a\ntwo\n"})
+    ours, theirs = land(hub, work, "task/one"), land(hub, work, "task/two")
+    result = merge_in_memory(hub.path, ours, theirs, "m", INTEGRATOR)
+    assert (result.commit, result.conflicts) == (None, ["x.log"])
+    assert merge_tree(hub.path, ours, theirs, os.environ) == MergedTree(None, ("x.log",))
+    git_out(work, "checkout", "--quiet", "task/one")
+    git_out(work, "merge", "--quiet", "--no-edit", "--no-gpg-sign", "task/two")
+    assert (work / "x.log").read_text() == "a\none\ntwo\n"
+
+
+def test_tree_changes_names_what_a_tree_adds_changes_and_removes(hub: Hub, work: Path) -> None:
+    main = git_out(hub.path, "rev-parse", "main")
+    branch_with(work, "other", main, {"README.md": "changed\n", "new file.txt": "n\n"})
+    git_out(work, "rm", "--quiet", "-r", "sandbox")
+    git_out(work, "commit", "--quiet", "--no-gpg-sign", "-m", "remove")
+    other = land(hub, work, "other")
+    old, new = (git_out(hub.path, "rev-parse", f"{c}^{{tree}}") for c in (main, other))
+    changes = tree_changes(hub.path, old, new, os.environ)
+    removed = git_out(hub.path, "ls-tree", "-r", "--name-only", main, "sandbox").splitlines()
+    assert sorted(changes) == sorted(
+        [("M", "README.md"), ("A", "new file.txt"), *(("D", p) for p in removed)]
+    )
+    assert tree_changes(hub.path, old, old, os.environ) == []
+
+
+def test_merge_trees_runs_side_by_side_and_answers_in_order(hub: Hub, work: Path) -> None:
+    main = git_out(hub.path, "rev-parse", "main")
+    branch_with(work, "task/a", main, {"README.md": "a\n"})
+    branch_with(work, "task/b", main, {"README.md": "b\n"})
+    branch_with(work, "task/c", main, {"c.txt": "c\n"})
+    a, b, c = (land(hub, work, f"task/{n}") for n in "abc")
+    pairs = [(a, c), (a, b), (b, c), (c, a)] * 3
+    expected = [merge_tree(hub.path, ours, theirs, os.environ) for ours, theirs in pairs]
+    assert expected[1] == MergedTree(None, ("README.md",))
+    assert expected[0].tree is not None and expected[2].tree not in (None, expected[0].tree)
+    for jobs in (1, 2, 5, None):
+        assert merge_trees(hub.path, pairs, os.environ, jobs) == expected
+    assert merge_trees(hub.path, [], os.environ) == []
+    with pytest.raises(RuntimeError, match="git merge-tree"):
+        merge_trees(hub.path, [(a, c), ("1" * 40, c), (b, c)], os.environ, 2)
+
+
+def test_merging_unrelated_histories_is_an_error(hub: Hub, work: Path) -> None:
+    main = git_out(hub.path, "rev-parse", "main")
+    git_out(work, "checkout", "--quiet", "--orphan", "lonely")
+    git_out(work, "commit", "--quiet", "--no-gpg-sign", "-m", "no common history")
+    lonely = land(hub, work, "lonely")
+    with pytest.raises(AinarresError, match="refusing to merge unrelated histories"):
+        merge_in_memory(hub.path, main, lonely, "m", INTEGRATOR)
+
+
 def test_unknown_commit_and_non_repository_are_errors(hub: Hub, tmp_path: Path) -> None:
     main = git_out(hub.path, "rev-parse", "main")
     with pytest.raises(AinarresError, match="is not a commit"):
@@ -168,8 +256,9 @@ def test_trailers_round_trip_through_a_merge_commit(hub: Hub, work: Path) -> Non
         "42": merged.commit
     }
     # ...and the gate's walk of the pushed range finds the task in it.
+    tree = git_out(hub.path, "rev-parse", f"{merged.commit}^{{tree}}")
     assert first_parents_since(hub.path, main, merged.commit, os.environ) == [
-        FirstParent(merged.commit, (main, task), "42")
+        FirstParent(merged.commit, tree, (main, task), "42")
     ]
 
 

@@ -1,7 +1,10 @@
 """Entry point of the hub's pre-receive hook: gather facts, apply the policy, report.
 
 This runs on every push, so it imports only the standard library and the small pure
-modules it needs; git is called only when an update of main has to be checked.
+modules it needs. git is called only for a signed push of main or of the review notes,
+and the costlier facts (a `git merge-tree` per new merge on main, the notes trees before
+and after) only once the board says the signer holds the role that may move that ref:
+anyone else is refused on the role alone.
 """
 
 from __future__ import annotations
@@ -14,9 +17,15 @@ from pathlib import Path
 from typing import TextIO
 
 from ainarres.gate.policy import (
+    INTEGRATOR_ROLE,
+    NOTES_REF,
+    REVIEWER_ROLE,
     GateFacts,
     IntegrationFacts,
     MainCommit,
+    MergeContent,
+    NoteChange,
+    NotesFacts,
     SignerFacts,
     TaskBranchFacts,
     decide,
@@ -40,6 +49,42 @@ def push_epoch(env: Mapping[str, str]) -> int | None:
     return None
 
 
+def merge_content(
+    hub_dir: Path, commits: Sequence[history.FirstParent], env: Mapping[str, str]
+) -> dict[str, MergeContent]:
+    """Each new merge's tree beside `git merge-tree --write-tree` of its two parents.
+
+    The merges run side by side (one per CPU). Oldest first, the facts stop at the first
+    commit the policy refuses on its shape or content (not two parents, a conflict,
+    another tree): the commits above it are never judged. Only a tree that differs costs
+    a `git diff-tree`, to name what differs.
+    """
+    merges = []
+    for commit in commits:
+        if len(commit.parents) != 2:
+            break
+        merges.append(commit)
+    found: dict[str, MergeContent] = {}
+    pairs = [(c.parents[0], c.parents[1]) for c in merges]
+    for commit, merged in zip(merges, history.merge_trees(hub_dir, pairs, env), strict=True):
+        differences: tuple[tuple[str, str], ...] = ()
+        if merged.tree is not None and merged.tree != commit.tree:
+            differences = tuple(history.tree_changes(hub_dir, merged.tree, commit.tree, env))
+        found[commit.oid] = MergeContent(commit.tree, merged.tree, merged.conflicts, differences)
+        if merged.tree != commit.tree:
+            break
+    return found
+
+
+def notes_facts(hub_dir: Path, update: RefUpdate, env: Mapping[str, str]) -> NotesFacts:
+    """The notes of the old notes commit that the pushed one does not keep byte for byte."""
+    diff = history.notes_diff(hub_dir, None if update.is_create else update.old, update.new, env)
+    return NotesFacts(
+        changed=tuple(NoteChange(a, old, new) for a, old, new in diff.changed),
+        doubled=diff.doubled,
+    )
+
+
 def gather_facts(
     updates: Sequence[RefUpdate], cert: PushCert | None, env: Mapping[str, str], hub_dir: Path
 ) -> GateFacts:
@@ -53,18 +98,22 @@ def gather_facts(
     if cert is None:
         return GateFacts(bound=True)
     fast_forward: dict[str, bool] = {}
-    main_commits: list[MainCommit] = []
+    chain: list[history.FirstParent] = []
+    notes_update: RefUpdate | None = None
     branches = []
     for update in updates:
         if update.ref == layout.MAIN_REF and not (update.is_create or update.is_delete):
             fast_forward[update.ref] = history.is_ancestor(hub_dir, update.old, update.new, env)
             if fast_forward[update.ref]:
-                main_commits = [
-                    MainCommit(c.oid, c.parents, c.task_id)
-                    for c in history.first_parents_since(hub_dir, update.old, update.new, env)
-                ]
+                chain = history.first_parents_since(hub_dir, update.old, update.new, env)
         elif update.ref.startswith(layout.TASK_PREFIX):
             branches.append(update.ref.removeprefix("refs/heads/"))
+        elif update.ref == NOTES_REF and not update.is_delete:
+            if not update.is_create:
+                fast_forward[update.ref] = history.is_ancestor(hub_dir, update.old, update.new, env)
+            if update.is_create or fast_forward[update.ref]:
+                notes_update = update
+    main_commits = [MainCommit(c.oid, c.parents, c.task_id) for c in chain]
 
     from ainarres.board import gate_facts  # psycopg: only signed pushes pay for it
 
@@ -75,6 +124,11 @@ def gather_facts(
     signer = None
     if board.signer is not None:
         signer = SignerFacts(board.signer["family"], frozenset(board.signer["roles"]))
+    roles = signer.roles if signer is not None else frozenset()
+    content = merge_content(hub_dir, chain, env) if INTEGRATOR_ROLE in roles else {}
+    notes = None
+    if notes_update is not None and REVIEWER_ROLE in roles:
+        notes = notes_facts(hub_dir, notes_update, env)
     return GateFacts(
         bound=True,
         signer=signer,
@@ -107,6 +161,8 @@ def gather_facts(
             )
             for tid, f in board.integrations.items()
         },
+        merge_content=content,
+        notes=notes,
     )
 
 

@@ -6,11 +6,16 @@ is testable without either, and the rules read as one page:
 - main moves only forward, by a good signed push with a fresh nonce, from a family the
   board says holds the integrator role (so a denial stops it at once); each new
   first-parent commit must be the merge of a task waiting in the integration step, at
-  exactly the head commit that was reviewed, claimed by the pushing family;
+  exactly the head commit that was reviewed, claimed by the pushing family, and hold
+  exactly the tree git computes for merging its two parents (`git merge-tree
+  --write-tree`): no file added, changed or removed beyond the merge, and no merge of
+  parents that conflict;
 - ``refs/heads/task/<id>`` moves only by a signed push from the family holding that
   task's live lease, in a stage that writes the branch, at the current claim epoch;
 - ``refs/notes/ainarres/review`` (the review annotations' mirror) moves only by a signed
-  push from a family holding the reviewer role;
+  push from a family holding the reviewer role, and is append-only: created, or moved by
+  a fast-forward after which every note of the old notes tree (by annotated object, however
+  the tree is fanned out) still starts with its old bytes;
 - every other ref is refused.
 """
 
@@ -58,6 +63,35 @@ class MainCommit:
 
 
 @dataclass(frozen=True)
+class MergeContent:
+    """A main commit's tree beside the tree git computes for merging its two parents."""
+
+    tree: str
+    merged: str | None  # `git merge-tree --write-tree <parent1> <parent2>`; None: conflict
+    conflicts: tuple[str, ...] = ()  # the conflicting paths, when merged is None
+    # (status, path) where the commit's tree differs from merged: A adds, D removes, M/T
+    # changes. The hook fills it only for a commit whose tree differs.
+    differences: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class NoteChange:
+    """A note of the old notes tree that the new tree does not hold byte for byte."""
+
+    annotated: str  # the annotated object's id
+    old: bytes
+    new: bytes | None  # None: the new tree has no note for that object
+
+
+@dataclass(frozen=True)
+class NotesFacts:
+    """How a push of the review notes treats the notes already on the hub."""
+
+    changed: Sequence[NoteChange] = ()
+    doubled: Sequence[str] = ()  # objects with more than one note in the new tree
+
+
+@dataclass(frozen=True)
 class IntegrationFacts:
     """The board's view of a task that a commit on main claims to integrate."""
 
@@ -81,6 +115,9 @@ class GateFacts:
     task_branches: Mapping[str, TaskBranchFacts | None] = field(default_factory=dict)
     main_commits: Sequence[MainCommit] = ()
     integrations: Mapping[str, IntegrationFacts] = field(default_factory=dict)
+    # by commit id; a commit without an entry was not checked, and is refused
+    merge_content: Mapping[str, MergeContent] = field(default_factory=dict)
+    notes: NotesFacts | None = None  # None: the notes were not compared (refused)
 
 
 @dataclass(frozen=True)
@@ -202,8 +239,57 @@ def _check_integrations(ref: str, old: str, family: str, facts: GateFacts) -> De
                 f"task {task.short_id} is not claimed by {family} with a live lease",
                 "claim the integration step on the board before pushing",
             )
+        refused = _check_content(ref, commit, task, facts.merge_content.get(commit.oid))
+        if refused is not None:
+            return refused
         previous = commit.oid
     return Decision(ref=ref, allowed=True)
+
+
+_CHANGE = {"A": "adds", "D": "removes", "M": "changes", "T": "changes the type of"}
+_SHOWN = 3  # paths named in a refusal; the rest are counted
+
+
+def _path(path: str) -> str:
+    # A path is the pusher's text: a newline in it must not break the one-line message.
+    return path if path.isprintable() else repr(path)
+
+
+def _listed(items: Sequence[str]) -> str:
+    shown = ", ".join(items[:_SHOWN])
+    return shown + (f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else "")
+
+
+def _check_content(
+    ref: str, commit: MainCommit, task: IntegrationFacts, content: MergeContent | None
+) -> Decision | None:
+    """The merge must hold exactly what git's merge of its parents holds: an evil merge
+    (a file added, changed or removed beyond the merge) or a resolved conflict is refused."""
+    short = commit.oid[:12]
+    if content is None:
+        return _refuse(
+            ref,
+            f"the content of commit {short} was not checked",
+            "push again; if this repeats, tell the hub admin",
+        )
+    if content.merged is None:
+        paths = _listed([_path(p) for p in content.conflicts]) or "?"
+        return _refuse(
+            ref,
+            f"commit {short} merges parents that conflict (git merge-tree: {paths})",
+            f"return task {task.short_id} so that its branch merges main and resolves the "
+            "conflict, and have it reviewed again",
+        )
+    if content.merged != content.tree:
+        what = _listed([f"{_CHANGE.get(s, s)} {_path(p)}" for s, p in content.differences])
+        return _refuse(
+            ref,
+            f"commit {short}: tree {content.tree[:12]} is not the merge of its parents "
+            f"(git merge-tree gives {content.merged[:12]})" + (f": it {what}" if what else ""),
+            "merge with `ainarres integrate`, whose merge commit holds exactly git's merge "
+            "of the two parents",
+        )
+    return None
 
 
 def _decide_task(update: RefUpdate, cert: PushCert | None, facts: GateFacts) -> Decision:
@@ -259,6 +345,36 @@ def _decide_notes(update: RefUpdate, cert: PushCert | None, facts: GateFacts) ->
     if facts.signer is None or REVIEWER_ROLE not in facts.signer.roles:
         return _refuse(
             ref, f"signer {cert.signer} is not a reviewer", "only reviewers write review notes"
+        )
+    append = "keep every note and add to it with `git notes append`"
+    if not update.is_create and not facts.fast_forward.get(ref, False):
+        return _refuse(
+            ref,
+            "the update is not a fast-forward of the review notes (review notes are append-only)",
+            "fetch the notes ref, add to it with `git notes append`, and push again",
+        )
+    notes = facts.notes
+    if notes is None:
+        return _refuse(
+            ref,
+            "the new review notes were not compared with the old ones",
+            "push again; if this repeats, tell the hub admin",
+        )
+    if notes.doubled:
+        return _refuse(
+            ref,
+            f"the new notes tree holds more than one note for {notes.doubled[0][:12]}",
+            "write review notes with `git notes`, which keeps one note per object",
+        )
+    lost = [c for c in notes.changed if c.new is None or not c.new.startswith(c.old)]
+    if lost:
+        first = lost[0]
+        what = "removed" if first.new is None else "edited, not appended to"
+        more = f" ({len(lost) - 1} more removed or edited)" if len(lost) > 1 else ""
+        return _refuse(
+            ref,
+            f"the note on {first.annotated[:12]} is {what}{more} (review notes are append-only)",
+            append,
         )
     return Decision(ref=ref, allowed=True)
 

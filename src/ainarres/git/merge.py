@@ -1,9 +1,10 @@
 """Merge commits made in memory, and the trailers that tie main's history to the board.
 
 The integrator never checks out main: it merges two commits inside the object store
-(bare mirror or hub alike), writes the merge commit without moving any ref, and
-pushes it. The trailers on each merge commit ("Ainarres-Task: 42") are how a
-restarted integrator, or the gate, tells which tasks main already holds.
+(bare mirror or hub alike) with ``git merge-tree``, as the gate does to check the merge,
+writes the merge commit without moving any ref, and pushes it. The trailers on each
+merge commit ("Ainarres-Task: 42") are how a restarted integrator, or the gate, tells
+which tasks main already holds.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from pathlib import Path
 import pygit2
 
 from ainarres.errors import AinarresError, BadInput
+from ainarres.git import history
+from ainarres.git._env import clean_env
+from ainarres.git._run import git
 
 TASK_TRAILER = "Ainarres-Task"
 IMPLEMENTED_BY = "Ainarres-Implemented-By"
@@ -38,6 +42,7 @@ class MergeResult:
     commit: str | None
     conflicts: list[str] = field(default_factory=list)
     already_merged: bool = False
+    hunks: str = ""  # on a conflict: the conflicting hunks, with markers, for the implementer
 
 
 def _open(repo_path: Path) -> pygit2.Repository:
@@ -63,32 +68,78 @@ def merge_in_memory(
 ) -> MergeResult:
     """Merge ``theirs`` (a reviewed task head) into ``ours`` (main's tip) without a checkout.
 
-    On success the merge commit, with parents [ours, theirs] and ``author`` as author and
-    committer at the current time, is written to the object store of ``repo_path`` (bare
-    or not) and no ref moves: pushing it is the caller's job. A task branch that main
-    already contains gives ``already_merged=True`` and no commit.
+    The merged tree is ``git merge-tree --write-tree ours theirs`` (:func:`history.merge_tree`),
+    the very command and settings the hub's gate runs to check each merge on main, so the
+    gate accepts what this writes by construction. On success the merge commit, with parents
+    [ours, theirs] and ``author`` as author and committer at the current time, is written
+    with ``git commit-tree`` to the object store of ``repo_path`` (bare or not) and no ref
+    moves: pushing it is the caller's job. A task branch that main already contains gives
+    ``already_merged=True`` and no commit; a conflict gives the conflicting paths.
+
+    Merge drivers are not applied. In a bare repository (the integrator's mirror, the hub)
+    git 2.39's merge-tree reads no ``.gitattributes`` from the merged trees, and the global
+    attributes file is pinned off, so a path marked ``merge=union`` conflicts here when both
+    sides change the same lines, while ``git merge`` in a worktree, which reads the
+    worktree's ``.gitattributes``, would union them. Such a task goes back to its
+    implementer as a conflict, to be merged in a worktree. (Given a repository with a
+    worktree, git reads the attributes of whatever is checked out there: merge in a bare
+    repository, as integrate does in its mirror, to get exactly the gate's tree.)
     """
     repo = _open(repo_path)
     ours_commit = _commit(repo, ours)
     theirs_commit = _commit(repo, theirs)
     if ours_commit.id == theirs_commit.id or repo.descendant_of(ours_commit.id, theirs_commit.id):
         return MergeResult(commit=None, already_merged=True)
-    index = repo.merge_commits(ours_commit, theirs_commit)
-    if index.conflicts is not None:
-        paths = {
-            entry.path
-            for sides in index.conflicts
-            for entry in sides
-            if entry is not None  # a side is None when that side deleted or never had the file
-        }
-        return MergeResult(commit=None, conflicts=sorted(paths))
-    tree = index.write_tree(repo)
+    ours_id, theirs_id = str(ours_commit.id), str(theirs_commit.id)
+    try:
+        merged = history.merge_tree(repo_path, ours_id, theirs_id, clean_env())
+    except RuntimeError as exc:
+        raise AinarresError(
+            f"cannot merge {theirs_id[:12]} into {ours_id[:12]}: {exc}; a task branch must "
+            "start from main"
+        ) from exc
+    if merged.tree is None:
+        paths = sorted(set(merged.conflicts))
+        hunks = conflict_hunks(repo_path, merged.marked, paths) if merged.marked else ""
+        return MergeResult(commit=None, conflicts=paths, hunks=hunks)
     name, email = author
-    signature = pygit2.Signature(name, email)
-    oid = repo.create_commit(
-        None, signature, signature, message, tree, [ours_commit.id, theirs_commit.id]
+    env = clean_env(
+        None,
+        GIT_AUTHOR_NAME=name,
+        GIT_AUTHOR_EMAIL=email,
+        GIT_COMMITTER_NAME=name,
+        GIT_COMMITTER_EMAIL=email,
     )
-    return MergeResult(commit=str(oid))
+    for stamp in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
+        env.pop(stamp, None)  # the current time, whatever the caller's environment says
+    done = git(
+        "commit-tree", "--no-gpg-sign", "-p", ours_id, "-p", theirs_id, merged.tree,
+        cwd=repo_path, env=env, input_bytes=message.encode(),
+    )  # fmt: skip
+    return MergeResult(commit=done.stdout.strip())
+
+
+_HUNK_CONTEXT = 3
+_HUNKS_MAX = 20_000
+
+
+def conflict_hunks(repo_path: Path, marked_tree: str, paths: list[str]) -> str:
+    """Each conflicting region of `paths` in the marked tree git's merge wrote, with a few
+    lines around it: what the implementer needs to see to resolve it (cut at 20 kB)."""
+    parts: list[str] = []
+    for path in paths:
+        shown = git("show", f"{marked_tree}:{path}", cwd=repo_path, env=clean_env(), check=False)
+        if shown.returncode != 0:
+            continue  # a conflict of deletion or type: the path says it
+        lines = shown.stdout.splitlines()
+        starts = [i for i, ln in enumerate(lines) if ln.startswith("<<<<<<< ")]
+        for start in starts:
+            end = next((i for i in range(start, len(lines)) if lines[i].startswith(">>>>>>> ")),
+                       len(lines) - 1)  # fmt: skip
+            low, high = max(0, start - _HUNK_CONTEXT), min(len(lines), end + 1 + _HUNK_CONTEXT)
+            parts.append(f"--- {path}, lines {low + 1}-{high}\n" + "\n".join(lines[low:high]))
+    text = "\n".join(parts)
+    return text if len(text) <= _HUNKS_MAX else text[:_HUNKS_MAX] + "\n… (cut)"
 
 
 def _one_line(text: str) -> str:
