@@ -101,8 +101,12 @@ def test_a_restarted_agent_takes_back_even_its_expired_claims_and_lets_them_go(
     assert [h["task"]["id"] for h in held] == [str(task.id)]
     assert again.release(task.id, int(held[0]["epoch"])).ok
     with proj.board.operator() as conn:
-        kinds = [r["kind"] for r in rows(conn, "SELECT kind FROM ainarres.events WHERE task_id "
-                                         "= %s ORDER BY id", task.id)]  # fmt: skip
+        kinds = [
+            r["kind"]
+            for r in rows(
+                conn, "SELECT kind FROM ainarres.events WHERE task_id = %s ORDER BY id", task.id
+            )
+        ]
     assert "lease_expired" not in kinds and kinds[-1] == "released"
 
 
@@ -116,11 +120,18 @@ def _slow_checks(proj: Project, seconds: float) -> None:
 
 
 def _integrate(proj: Project) -> subprocess.Popen[str]:
-    env = {**os.environ, "AINARRES_HOME": str(proj.board.settings.state_dir),
-           "AINARRES_DATABASE_URL": proj.board.url}  # fmt: skip
-    return subprocess.Popen([sys.executable, "-m", "ainarres", "integrate", "--family",
-                             INTEGRATOR], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    env = {
+        **os.environ,
+        "AINARRES_HOME": str(proj.board.settings.state_dir),
+        "AINARRES_DATABASE_URL": proj.board.url,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "ainarres", "integrate", "--family", INTEGRATOR],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for_run(proj: Project) -> None:

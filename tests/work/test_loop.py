@@ -185,6 +185,9 @@ def test_a_conflict_comes_back_is_resolved_by_the_tool_and_ships(
     assert "these files conflict: NOTES.md" in saw["prompt"]
     assert [f["source"] for f in saw["feedback"]] == ["conflict"]
     assert "NOTES.md" in saw["feedback"][0]["reason"]
+    hunks = saw["feedback"][0]["detail"]  # the conflicting hunks, as git wrote them
+    assert hunks.startswith("--- NOTES.md, lines ") and "<<<<<<< " in hunks
+    assert "- add the first note" in hunks and "- add the second note" in hunks
     _run_agent(proj, cfg, REVIEWER, 1)
     again = {r.short_id: r.outcome for r in _integrate(proj)}
     assert again == {second.short_id: "shipped"}

@@ -272,7 +272,9 @@ class Runner:
             if self.stopping or beat.lost:
                 self._let_go(agent, claim, beat.lost)
                 return
-            agent.record_usage(t.id, claim.epoch, usage.tokens, usage.cost_usd, seconds)
+            used = agent.record_usage(t.id, claim.epoch, usage.tokens, usage.cost_usd, seconds)
+            if not used.ok:
+                self.log(f"{agent.name}: {t.short_id}: usage not recorded: {used.message}")
             if code != 0:
                 self.failures += 1
                 self._give_up(agent, claim, f"the {self.options.config.adapter} tool exited "

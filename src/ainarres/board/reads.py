@@ -11,6 +11,7 @@ from ainarres.board.db import Connection
 from ainarres.board.queries import q
 from ainarres.errors import AinarresError, BadInput
 from ainarres.models import Annotation, Event, Feedback, Task
+from ainarres.text import clip
 
 _SUFFIX = re.compile(r"^(?:…|\.\.\.)?([0-9a-fA-F]{4,32})$")
 
@@ -29,8 +30,8 @@ def resolve_task(conn: Connection, ref: str) -> UUID:
     match = _SUFFIX.match(ref)
     if not match:
         raise BadInput(
-            f"malformed task id {ref!r}: give the full uuid or at least its last 4 hex digits "
-            "as the board shows them (…d25d)"
+            f"malformed task id {clip(ref)!r}: give the full uuid or at least its last 4 hex "
+            "digits as the board shows them (…d25d)"
         )
     rev = match.group(1).lower()[::-1]
     rows = conn.execute(q("find_task_by_suffix"), {"rev_prefix": rev + "%"}).fetchall()

@@ -11,6 +11,7 @@ from ainarres.board import reads
 from ainarres.board.reads import BoardSnapshot
 from ainarres.cli.context import FAMILY_OPTION, JSON_OPTION, Ctx, pass_ctx
 from ainarres.cli.render import age, emit_json, safe
+from ainarres.store import family_name
 
 
 def render_board(snap: BoardSnapshot) -> str:
@@ -94,6 +95,8 @@ def log(
     """The append-only event log, newest last."""
     with ctx.reader(family) as conn:
         task = reads.resolve_task(conn, task_ref) if task_ref else None
+        if of_family is not None:
+            reads.families(conn, family_name(of_family))  # an unknown family is an error
         events = list(reversed(reads.events(conn, task, of_family, limit)))
     if as_json:
         emit_json(events)

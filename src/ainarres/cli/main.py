@@ -24,7 +24,9 @@ from ainarres.cli import (
 from ainarres.cli.context import Ctx
 from ainarres.config import resolve
 from ainarres.credentials import set_passphrase_source
-from ainarres.errors import EXIT_UNEXPECTED, EXIT_USAGE, AinarresError
+from ainarres.errors import EXIT_UNEXPECTED, EXIT_USAGE, AinarresError, BadInput
+from ainarres.git._run import one_line
+from ainarres.text import clip
 
 EPILOG = """\b
 Exit codes: 0 ok; 1 refused (lease_lost, not_allowed, illegal_transition,
@@ -80,10 +82,19 @@ for group in (
         cli.add_command(command)
 
 
+def _check_arguments(args: list[str]) -> None:
+    """Arguments that were not valid UTF-8 reach Python as lone surrogates, which no
+    database or file can take: refuse them here, in one line."""
+    for i, arg in enumerate(args, 1):
+        if any("\udc80" <= ch <= "\udcff" for ch in arg):
+            raise BadInput(f"argument {i} ({clip(arg, 40)}) is not valid UTF-8; give text")
+
+
 def main() -> None:
     """Entry point: run the CLI, turning every failure into a one-line message and exit code."""
     verbose = "-v" in sys.argv[1:] or "--verbose" in sys.argv[1:]
     try:
+        _check_arguments(sys.argv[1:])
         cli.main(prog_name="ainarres", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
@@ -99,8 +110,13 @@ def main() -> None:
         click.echo(f"ainarres: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except AinarresError as exc:
-        click.echo(f"ainarres: error: {exc.message}", err=True)
+        click.echo(f"ainarres: error: {one_line(exc.message, 2000)}", err=True)
         sys.exit(exc.exit_code)
+    except UnicodeError as exc:
+        # A file given as text that is not UTF-8 (a binary --body-file, say).
+        click.echo(f"ainarres: error: input is not UTF-8 text ({exc.__class__.__name__}); "
+                   "give a UTF-8 text file", err=True)  # fmt: skip
+        sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # the last line of defence: say what happened, exit 3

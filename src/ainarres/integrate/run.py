@@ -433,6 +433,7 @@ def _merge_one(conn: Connection, mirror: Path, tip: str, plan: _Plan, h: _Held,
             + "; the next claim merges main into the task branch: resolve the conflict "
             "markers there and push again",
             "conflict",
+            result.hunks or None,
         )
     if result.already_merged or result.commit is None:
         return _Merged(
