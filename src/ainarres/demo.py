@@ -192,7 +192,7 @@ def run_demo(
     log(f"\nthe hub's main ({hub}), newest first:")
     log("\n".join(f"  {line}" for line in mirrors.first_parent_log(hub, "refs/heads/main", 4)))
     log(f"\n{len(results)} task(s) integrated; the demo took {time.monotonic() - started:.1f} s")
-    ok = len(built.shipped) == TASK_COUNT and built.cross_family == TASK_COUNT
+    ok = len(built.shipped) == TASK_COUNT and built.cross_maker == TASK_COUNT
     if not seen_pair:
         log("demo: note: the two reviewers did not overlap this time")
     if keep_running:

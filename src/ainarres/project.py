@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ainarres.board import gate_facts, reads
+from ainarres.board import admin, gate_facts, reads
 from ainarres.board.db import Connection, operator_conninfo
 from ainarres.config import Settings
 from ainarres.credentials import (
@@ -24,12 +25,15 @@ from ainarres.git import hub as hubs
 from ainarres.git import layout
 from ainarres.git.keys import (
     SigningKey,
+    fingerprint,
     generate_signing_key,
     is_protected,
     load_signing_key,
     passphrase_opens,
     protect,
+    replace_key,
 )
+from ainarres.models import Outcome
 from ainarres.store import Store
 
 HUB_ENV = "AINARRES_HUB"
@@ -159,3 +163,44 @@ def protect_key(settings: Settings, family: str, passphrase: str) -> Path:
     path = family_key(settings, family).private_key
     protect(path, passphrase)
     return path
+
+
+def rotate_key(conn: Connection, settings: Settings, family: str, passphrase: str | None) -> str:
+    """A new signing key for the family: made beside the old one, logged on the board, then
+    swapped in the hub's allowed signers and on disk, all before the board's transaction
+    commits. A push signed with the old key is refused from then on. Returns its
+    fingerprint."""
+    path = key_path(settings, family)
+    if not path.exists():
+        raise AinarresError(f"family {family} has no signing key at {path}")
+    fresh = path.with_name(path.name + ".new")
+    for leftover in (fresh, fresh.with_name(fresh.name + ".pub")):
+        leftover.unlink(missing_ok=True)
+    key = generate_signing_key(fresh, family, passphrase)
+    with conn.transaction():
+        out = admin.record_new_key(conn, family, fingerprint(key))
+        if not out.ok:
+            for made in (key.private_key, key.public_key_path):
+                made.unlink(missing_ok=True)
+            raise AinarresError(out.message, 2 if out.outcome == "invalid" else 1)
+        hub = configured_hub(settings)
+        if hub is not None:
+            hubs.set_allowed_signer(hubs.open_hub(hub), family, key)
+        key = replace_key(path, key)
+    return fingerprint(key)
+
+
+def retire_family(conn: Connection, settings: Settings, family: str, reason: str) -> Outcome:
+    """Retire a family: the board disables its login and grants; its key leaves the hub's
+    allowed signers; its credential and key files are removed (the history stays)."""
+    with conn.transaction():
+        out = admin.retire(conn, family, reason)
+        if not out.ok:
+            return out
+        hub = configured_hub(settings)
+        if hub is not None:
+            hubs.set_allowed_signer(hubs.open_hub(hub), family, None)
+    store = Store(settings.state_dir)
+    store.family_credential(family).unlink(missing_ok=True)
+    shutil.rmtree(store.family_key(family).parent, ignore_errors=True)
+    return out

@@ -15,6 +15,7 @@ from ainarres.govern.status import Standing, standing
 class Report:
     shipped: list[dict[str, Any]]
     cross_family: int
+    cross_maker: int = 0
     facts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     governance: Standing | None = None
 
@@ -25,21 +26,35 @@ class Report:
             "reviewed by a different family than implemented"
         )
 
+    @property
+    def cross_maker_line(self) -> str:
+        return (
+            f"cross-maker review: {self.cross_maker}/{len(self.shipped)} shipped tasks "
+            "reviewed by a different maker than implemented"
+        )
+
 
 def build(conn: Connection) -> Report:
     """Everything the report shows, read from the board (the event log and the reviews)."""
     shipped = reads.shipped(conn)
-    cross = sum(
-        1
-        for s in shipped
-        if s["reviewed"] and s["implemented"] and s["reviewed"] != s["implemented"]
-    )
+    cross = sum(1 for s in shipped if _differ(s, "reviewed", "implemented"))
+    makers = sum(1 for s in shipped if _differ(s, "reviewed_maker", "implemented_maker"))
     return Report(
         shipped=shipped,
         cross_family=cross,
+        cross_maker=makers,
         facts=reads.report_facts(conn),
         governance=standing(conn),
     )
+
+
+def _differ(row: dict[str, Any], one: str, other: str) -> bool:
+    return bool(row[one] and row[other] and row[one] != row[other])
+
+
+def _who(row: dict[str, Any], step: str) -> str:
+    name, maker = row[step], row[f"{step}_maker"]
+    return f"{name} ({maker})" if name else "-"
 
 
 def _secs(value: float | None) -> str:
@@ -51,11 +66,12 @@ def _secs(value: float | None) -> str:
 def as_text(report: Report) -> str:
     lines = [f"shipped ({len(report.shipped)}):"]
     lines += [
-        f"- {s['short_id']} by family: implemented={s['implemented'] or '-'} "
-        f"reviewed={s['reviewed'] or '-'} integrated={s['integrated'] or '-'}"
+        f"- {s['short_id']} implemented={_who(s, 'implemented')} "
+        f"reviewed={_who(s, 'reviewed')} integrated={_who(s, 'integrated')}"
         for s in report.shipped
     ]
     lines.append(report.cross_family_line)
+    lines.append(report.cross_maker_line)
     facts = report.facts
     if facts.get("returned"):
         lines.append(f"returned ({len(facts['returned'])}):")
@@ -113,6 +129,10 @@ def as_json(report: Report) -> dict[str, Any]:
         "shipped": report.shipped,
         "cross_family_review": {
             "reviewed_by_other_family": report.cross_family,
+            "shipped": len(report.shipped),
+        },
+        "cross_maker_review": {
+            "reviewed_by_other_maker": report.cross_maker,
             "shipped": len(report.shipped),
         },
         **report.facts,

@@ -208,6 +208,10 @@ def test_demo_ships_three_tasks_with_cross_family_review(demo_dir: Path) -> None
     assert code == 0, text
     assert "shipped (3):" in text
     assert "cross-family review: 3/3 shipped tasks reviewed by a different family" in text
+    assert "cross-maker review: 3/3 shipped tasks reviewed by a different maker" in text
+    assert "implemented=opencode+qwen (alibaba) reviewed=" in text
+    assert "stopped its PostgreSQL" in text
+    assert not EmbeddedServer(demo_dir).status().running  # `db stop` is not needed after
     assert "two reviewers of different makers hold reviews at this instant" in text
     hub = demo_dir / "hub.git"
     merges = git(

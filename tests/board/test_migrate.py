@@ -11,9 +11,8 @@ import pytest
 from boardenv import Cluster
 from psycopg.conninfo import make_conninfo
 
-from ainarres.board import admin, migrate
+from ainarres.board import migrate
 from ainarres.board.db import open_connection
-from ainarres.config import Settings
 from ainarres.errors import AinarresError
 
 
@@ -98,10 +97,11 @@ def test_migrate_0007_limits_families_and_the_gate_made_before_it(
     for mig in migrate.load():
         if mig.version <= 6:
             (before / mig.name).write_text(mig.sql)
-    settings = Settings(tmp_path / ".ainarres", make_conninfo(**cluster.conninfo(empty_db)))
     with open_connection(cluster.conninfo(empty_db)) as conn:
         assert len(migrate.migrate(conn, before)) == 6
-        assert admin.add_family(conn, settings, "old+family", "old", "family").ok
+        # as a client of that time would: the four-argument family_add
+        old = conn.execute(b"SELECT ainarres.family_add('old+family', 'old', 'family', 'pw') AS r")
+        assert old.fetchone()["r"]["outcome"] == "ok"  # type: ignore[index]
         gate = conn.execute(b"SELECT ainarres.gate_login('pw') AS r").fetchone()
         assert gate is not None
         gate_role = gate["r"]["family"]["db_role"]

@@ -50,17 +50,21 @@ def test_integrator_key_is_protected_and_integrate_needs_the_passphrase(
 
 def test_integrator_grant_needs_a_protected_key(proj: Project, tmp_path: Path) -> None:
     run = proj.board.run
-    assert run("family", "add", "codex+o3", "--tool", "codex", "--model", "o3").returncode == 0
-    key = project.key_path(proj.board.settings, "codex+o3")
-    refused = run("grant", "codex+o3", "integrator")
+    name = "person+second"
+    assert run("family", "add", name, "--tool", "person", "--model", "human").returncode == 0
+    key = project.key_path(proj.board.settings, name)
+    refused = run("grant", name, "integrator")
     assert refused.returncode == 2
     assert refused.stderr.strip() == (
-        f"ainarres: error: codex+o3's key {key} has no passphrase; the integrator's must: run "
-        "`ainarres family protect codex+o3` first"
+        f"ainarres: error: {name}'s key {key} has no passphrase; the integrator's must: run "
+        f"`ainarres family protect {name}` first"
     )
     secret = tmp_path / "pp"
     secret.write_text("a long passphrase\n")
     env = {**os.environ, "AINARRES_PASSPHRASE_FILE": str(secret)}
-    assert run("family", "protect", "codex+o3", env=env).returncode == 0
+    assert run("family", "protect", name, env=env).returncode == 0
     assert is_protected(key)
-    assert run("grant", "codex+o3", "integrator").returncode == 0
+    taken = run("grant", name, "integrator")  # one seat, held by the project's integrator
+    assert taken.returncode == 1 and "holds the one integrator seat" in taken.stderr
+    assert run("revoke", INTEGRATOR, "integrator").returncode == 0
+    assert run("grant", name, "integrator").returncode == 0

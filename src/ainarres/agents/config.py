@@ -27,9 +27,15 @@ class FamilyConfig(BaseModel):
 
     adapter: str
     model: str = Field(min_length=1, max_length=128)
+    # who makes the model (anthropic, xai, ...); the board's default for the tool and model
+    # when left out (see `ainarres family add --maker`)
+    maker: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{0,31}$")
     roles: tuple[AgentRole, ...] = Field(min_length=1)
     instances: int = Field(default=1, ge=1, le=32)
     timeout: float = Field(default=1800.0, gt=0, le=86400)
+    # a tool that shows no progress this long (prints nothing, or only retries while its
+    # model API is away) is stopped and its task released with the reason
+    silence_timeout: float = Field(default=600.0, gt=0, le=86400)
     command: tuple[str, ...] = ()  # the script adapter's command
     env: tuple[str, ...] = ()  # extra environment variables to pass to the tool
     # folders the sandbox shows read-only besides the system (a tool installed elsewhere)

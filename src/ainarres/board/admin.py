@@ -20,7 +20,9 @@ def brief(
     return call(conn, "brief", title=title, body=body, priority=priority, workflow=workflow)
 
 
-def add_family(conn: Connection, settings: Settings, name: str, tool: str, model: str) -> Outcome:
+def add_family(
+    conn: Connection, settings: Settings, name: str, tool: str, model: str, maker: str | None = None
+) -> Outcome:
     """Create the family, its own database role, and its 0600 credential file, all or nothing.
 
     The credential is written inside the database transaction: if the write fails the role
@@ -30,7 +32,8 @@ def add_family(conn: Connection, settings: Settings, name: str, tool: str, model
     written = None
     try:
         with conn.transaction():
-            out = call(conn, "family_add", name=name, tool=tool, model=model, password=password)
+            out = call(conn, "family_add", name=name, tool=tool, model=model, password=password,
+                       maker=maker)  # fmt: skip
             if out.ok and out.family is not None:
                 if not _safe_name(name):  # the database checked it; this guards the path
                     raise AinarresError(f"family name {name!r} cannot be a file name")
@@ -72,3 +75,38 @@ def set_policy(conn: Connection, name: str, threshold: float | None = None,
     """A person edits a governance policy (windows and denials as PostgreSQL intervals)."""
     return call(conn, "set_policy", name=name, threshold=threshold, window=window,
                 denial_base=denial_base, enabled=enabled)  # fmt: skip
+
+
+def revoke(conn: Connection, family: str, role: str, reason: str) -> Outcome:
+    """Take a role back (a grant removed, logged): how the integrator seat is handed over."""
+    return call(conn, "revoke_role", family=family, role=role, reason=reason)
+
+
+def rotate_password(conn: Connection, settings: Settings, family: str) -> Outcome:
+    """A new password for the family's role, and its 0600 credential file, all or nothing."""
+    password = new_password()
+    path = family_file(settings.state_dir, family)
+    with conn.transaction():
+        out = call(conn, "family_password", family=family, password=password)
+        if out.ok and out.family is not None:
+            write_credential(path, DbCredential(str(out.family["db_role"]), password))
+    return out
+
+
+def record_new_key(conn: Connection, family: str, fingerprint: str) -> Outcome:
+    return call(conn, "family_keyed", family=family, fingerprint=fingerprint)
+
+
+def retire(conn: Connection, family: str, reason: str) -> Outcome:
+    """Login off, grants gone, claims released, history kept."""
+    return call(conn, "family_retire", family=family, reason=reason)
+
+
+def set_stage(conn: Connection, workflow: str, stage: str, lease: int | None,
+              attempts: int | None) -> Outcome:  # fmt: skip
+    return call(conn, "set_stage", workflow=workflow, stage=stage, lease=lease, attempts=attempts)
+
+
+def set_cross_review(conn: Connection, workflow: str, mode: str | None,
+                     level: str | None) -> Outcome:  # fmt: skip
+    return call(conn, "set_cross_review", workflow=workflow, mode=mode, level=level)

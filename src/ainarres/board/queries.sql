@@ -51,7 +51,33 @@ SELECT ainarres.create_task(%(agent)s, %(title)s, %(body)s, %(priority)s, %(depe
 SELECT ainarres.brief(%(title)s, %(body)s, %(priority)s, %(workflow)s) AS r;
 
 -- name: family_add
-SELECT ainarres.family_add(%(name)s, %(tool)s, %(model)s, %(password)s) AS r;
+SELECT ainarres.family_add(%(name)s, %(tool)s, %(model)s, %(password)s, %(maker)s::text) AS r;
+
+-- name: revoke_role
+SELECT ainarres.revoke_role(%(family)s, %(role)s, %(reason)s) AS r;
+
+-- name: family_password
+SELECT ainarres.family_password(%(family)s, %(password)s) AS r;
+
+-- name: family_keyed
+SELECT ainarres.family_keyed(%(family)s, %(fingerprint)s) AS r;
+
+-- name: family_retire
+SELECT ainarres.family_retire(%(family)s, %(reason)s) AS r;
+
+-- name: set_stage
+SELECT ainarres.set_stage(%(workflow)s, %(stage)s, %(lease)s::integer, %(attempts)s::integer) AS r;
+
+-- name: set_cross_review
+SELECT ainarres.set_cross_review(%(workflow)s, %(mode)s, %(level)s) AS r;
+
+-- name: workflows
+SELECT w.name, w.cross_review, w.cross_level,
+       (SELECT jsonb_agg(jsonb_build_object('stage', s.name, 'lease_seconds', s.lease_seconds,
+                         'max_attempts', s.max_attempts, 'initial', s.is_initial,
+                         'terminal', s.is_terminal) ORDER BY s.position)
+        FROM ainarres.stages s WHERE s.workflow_id = w.id) AS stages
+FROM ainarres.workflows w ORDER BY w.name;
 
 -- name: grant_role
 SELECT ainarres.grant_role(%(family)s, %(role)s, %(expires_at)s) AS r;
@@ -137,7 +163,7 @@ ORDER BY e.id DESC
 LIMIT %(limit)s;
 
 -- name: family_list
-SELECT f.name, f.tool, f.model, f.db_role, f.created_at,
+SELECT f.name, f.tool, f.model, f.maker, f.retired_at, f.db_role, f.created_at,
        COALESCE((SELECT jsonb_agg(jsonb_build_object('role', g.role, 'expires_at', g.expires_at,
                         'active', ainarres._has_role(f.id, g.role)) ORDER BY g.role)
                  FROM ainarres.grants g WHERE g.family_id = f.id), '[]') AS grants,
@@ -213,15 +239,20 @@ ORDER BY r.id;
 -- name: shipped
 -- Tasks that reached a terminal stage through the integrator's step, with who did what.
 SELECT t.id, ainarres._short(t.id) AS short_id, t.title, wf.name AS implemented,
-       (SELECT f.name FROM ainarres.reviews r JOIN ainarres.families f ON f.id = r.family_id
-        WHERE r.task_id = t.id AND r.verdict = 'approve' ORDER BY r.id DESC LIMIT 1) AS reviewed,
-       (SELECT f.name FROM ainarres.events e JOIN ainarres.families f ON f.id = e.family_id
-        WHERE e.task_id = t.id AND e.kind = 'advanced' AND e.to_stage = s.name
-        ORDER BY e.id DESC LIMIT 1) AS integrated,
+       wf.maker AS implemented_maker, rv.name AS reviewed, rv.maker AS reviewed_maker,
+       ig.name AS integrated, ig.maker AS integrated_maker,
        t.review_round AS rounds, t.stage_entered_at AS shipped_at
 FROM ainarres.tasks t
 JOIN ainarres.stages s ON s.id = t.stage_id
 LEFT JOIN ainarres.families wf ON wf.id = t.writer_family
+LEFT JOIN LATERAL (SELECT f.name, f.maker FROM ainarres.reviews r
+                   JOIN ainarres.families f ON f.id = r.family_id
+                   WHERE r.task_id = t.id AND r.verdict = 'approve'
+                   ORDER BY r.id DESC LIMIT 1) rv ON true
+LEFT JOIN LATERAL (SELECT f.name, f.maker FROM ainarres.events e
+                   JOIN ainarres.families f ON f.id = e.family_id
+                   WHERE e.task_id = t.id AND e.kind = 'advanced' AND e.to_stage = s.name
+                   ORDER BY e.id DESC LIMIT 1) ig ON true
 WHERE s.is_terminal
   AND EXISTS (SELECT 1 FROM ainarres.transitions tr WHERE tr.to_stage_id = s.id
               AND tr.kind = 'advance' AND tr.role = 'integrator')

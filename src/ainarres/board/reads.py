@@ -168,6 +168,11 @@ def feedback(conn: Connection, task: UUID) -> list[Feedback]:
     return items
 
 
+def workflows(conn: Connection) -> list[dict[str, Any]]:
+    """Each workflow's cross review and its stages' settings."""
+    return list(conn.execute(q("workflows")).fetchall())
+
+
 def integration_run(conn: Connection) -> dict[str, Any] | None:
     """The integrate run the board knows of (pid, host, since, last beat), or None."""
     row = conn.execute(q("integration_run")).fetchone()

@@ -12,6 +12,8 @@ from ainarres.board import admin, reads
 from ainarres.cli.context import JSON_OPTION, Ctx, new_passphrase, pass_ctx
 from ainarres.cli.render import emit_json, finish
 from ainarres.errors import BadInput
+from ainarres.git.keys import is_protected
+from ainarres.store import family_name
 
 _DURATION = re.compile(r"^(\d{1,6})([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -38,6 +40,11 @@ def family() -> None:
 @click.option("--tool", required=True, help="The agent tool, e.g. claude-code, codex, grok.")
 @click.option("--model", required=True, help="The model, e.g. sonnet, grok-build.")
 @click.option(
+    "--maker",
+    help="Who makes the model (anthropic, xai, openai, google, alibaba, ...); default: known "
+    "from the tool (claude-code, grok, codex, gemini-cli) or the model (qwen, sonnet, gpt, ...).",
+)
+@click.option(
     "--passphrase",
     is_flag=True,
     help="Protect its signing key with a passphrase (required for an integrator): asked on "
@@ -46,17 +53,21 @@ def family() -> None:
 )
 @JSON_OPTION
 @pass_ctx
-def family_add(ctx: Ctx, name: str, tool: str, model: str, passphrase: bool, as_json: bool) -> None:
+def family_add(
+    ctx: Ctx, name: str, tool: str, model: str, maker: str | None, passphrase: bool, as_json: bool
+) -> None:
     """Add family NAME (e.g. claude-code+sonnet) with its own role and 0600 credential.
 
-    A new family holds no role: give it one with `ainarres grant`.
+    A new family holds no role: give it one with `ainarres grant`. Its maker decides who
+    may review its work (a reviewer of another maker, by default); a person's family
+    (--tool person) is maker person, and only such a family may integrate.
     """
     # Asked before anything is written: a refused passphrase leaves no half-made family.
     secret = None
     if passphrase:
         secret = new_passphrase(project.PASSPHRASE_FILE_ENV, "New passphrase")
     with ctx.operator() as conn:
-        out = admin.add_family(conn, ctx.settings, name, tool, model)
+        out = admin.add_family(conn, ctx.settings, name, tool, model, maker)
     if out.ok:
         project.ensure_family_key(ctx.settings, name, secret)
     finish(out, as_json)
@@ -78,8 +89,10 @@ def family_list(ctx: Ctx, as_json: bool) -> None:
         roles = ",".join(g["role"] + ("" if g["active"] else "(inactive)") for g in row["grants"])
         denied = ",".join(d["role"] for d in row["denials"])
         click.echo(
-            f"{row['name']}  tool={row['tool']} model={row['model']} roles={roles or '-'}"
+            f"{row['name']}  maker={row['maker']} tool={row['tool']} model={row['model']} "
+            f"roles={roles or '-'}"
             + (f" denied={denied}" if denied else "")
+            + (" RETIRED" if row["retired_at"] else "")
         )
 
 
@@ -95,8 +108,9 @@ def family_show(ctx: Ctx, name: str, as_json: bool) -> None:
         emit_json(row)
         return
     click.echo(
-        f"{row['name']}: tool {row['tool']}, model {row['model']}, "
+        f"{row['name']}: maker {row['maker']}, tool {row['tool']}, model {row['model']}, "
         f"database role {row['db_role']}, {row['agents']} agent(s)"
+        + (f"; retired {row['retired_at']:%Y-%m-%d %H:%M}" if row["retired_at"] else "")
     )
     for g in row["grants"]:
         until = f" until {g['expires_at']}" if g["expires_at"] else ""
@@ -114,9 +128,13 @@ def family_show(ctx: Ctx, name: str, as_json: bool) -> None:
 @pass_ctx
 def grant(ctx: Ctx, family_name: str, role: str, duration: str | None, as_json: bool) -> None:
     """Give FAMILY the ROLE (designer, implementer, reviewer, integrator)."""
-    if role == "integrator":
-        project.require_protected_integrator_key(ctx.settings, family_name)
     with ctx.operator() as conn:
+        if role == "integrator":
+            # The seat is a person's (the board says so for anyone else); a person's key
+            # must carry a passphrase before it may sign main.
+            known = [f for f in reads.families(conn) if f["name"] == family_name]
+            if known and known[0]["maker"] == "person":
+                project.require_protected_integrator_key(ctx.settings, family_name)
         finish(admin.grant(conn, family_name, role, expiry(duration)), as_json)
 
 
@@ -162,4 +180,62 @@ def family_protect(ctx: Ctx, name: str) -> None:
     click.echo(f"{path} is now passphrase-protected")
 
 
-COMMANDS = [family, grant, deny, lift]
+@family.command("rotate-key")
+@click.argument("name")
+@click.option(
+    "--passphrase",
+    is_flag=True,
+    help="Protect the new key with a passphrase (required for an integrator's).",
+)
+@pass_ctx
+def family_rotate_key(ctx: Ctx, name: str, passphrase: bool) -> None:
+    """Give family NAME a new signing key: the hub trusts the new one only, at once (a push
+    signed with the old key is refused), and the board logs it."""
+    old = project.key_path(ctx.settings, family_name(name))
+    if old.exists() and is_protected(old) and not passphrase:
+        raise BadInput(f"{name}'s key is passphrase-protected: give --passphrase for the new one")
+    secret = new_passphrase(project.PASSPHRASE_FILE_ENV, "New passphrase") if passphrase else None
+    with ctx.operator() as conn:
+        made = project.rotate_key(conn, ctx.settings, name, secret)
+    click.echo(f"{name} signs with a new key ({made}); the old one is refused from now on")
+
+
+@family.command("rotate-password")
+@click.argument("name")
+@JSON_OPTION
+@pass_ctx
+def family_rotate_password(ctx: Ctx, name: str, as_json: bool) -> None:
+    """Give family NAME's database login a new password (its 0600 credential file too)."""
+    family_name(name)
+    with ctx.operator() as conn:
+        finish(admin.rotate_password(conn, ctx.settings, name), as_json)
+
+
+@family.command("retire")
+@click.argument("name")
+@click.option("--reason", required=True, help="Why; recorded in the log.")
+@JSON_OPTION
+@pass_ctx
+def family_retire(ctx: Ctx, name: str, reason: str, as_json: bool) -> None:
+    """Retire family NAME: its login off, its roles revoked, its claims released, its key
+    out of the hub's allowed signers. Its history stays on the board."""
+    family_name(name)
+    with ctx.operator() as conn:
+        finish(project.retire_family(conn, ctx.settings, name, reason), as_json)
+
+
+@click.command()
+@click.argument("family_name_", metavar="FAMILY")
+@click.argument("role")
+@click.option("--reason", default="revoked by a person", show_default=True,
+              help="Why; recorded in the log.")  # fmt: skip
+@JSON_OPTION
+@pass_ctx
+def revoke(ctx: Ctx, family_name_: str, role: str, reason: str, as_json: bool) -> None:
+    """Take ROLE back from FAMILY (the grant is removed and logged). Hand the integrator
+    seat over with `revoke OLD integrator` then `grant NEW integrator`."""
+    with ctx.operator() as conn:
+        finish(admin.revoke(conn, family_name_, role, reason), as_json)
+
+
+COMMANDS = [family, grant, deny, lift, revoke]

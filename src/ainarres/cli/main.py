@@ -19,6 +19,7 @@ from ainarres.cli import (
     setup,
     tasks,
     work,
+    workflow,
     worktree,
 )
 from ainarres.cli.context import Ctx
@@ -77,6 +78,7 @@ for group in (
     agents,
     govern,
     board_cmd,
+    workflow,
 ):
     for command in group.COMMANDS:
         cli.add_command(command)

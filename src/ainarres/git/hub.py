@@ -177,6 +177,21 @@ def _append_once(path: Path, line: str) -> bool:
     return True
 
 
+def set_allowed_signer(hub: Hub, principal: str, key: SigningKey | None) -> None:
+    """Make `key` the only one `principal` signs with (None: it signs with none), in one
+    atomic replace of the allowed-signers file: a push signed by an old key fails at once."""
+    path = hub.allowed_signers_file
+    lines = path.read_text().splitlines() if path.exists() else []
+    kept = [ln for ln in lines if ln.split(" ", 1)[0] != principal]
+    if key is not None:
+        kept.append(allowed_signers_line(key))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".allowed_signers.")
+    with os.fdopen(fd, "w") as fh:
+        fh.write("".join(line + "\n" for line in kept))
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
 def add_allowed_signer(hub: Hub, key: SigningKey) -> bool:
     """Let ``key`` sign pushes to ``hub`` as its principal; False if it already could."""
     return _append_once(hub.allowed_signers_file, allowed_signers_line(key))

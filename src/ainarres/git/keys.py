@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,3 +112,16 @@ def protect(path: Path, passphrase: str) -> None:
     done = run(["ssh-keygen", "-q", "-p", "-P", "", "-N", passphrase, "-f", str(path)], check=False)
     if done.returncode != 0:
         raise BadInput(f"cannot protect {path}: it already has a passphrase, or is unreadable")
+
+
+def fingerprint(key: SigningKey) -> str:
+    """The key's SHA256 fingerprint, as ssh-keygen prints it (SHA256:...)."""
+    done = run(["ssh-keygen", "-l", "-E", "sha256", "-f", str(key.public_key_path)])
+    return done.stdout.split()[1]
+
+
+def replace_key(current: Path, new: SigningKey) -> SigningKey:
+    """Move the key pair `new` (made beside `current`) into `current`'s place."""
+    os.replace(new.public_key_path, current.with_name(current.name + ".pub"))
+    os.replace(new.private_key, current)
+    return load_signing_key(current, new.principal)
