@@ -77,23 +77,19 @@ class BoardEnv:
             return out.task
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
-        """Every board table's rows, to prove a refusal changed nothing."""
-        tables = [
-            "families",
-            "agents",
-            "grants",
-            "denials",
-            "stages",
-            "transitions",
-            "tasks",
-            "task_deps",
-            "events",
-        ]
+        """Every table of the board's schemas, read from the catalogue (a new table is seen
+        without touching this), to prove a refusal changed nothing."""
         out: dict[str, list[tuple[Any, ...]]] = {}
         with psycopg.connect(make_conninfo(**self.cluster.conninfo(self.dbname))) as conn:
-            for t in tables:
-                rows = conn.execute(f"SELECT * FROM ainarres.{t} ORDER BY 1".encode()).fetchall()
-                out[t] = [tuple(r) for r in rows]
+            tables = conn.execute(
+                b"SELECT format('%I.%I', table_schema, table_name) FROM information_schema.tables "
+                b"WHERE table_schema LIKE 'ainarres%%' AND table_type = 'BASE TABLE' ORDER BY 1"
+            ).fetchall()
+            for (table,) in tables:
+                rows = conn.execute(f"SELECT * FROM {table}".encode()).fetchall()
+                out[table.removeprefix("ainarres.")] = sorted(
+                    (tuple(r) for r in rows), key=lambda r: tuple(map(str, r))
+                )
         return out
 
     def run(

@@ -56,6 +56,15 @@ def board(cluster: Cluster, tmp_path: Path) -> Iterator[BoardEnv]:
     dbname = f"t_{os.getpid()}_{next(_counter)}"
     with open_connection(cluster.conninfo("postgres")) as conn:
         conn.execute(f"CREATE DATABASE {dbname} TEMPLATE {TEMPLATE}".encode())
+    # A copy does not inherit its template's database ACL (CONNECT would be open to PUBLIC):
+    # give it the production grants, so tests run under the same permissions.
+    with open_connection(cluster.conninfo(dbname)) as conn:
+        group = conn.execute(
+            b"SELECT value FROM ainarres.settings WHERE key = 'agent_group'"
+        ).fetchone()
+        assert group is not None
+        conn.execute(f"REVOKE ALL ON DATABASE {dbname} FROM PUBLIC".encode())
+        conn.execute(f'GRANT CONNECT ON DATABASE {dbname} TO "{group["value"]}"'.encode())
     url = make_conninfo(**cluster.conninfo(dbname))
     env = BoardEnv(cluster, dbname, Settings(tmp_path / ".ainarres", url))
     yield env
