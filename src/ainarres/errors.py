@@ -1,9 +1,5 @@
-"""One error base for everything a user can act on.
-
-Exit codes (documented in README.md):
-  0 ok, 1 refused (an outcome other than ok: empty, lease_lost, not_allowed, ...),
-  2 bad usage or bad input, 3 unexpected error, 4 the database is unreachable or unset up.
-"""
+"""One error base for everything a user can act on, and the one table of exit codes
+(the CLI's --help epilog and README.md are made from, or checked against, EXIT_CODES)."""
 
 from __future__ import annotations
 
@@ -11,6 +7,19 @@ EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_UNEXPECTED = 3
 EXIT_UNAVAILABLE = 4
+EXIT_EMPTY = 5
+
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (0, "ok"),
+    (EXIT_REFUSED, "refused: `lease_lost`, `not_allowed`, `illegal_transition`, `not_found`, "
+                   "`blocked`, or a refused push"),
+    (EXIT_USAGE, "bad input or usage (one line on stderr says what and what to do)"),
+    (EXIT_UNEXPECTED, "unexpected error (`-v` shows the traceback)"),
+    (EXIT_UNAVAILABLE, "the board is unreachable or not set up"),
+    (EXIT_EMPTY, "nothing to claim (`next`)"),
+)  # fmt: skip
+# A verb's outcome as an exit code; any outcome not listed is a refusal.
+OUTCOME_EXIT = {"ok": 0, "empty": EXIT_EMPTY, "invalid": EXIT_USAGE}
 
 
 class AinarresError(Exception):

@@ -25,15 +25,13 @@ from ainarres.cli import (
 from ainarres.cli.context import Ctx
 from ainarres.config import resolve
 from ainarres.credentials import set_passphrase_source
-from ainarres.errors import EXIT_UNEXPECTED, EXIT_USAGE, AinarresError, BadInput
+from ainarres.errors import EXIT_CODES, EXIT_UNEXPECTED, EXIT_USAGE, AinarresError, BadInput
 from ainarres.git._run import one_line
 from ainarres.text import clip
 
-EPILOG = """\b
-Exit codes: 0 ok; 1 refused (lease_lost, not_allowed, illegal_transition,
-not_found, blocked); 2 bad input or usage; 3 unexpected error (-v shows the
-traceback); 4 board unreachable or not set up; 5 nothing to claim (next).
-"""
+EPILOG = "\b\nExit codes:\n" + "\n".join(
+    f"  {code}  {text.replace('`', '')}" for code, text in EXIT_CODES
+)
 
 
 @click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})

@@ -11,11 +11,9 @@ from typing import Any, NoReturn
 import click
 from pydantic import BaseModel
 
-from ainarres.errors import EXIT_REFUSED, EXIT_USAGE
+from ainarres.errors import EXIT_REFUSED, OUTCOME_EXIT
 from ainarres.models import Outcome
 
-EXIT_EMPTY = 5
-_OUTCOME_EXIT = {"ok": 0, "empty": EXIT_EMPTY, "invalid": EXIT_USAGE}
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -49,7 +47,7 @@ def finish(out: Outcome, as_json: bool, text: str | None = None, quiet: bool = F
         click.echo(safe(text or out.message))
     else:
         click.echo(f"ainarres: {out.outcome}: {safe(out.message)}", err=True)
-    sys.exit(_OUTCOME_EXIT.get(out.outcome, EXIT_REFUSED))
+    sys.exit(OUTCOME_EXIT.get(out.outcome, EXIT_REFUSED))
 
 
 def age(seconds: float | None) -> str:
