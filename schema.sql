@@ -343,6 +343,64 @@ $$;
 
 
 --
+-- Name: stages; Type: TABLE; Schema: ainarres; Owner: -
+--
+
+CREATE TABLE ainarres.stages (
+    id bigint NOT NULL,
+    workflow_id bigint NOT NULL,
+    name text NOT NULL,
+    active_label text NOT NULL,
+    is_initial boolean DEFAULT false NOT NULL,
+    is_terminal boolean DEFAULT false NOT NULL,
+    lease_seconds integer DEFAULT 900 NOT NULL,
+    max_attempts integer DEFAULT 3 NOT NULL,
+    writes_branch boolean DEFAULT false NOT NULL,
+    reviews_branch boolean DEFAULT false NOT NULL,
+    "position" integer NOT NULL,
+    CONSTRAINT stages_check CHECK ((NOT (is_initial AND is_terminal))),
+    CONSTRAINT stages_lease_seconds_check CHECK ((lease_seconds > 0)),
+    CONSTRAINT stages_max_attempts_check CHECK ((max_attempts > 0)),
+    CONSTRAINT stages_name_check CHECK ((name ~ '^[a-z][a-z0-9_-]{0,31}$'::text))
+);
+
+
+--
+-- Name: _reclaim(ainarres.tasks, ainarres.stages); Type: FUNCTION; Schema: ainarres; Owner: -
+--
+
+CREATE FUNCTION ainarres._reclaim(v_task ainarres.tasks, v_stage ainarres.stages) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'ainarres', 'pg_temp'
+    AS $$
+DECLARE
+    v_seen boolean := EXISTS (SELECT 1 FROM agents a
+                              WHERE a.family_id = v_task.holder_family
+                                AND a.last_seen_at > v_task.lease_expires_at);
+BEGIN
+    PERFORM _log('lease_expired', v_task.id, v_task.holder_family, v_task.holder_agent,
+                 v_stage.name, NULL, v_task.claim_epoch,
+                 jsonb_build_object('attempts', v_task.attempts + 1,
+                                    'expired_at', v_task.lease_expires_at,
+                                    'seen_after_expiry', v_seen));
+    IF v_task.attempts + 1 < v_stage.max_attempts THEN
+        RETURN false;
+    END IF;
+    UPDATE tasks SET holder_agent = NULL, holder_family = NULL, lease_expires_at = NULL,
+           claim_lease_seconds = NULL, attempts = attempts + 1, blocked = true,
+           updated_at = now(),
+           blocked_reason = format('%s leases expired in stage %s (max %s); a person must look',
+                                   attempts + 1, v_stage.name, v_stage.max_attempts)
+    WHERE id = v_task.id;
+    PERFORM _log('blocked', v_task.id, NULL, NULL, v_stage.name, NULL, v_task.claim_epoch,
+                 jsonb_build_object('reason', format('%s leases expired in stage %s (max %s)',
+                                                     v_task.attempts + 1, v_stage.name,
+                                                     v_stage.max_attempts)));
+    RETURN true;
+END $$;
+
+
+--
 -- Name: _refuse_unheld(ainarres.families, uuid, ainarres.tasks, uuid, bigint); Type: FUNCTION; Schema: ainarres; Owner: -
 --
 
@@ -809,7 +867,6 @@ DECLARE
     v_role text;
     v_others_first boolean;
     v_lease integer;
-    v_seen boolean;
 BEGIN
     IF v_family.id IS NULL OR NOT EXISTS (
             SELECT 1 FROM agents a WHERE a.id = p_agent AND a.family_id = v_family.id) THEN
@@ -870,27 +927,8 @@ BEGIN
         SELECT * INTO v_stage FROM stages WHERE id = v_task.stage_id;
 
         IF v_task.holder_agent IS NOT NULL THEN
-            -- The previous holder stopped heartbeating: reclaim lazily, counting an attempt.
-            -- Whether it was seen after its lease ran out decides if governance counts it.
-            SELECT a.last_seen_at > v_task.lease_expires_at INTO v_seen
-            FROM agents a WHERE a.id = v_task.holder_agent;
-            PERFORM _log('lease_expired', v_task.id, v_task.holder_family, v_task.holder_agent,
-                         v_stage.name, NULL, v_task.claim_epoch,
-                         jsonb_build_object('attempts', v_task.attempts + 1,
-                                            'expired_at', v_task.lease_expires_at,
-                                            'seen_after_expiry', COALESCE(v_seen, false)));
-            IF v_task.attempts + 1 >= v_stage.max_attempts THEN
-                UPDATE tasks SET holder_agent = NULL, holder_family = NULL, lease_expires_at = NULL,
-                       claim_lease_seconds = NULL, attempts = attempts + 1, blocked = true,
-                       updated_at = now(),
-                       blocked_reason = format('%s leases expired in stage %s (max %s); a person must look',
-                                               attempts + 1, v_stage.name, v_stage.max_attempts)
-                WHERE id = v_task.id;
-                PERFORM _log('blocked', v_task.id, NULL, NULL, v_stage.name, NULL, v_task.claim_epoch,
-                             jsonb_build_object('reason', format(
-                                 '%s leases expired in stage %s (max %s)', v_task.attempts + 1,
-                                 v_stage.name, v_stage.max_attempts)));
-                CONTINUE;
+            IF _reclaim(v_task, v_stage) THEN
+                CONTINUE;  -- blocked: that was its last attempt
             END IF;
             v_task.attempts := v_task.attempts + 1;
         END IF;
@@ -1042,6 +1080,7 @@ CREATE FUNCTION ainarres.events_govern() RETURNS trigger
     AS $$
 DECLARE
     v_approver bigint;
+    v_role text;
 BEGIN
     IF NEW.kind = 'returned' THEN
         IF NEW.data->>'cause' = 'checks' THEN
@@ -1052,7 +1091,11 @@ BEGIN
         END IF;
         PERFORM _govern((NEW.data->>'writer_family')::bigint, 'implementer');
     ELSIF NEW.kind = 'lease_expired' THEN
-        PERFORM _govern(NEW.family_id, 'implementer');
+        SELECT tr.role INTO v_role
+        FROM tasks t JOIN stages s ON s.workflow_id = t.workflow_id AND s.name = NEW.from_stage
+        JOIN transitions tr ON tr.from_stage_id = s.id AND tr.kind = 'advance'
+        WHERE t.id = NEW.task_id;
+        PERFORM _govern(NEW.family_id, COALESCE(v_role, 'implementer'));
     ELSIF NEW.kind = 'usage' THEN
         PERFORM _govern(NEW.family_id, 'implementer');
     END IF;
@@ -2212,29 +2255,6 @@ CREATE TABLE ainarres.settings (
 
 
 --
--- Name: stages; Type: TABLE; Schema: ainarres; Owner: -
---
-
-CREATE TABLE ainarres.stages (
-    id bigint NOT NULL,
-    workflow_id bigint NOT NULL,
-    name text NOT NULL,
-    active_label text NOT NULL,
-    is_initial boolean DEFAULT false NOT NULL,
-    is_terminal boolean DEFAULT false NOT NULL,
-    lease_seconds integer DEFAULT 900 NOT NULL,
-    max_attempts integer DEFAULT 3 NOT NULL,
-    writes_branch boolean DEFAULT false NOT NULL,
-    reviews_branch boolean DEFAULT false NOT NULL,
-    "position" integer NOT NULL,
-    CONSTRAINT stages_check CHECK ((NOT (is_initial AND is_terminal))),
-    CONSTRAINT stages_lease_seconds_check CHECK ((lease_seconds > 0)),
-    CONSTRAINT stages_max_attempts_check CHECK ((max_attempts > 0)),
-    CONSTRAINT stages_name_check CHECK ((name ~ '^[a-z][a-z0-9_-]{0,31}$'::text))
-);
-
-
---
 -- Name: stages_id_seq; Type: SEQUENCE; Schema: ainarres; Owner: -
 --
 
@@ -3029,6 +3049,20 @@ REVOKE ALL ON FUNCTION ainarres._outcome(p_outcome text, p_message text, p_extra
 
 
 --
+-- Name: TABLE stages; Type: ACL; Schema: ainarres; Owner: -
+--
+
+GRANT SELECT ON TABLE ainarres.stages TO <agents>;
+
+
+--
+-- Name: FUNCTION _reclaim(v_task ainarres.tasks, v_stage ainarres.stages); Type: ACL; Schema: ainarres; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ainarres._reclaim(v_task ainarres.tasks, v_stage ainarres.stages) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _refuse_unheld(p_family ainarres.families, p_agent uuid, t ainarres.tasks, p_task uuid, p_epoch bigint); Type: ACL; Schema: ainarres; Owner: -
 --
 
@@ -3499,13 +3533,6 @@ GRANT SELECT ON TABLE ainarres.schema_migrations TO <agents>;
 --
 
 GRANT SELECT ON TABLE ainarres.settings TO <agents>;
-
-
---
--- Name: TABLE stages; Type: ACL; Schema: ainarres; Owner: -
---
-
-GRANT SELECT ON TABLE ainarres.stages TO <agents>;
 
 
 --

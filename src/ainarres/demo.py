@@ -29,6 +29,7 @@ from ainarres.board.embedded import EmbeddedServer
 from ainarres.cli.render import age
 from ainarres.config import Settings
 from ainarres.git import clone as mirrors
+from ainarres.git.layout import MAIN_REF
 from ainarres.integrate.run import Options, integrate
 
 DESIGNER = ("claude-code+opus", "claude-code", "opus")
@@ -190,7 +191,7 @@ def run_demo(
     log("\n" + report.as_text(built))
     hub = project.require_hub(settings)
     log(f"\nthe hub's main ({hub}), newest first:")
-    log("\n".join(f"  {line}" for line in mirrors.first_parent_log(hub, "refs/heads/main", 4)))
+    log("\n".join(f"  {line}" for line in mirrors.first_parent_log(hub, MAIN_REF, 4)))
     log(f"\n{len(results)} task(s) integrated; the demo took {time.monotonic() - started:.1f} s")
     ok = len(built.shipped) == TASK_COUNT and built.cross_maker == TASK_COUNT
     if not seen_pair:

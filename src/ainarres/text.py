@@ -109,3 +109,21 @@ def clip(value: str, limit: int = 60) -> str:
         shown.append(piece)
         used += len(piece)
     return "".join(shown)
+
+
+def visible(value: str) -> str:
+    """`value` safe to show on a terminal: every character the multi-line rule refuses
+    (controls, bidi controls, invisible characters) written as \\xNN or \\u{XXXX}; line
+    breaks and tabs kept."""
+    return UNSAFE_MULTI_LINE.sub(lambda m: _shown(m.group()), value)
+
+
+def storable(value: str, max_bytes: int) -> str:
+    """`value` as the board will take it, for text ainarres relays rather than writes
+    (a tool's output, a file's conflicting lines): refused characters shown escaped, cut to
+    `max_bytes` of UTF-8 at a character boundary."""
+    shown = visible(value.replace("\x00", ""))
+    data = shown.encode("utf-8", "replace")
+    if len(data) <= max_bytes:
+        return shown
+    return data[: max_bytes - 16].decode("utf-8", "ignore") + "\n… (cut)"

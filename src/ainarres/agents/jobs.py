@@ -28,6 +28,7 @@ from ainarres.config import Settings
 from ainarres.credentials import ensure_private_dir
 from ainarres.errors import AinarresError
 from ainarres.git import clone as mirrors
+from ainarres.git.layout import MAIN_REF
 from ainarres.git.worktree import isolated_checkout
 from ainarres.models import Feedback, Outcome, Task
 from ainarres.review import render, service
@@ -135,7 +136,7 @@ def prepared(
         (folder / "diff.txt").write_text(render.as_text(review) + "\n")
         commit = review.diff.head
     else:
-        tip = mirrors.rev_parse(repo, "refs/heads/main")
+        tip = mirrors.rev_parse(repo, MAIN_REF)
         if tip is None:
             raise AinarresError("the hub has no main branch")
         commit = tip

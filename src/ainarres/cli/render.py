@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from datetime import date, datetime
 from typing import Any, NoReturn
@@ -13,13 +12,13 @@ from pydantic import BaseModel
 
 from ainarres.errors import EXIT_REFUSED, OUTCOME_EXIT
 from ainarres.models import Outcome
-
-_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from ainarres.text import visible
 
 
 def safe(text: str) -> str:
-    """Text from the board shown harmlessly: control characters and ANSI escapes made visible."""
-    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """Text from the board shown harmlessly: control characters, ANSI escapes, bidi
+    controls and invisible characters made visible (line breaks and tabs kept)."""
+    return visible(text)
 
 
 def emit_json(data: Any) -> None:

@@ -24,13 +24,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ainarres.git.layout import MAIN_REF, TASK_PREFIX
+from ainarres.git.layout import MAIN_REF, TASK_PREFIX, TASK_TRAILER
 from ainarres.git.pushcert import PushCert, RefUpdate
 
 INTEGRATOR_ROLE = "integrator"
 REVIEWER_ROLE = "reviewer"
 NOTES_REF = "refs/notes/ainarres/review"
-TASK_TRAILER = "Ainarres-Task"
 
 
 @dataclass(frozen=True)

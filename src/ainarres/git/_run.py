@@ -90,6 +90,12 @@ SAFE_CONFIG = (
     "gpg.ssh.program=ssh-keygen",
     "protocol.ext.allow=never",
     "submodule.recurse=false",
+    # A submodule's (or a repository's made at a submodule's path) own config could define
+    # a filter; git status and diff would run it. Never look inside one.
+    "diff.ignoreSubmodules=all",
+    "status.submoduleSummary=false",
+    "fetch.recurseSubmodules=false",
+    "push.recurseSubmodules=no",
     "gc.auto=0",
     "maintenance.auto=false",
 )

@@ -10,6 +10,7 @@ from ainarres.errors import AinarresError, BadInput
 from ainarres.git import cache
 from ainarres.git._env import clean_env
 from ainarres.git._run import git
+from ainarres.git.layout import MAIN_REF
 
 # Branches land under their own names (refs/heads/task/42, not refs/remotes/origin/...)
 # so the mirror answers the same ref names as the hub; prune drops deleted branches.
@@ -69,7 +70,7 @@ def ensure_bare_mirror(hub_url: str, dest: Path, log: cache.Log = _quiet) -> Pat
         cache.repair(dest, log)
         cache.sweep_half_made(dest, log)
         fetched = _fetch(dest)
-        usable = git("rev-list", "-n1", "refs/heads/main", "--", cwd=dest, env=clean_env(),
+        usable = git("rev-list", "-n1", MAIN_REF, "--", cwd=dest, env=clean_env(),
                      check=False)  # fmt: skip
         if done.returncode or not _is_bare_repo(dest) or fetched.returncode or usable.returncode:
             why = (fetched.stderr or done.stderr or usable.stderr).strip() or "unusable"

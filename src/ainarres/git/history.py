@@ -22,7 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TASK_TRAILER = "Ainarres-Task"
+from ainarres.git.layout import TASK_TRAILER
+
 _FORMAT = f"%H %T %P%x1f%(trailers:key={TASK_TRAILER},valueonly,separator=%x2c)%x1e"
 _NOTE_PATH = re.compile(rb"(?:[0-9a-fA-F]{2}/)*[0-9a-fA-F]+")
 _NOTE_MODES = (b"100644", b"100755")

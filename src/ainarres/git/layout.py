@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 MAIN_REF = "refs/heads/main"
+# The trailer that ties a merge on main to its task on the board.
+TASK_TRAILER = "Ainarres-Task"
 TASK_PREFIX = "refs/heads/task/"
 
 STATE_DIR = "ainarres"

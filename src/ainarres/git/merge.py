@@ -19,8 +19,8 @@ from ainarres.errors import AinarresError, BadInput
 from ainarres.git import history
 from ainarres.git._env import clean_env
 from ainarres.git._run import git
+from ainarres.git.layout import TASK_TRAILER
 
-TASK_TRAILER = "Ainarres-Task"
 IMPLEMENTED_BY = "Ainarres-Implemented-By"
 REVIEWED_BY = "Ainarres-Reviewed-By"
 INTEGRATED_BY = "Ainarres-Integrated-By"
@@ -179,7 +179,7 @@ def trailers_on_first_parent(
     """Map each value of trailer ``key`` to the commit carrying it, along tip's first parents.
 
     At most ``limit`` commits are read, newest first; when a value appears twice the
-    newest commit wins. With ``key="Ainarres-Task"`` this tells a restarted integrator
+    newest commit wins. With ``key=TASK_TRAILER`` this tells a restarted integrator
     which tasks main already holds.
     """
     repo = _open(repo_path)

@@ -88,8 +88,10 @@ def _ahead(repo: Path, base: str, tip: str) -> int:
 
 
 def _dirty(layout: Layout) -> bool:
-    # Untracked files count (an agent's new file is work), ignored ones (caches) do not.
-    return bool(trusted.run(layout, "status", "--porcelain").stdout.strip())
+    # Untracked files count (an agent's new file is work), ignored ones (caches) do not;
+    # submodules are never looked into (their config is not ours).
+    done = trusted.run(layout, "status", "--porcelain", "--ignore-submodules=all")
+    return bool(done.stdout.strip())
 
 
 def _worktrees(repo: Path) -> list[_Entry]:
@@ -243,7 +245,9 @@ def _existing(clone_dir: Path, branch: str, note: cache.Log) -> Layout | None:
     if entry is None:
         return None
     try:
-        return trusted.record(entry.path, clone_dir / ".git")
+        layout = trusted.record(entry.path, clone_dir / ".git")
+        trusted.verify(layout, deep=True)  # a repository made inside it is the tool's
+        return layout
     except LayoutChanged as exc:
         note(f"threw away the worktree of {branch}: {exc.message}")
     admin = _admin_of(clone_dir, entry.path)
@@ -306,6 +310,7 @@ def _prune(clone_dir: Path, keep_branches: set[str], merged_into: str) -> PruneR
         skip.add(entry.branch)
         try:
             layout = trusted.record(entry.path, clone_dir / ".git")
+            trusted.verify(layout, deep=True)
         except LayoutChanged as exc:
             report.kept.append(Kept(entry.branch, entry.path, f"{exc.message}; look at it"))
             continue

@@ -37,14 +37,16 @@ from ainarres.errors import AinarresError, BadInput, BoardLost
 from ainarres.git import clone as mirrors
 from ainarres.git import merge as merges
 from ainarres.git.keys import SigningKey
+from ainarres.git.layout import MAIN_REF as MAIN
+from ainarres.git.layout import TASK_TRAILER
 from ainarres.git.push import push
 from ainarres.git.worktree import isolated_checkout
 from ainarres.integrate.checks import HOW_TO, CheckResult, Checks, load_checks, run_checks
 from ainarres.models import Outcome, Task
 from ainarres.store import Store
+from ainarres.text import storable, visible
 
 ROLE = "integrator"
-MAIN = "refs/heads/main"
 CONFIG = "ainarres.toml"
 FAILPOINT_ENV = "AINARRES_FAILPOINT"  # tests: crash on purpose at a named point
 PATIENCE = 300.0  # seconds integrate waits for a board that went away
@@ -108,7 +110,7 @@ def _claim(agent: Agent, once: bool) -> list[_Held]:
 
 def _message(conn: Connection, task: Task, family: str) -> str:
     steps = reads.step_families(conn, task.id)
-    trailers = {merges.TASK_TRAILER: str(task.id), merges.INTEGRATED_BY: family}
+    trailers = {TASK_TRAILER: str(task.id), merges.INTEGRATED_BY: family}
     if "implement" in steps:
         trailers[merges.IMPLEMENTED_BY] = steps["implement"]
     if "review" in steps:
@@ -192,6 +194,25 @@ def _changes_checks(plan: _Plan, mirror: Path, head: str) -> bool:
     return mine != new
 
 
+def _send_back(agent: Agent, h: _Held, why: str, merged: _Merged,
+               progress: Callable[[str], None]) -> bool:  # fmt: skip
+    """Return the task with its reason and detail; both are the task's own text (its test
+    output, its files' lines), so they are made storable first, and a board that still
+    refuses them gets the plain reason, then a release: one task never stops integration."""
+    t = h.task
+    reason = storable(why.splitlines()[0] if why else "not merged", 4000)
+    detail = storable(merged.detail, 65536) if merged.detail else None
+    out = agent.return_task(t.id, h.epoch, reason, merged.cause, detail)
+    if out.outcome == "invalid":
+        out = agent.return_task(t.id, h.epoch, "returned by integrate (reason not storable)",
+                                merged.cause)  # fmt: skip
+    if out.ok:
+        return True
+    progress(f"{t.short_id} could not be returned ({out.outcome}: {out.message}); released")
+    agent.release(t.id, h.epoch)
+    return False
+
+
 def _verb(out: Outcome, what: str) -> Outcome:
     if not out.ok:
         raise AinarresError(f"{what}: the board said {out.outcome}: {out.message}")
@@ -234,7 +255,7 @@ def _integrate_once(
         progress("checks are OFF for this run (--no-checks): merges ship unchecked")
     elif plan.checks.skip is not None:
         progress(f"no checks: the project says {plan.checks.skip!r}")
-    on_main = merges.trailers_on_first_parent(mirror, tip, merges.TASK_TRAILER)
+    on_main = merges.trailers_on_first_parent(mirror, tip, TASK_TRAILER)
     with open_connection(family_conninfo(settings, options.family)) as conn:
         if options.dry_run:
             return _dry_run(conn, mirror, tip, plan, on_main, options, progress)
@@ -353,10 +374,10 @@ def _integrate_held(
         merged = _merge_one(conn, mirror, tip, plan, h, options, progress)
         if merged.commit is None:
             why = merged.why or "not merged"
-            _verb(agent.return_task(t.id, h.epoch, why.splitlines()[0][:4000], merged.cause,
-                                    merged.detail),
-                  f"returning {t.short_id}")  # fmt: skip
-            progress(f"{t.short_id} returned: {why}")
+            if not _send_back(agent, h, why, merged, progress):
+                results.append(TaskResult(t.short_id, t.title, "deferred", why))
+                continue
+            progress(f"{t.short_id} returned: {visible(why)}")
             results.append(
                 TaskResult(
                     t.short_id,

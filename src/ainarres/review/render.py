@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from ainarres.review.service import Review
-
-_UNSAFE = {c: f"\\x{c:02x}" for c in [*range(0, 9), *range(11, 32), 127, *range(128, 160)]}
+from ainarres.text import visible
 
 
 def _safe(text: str) -> str:
-    """Control characters and ANSI escapes shown, not obeyed."""
-    return text.translate(_UNSAFE)
+    """Control characters, ANSI escapes, bidi controls and invisible characters shown,
+    not obeyed (a Trojan Source diff reads as what it is)."""
+    return visible(text)
 
 
 def as_json(review: Review) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from ainarres.errors import AinarresError, BadInput
 from ainarres.git import clone as mirrors
 from ainarres.git import notes
 from ainarres.git.diff import TaskDiff, task_diff
+from ainarres.git.layout import MAIN_REF
 from ainarres.models import Outcome, Task
 from ainarres.store import Store
 
@@ -87,7 +88,7 @@ def load(
         )
     return Review(
         task,
-        task_diff(repo, "refs/heads/main", task.head_commit),
+        task_diff(repo, MAIN_REF, task.head_commit),
         reads.annotations_of(conn, task.id),
         reads.reviews(conn, task.id),
     )

@@ -100,7 +100,9 @@ def find(settings: Settings, agent: Agent, task: Task) -> Layout:
 
 def uncommitted(layout: Layout) -> list[str]:
     """The worktree's changes that are not committed (git status lines)."""
-    return trusted.run(layout, "status", "--porcelain").stdout.splitlines()
+    return trusted.run(
+        layout, "status", "--porcelain", "--ignore-submodules=all"
+    ).stdout.splitlines()
 
 
 def commit(agent: Agent, task: Task, layout: Layout, message: str | None = None) -> str | None:
