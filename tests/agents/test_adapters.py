@@ -1,5 +1,7 @@
 """The tool adapters: the exact command line each builds per role, and the usage each reads
-from a sample of its tool's documented output."""
+from a sample of its tool's output. tests/tools runs the real tools with these command lines,
+in the sandbox under the runner, against a stand-in model API; the samples here are what
+those runs printed, cut down."""
 
 from __future__ import annotations
 
@@ -9,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from ainarres.agents.adapters import get_adapter
-from ainarres.agents.adapters.base import Adapter, Invocation, Job, JobRole, Usage
+from ainarres.agents.adapters.base import (
+    Adapter,
+    Invocation,
+    Job,
+    JobRole,
+    Usage,
+    parse_version,
+)
 from ainarres.agents.adapters.tools import ADAPTERS
 
 WORKDIR = Path("/srv/ainarres/worktrees/t-7f3a")
@@ -47,9 +56,21 @@ def assert_common(inv: Invocation, role: JobRole, extra_env: dict[str, str] | No
     assert inv.timeout == TIMEOUT
 
 
+QUIET_CLAUDE = {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1"}
+
+
 # --- claude-code ---------------------------------------------------------------------------
 
-CLAUDE_HEAD = ("claude", "-p", PROMPT, "--model", "sonnet", "--output-format", "json")
+CLAUDE_HEAD = (
+    "claude",
+    "-p",
+    PROMPT,
+    "--model",
+    "sonnet",
+    "--output-format",
+    "stream-json",
+    "--verbose",
+)
 CLAUDE_READ_ONLY = (
     "--permission-mode",
     "dontAsk",
@@ -70,7 +91,10 @@ def test_claude_code_argv(role: JobRole, permissions: tuple[str, ...]) -> None:
     inv = build("claude-code", "sonnet", role)
     assert inv.argv == (*CLAUDE_HEAD, *permissions, "--add-dir", str(JOB_DIR))
     assert inv.stdin is None
-    assert_common(inv, role)
+    assert_common(inv, role, QUIET_CLAUDE)
+    # root in the sandbox needs the tool's own flag, which the runner sets there only
+    assert "IS_SANDBOX" not in inv.env
+    assert ADAPTERS["claude-code"].sandbox_env == {"IS_SANDBOX": "1"}
 
 
 def test_claude_code_command_overrides_the_binary() -> None:
@@ -104,6 +128,35 @@ def test_claude_code_usage_from_the_json_result() -> None:
     assert usage == Usage(input_tokens=34 + 12050 + 88210, output_tokens=2417, cost_usd=0.1834)
 
 
+def test_claude_code_usage_sums_every_model_of_the_streamed_result() -> None:
+    # the main loop's `usage` leaves out side calls (a title, another model's turns):
+    # modelUsage and total_cost_usd count them all
+    result = {
+        **CLAUDE_RESULT,
+        "usage": {"input_tokens": 2300, "output_tokens": 130},
+        "modelUsage": {
+            "claude-sonnet-4-5": {
+                "inputTokens": 3300,
+                "outputTokens": 180,
+                "cacheReadInputTokens": 500,
+                "cacheCreationInputTokens": 20,
+                "costUSD": 0.0126,
+            },
+            "claude-haiku-4-5": {"inputTokens": 40, "outputTokens": 5, "costUSD": 0.0001},
+        },
+        "total_cost_usd": 0.0127,
+    }
+    stream = [
+        {"type": "system", "subtype": "init", "session_id": "s"},
+        {"type": "system", "subtype": "api_retry", "attempt": 1},
+        {"type": "assistant", "message": {"usage": {"input_tokens": 5, "output_tokens": 5}}},
+        result,
+    ]
+    stdout = "\n".join(json.dumps(e) for e in stream) + "\n"
+    usage = ADAPTERS["claude-code"]("sonnet").usage(stdout, "")
+    assert usage == Usage(input_tokens=3300 + 500 + 20 + 40, output_tokens=185, cost_usd=0.0127)
+
+
 def test_claude_code_usage_from_a_verbose_message_list() -> None:
     messages = [
         {"type": "system", "subtype": "init", "session_id": "s"},
@@ -131,7 +184,7 @@ def test_codex_argv(role: JobRole) -> None:
         "--",
         PROMPT,
     )
-    assert inv.stdin is None
+    assert inv.stdin is None  # codex reads stdin to its end: the runner gives it /dev/null
     assert_common(inv, role)
 
 
@@ -178,7 +231,7 @@ def test_gemini_cli_argv(role: JobRole) -> None:
         "--approval-mode",
         "yolo",
         "--output-format",
-        "json",
+        "stream-json",
         "--include-directories",
         str(JOB_DIR),
         "--prompt",
@@ -221,6 +274,29 @@ GEMINI_JSON = {
 }
 
 
+def test_gemini_cli_usage_from_the_streamed_result() -> None:
+    events = [
+        {"type": "init", "session_id": "s", "model": "gemini-2.5-pro"},
+        {"type": "tool_use", "tool_name": "write_file", "parameters": {"file_path": "a"}},
+        {
+            "type": "result",
+            "status": "success",
+            "stats": {
+                "total_tokens": 2210,
+                "input_tokens": 2100,
+                "output_tokens": 110,
+                "models": {
+                    "gemini-2.5-pro": {"input_tokens": 2000, "output_tokens": 100},
+                    "gemini-2.5-flash": {"input_tokens": 100, "output_tokens": 10},
+                },
+            },
+        },
+    ]
+    stdout = "\n".join(json.dumps(e) for e in events) + "\n"
+    usage = ADAPTERS["gemini-cli"]("gemini-2.5-pro").usage(stdout, "")
+    assert usage == Usage(input_tokens=2100, output_tokens=110)
+
+
 def test_gemini_cli_usage_from_stats() -> None:
     # the CLI pretty-prints the object; a warning line before it must not matter
     stdout = "Loaded cached credentials.\n" + json.dumps(GEMINI_JSON, indent=2) + "\n"
@@ -245,6 +321,11 @@ def test_opencode_argv(role: JobRole) -> None:
         "anthropic/claude-sonnet-4-5",
         "--format",
         "json",
+        "--title",
+        f"ainarres {role} 7f3a",
+        "--print-logs",
+        "--log-level",
+        "WARN",
     )
     assert inv.stdin == PROMPT
     job_files = f"{JOB_DIR}/**"
@@ -308,52 +389,59 @@ def test_opencode_usage_sums_the_steps() -> None:
 @pytest.mark.parametrize("role", ROLES)
 def test_grok_argv(role: JobRole) -> None:
     inv = build("grok", "grok-code-fast-1", role)
-    assert inv.argv == (
-        "grok",
-        "--model",
-        "grok-code-fast-1",
-        "--format",
-        "json",
-        "--prompt",
-        PROMPT,
-    )
+    assert inv.argv == ("grok", "--model", "grok-code-fast-1", "--prompt", PROMPT)
     assert inv.stdin is None
     assert_common(inv, role)
 
 
-def test_grok_usage_from_step_finish() -> None:
-    events = [
-        {"type": "step_start", "sessionID": "s1", "stepNumber": 1, "timestamp": 100},
-        {"type": "text", "sessionID": "s1", "stepNumber": 1, "text": "Reading.", "timestamp": 101},
+# `grok --help` of the CLI the adapter drives (@vibe-kit/grok-cli 0.0.34), cut down
+GROK_HELP = """\
+Usage: grok [options] [command] [message...]
+  -V, --version               output the version number
+  -d, --directory <dir>       set working directory
+  -k, --api-key <key>         Grok API key (or set GROK_API_KEY env var)
+  -u, --base-url <url>        Grok API base URL (or set GROK_BASE_URL env var)
+  -m, --model <model>         AI model to use
+  -p, --prompt <prompt>       process a single prompt and exit (headless mode)
+  --max-tool-rounds <rounds>  maximum number of tool execution rounds (default: 400)
+"""
+GROK_DEV_HELP = GROK_HELP + "  --format <format>  output format for headless mode (text, json)\n"
+GROK_BUILD_HELP = """\
+Usage: grok [OPTIONS] [PROMPT]
+  -p, --single <PROMPT>       Run a single prompt and exit
+      --output-format <FMT>   text, json, stream-json
+      --always-approve        Approve every tool call
+"""
+
+
+def test_grok_tells_its_cli_from_the_others_called_grok() -> None:
+    adapter = ADAPTERS["grok"]("grok-code-fast-1")
+    assert adapter.identify(GROK_HELP) is None
+    assert "grok-dev" in (adapter.identify(GROK_DEV_HELP) or "")
+    assert "Grok Build" in (adapter.identify(GROK_BUILD_HELP) or "")
+    assert "not that of @vibe-kit/grok-cli" in (adapter.identify("Usage: grok\n") or "")
+
+
+def test_grok_reports_no_usage() -> None:
+    # headless, it prints the conversation as OpenAI-style messages, without token counts
+    messages = [
+        {"role": "user", "content": "You are the implementer of task 7f3a"},
         {
-            "type": "step_finish",
-            "sessionID": "s1",
-            "stepNumber": 1,
-            "timestamp": 200,
-            "finishReason": "tool-calls",
-            "usage": {"inputTokens": 5120, "outputTokens": 210, "totalTokens": 5330},
+            "role": "assistant",
+            "content": "Using tools to help you...",
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "create_file", "arguments": '{"path": "a"}'},
+                }
+            ],
         },
-        {
-            "type": "step_finish",
-            "sessionID": "s1",
-            "stepNumber": 2,
-            "timestamp": 300,
-            "finishReason": "stop",
-            "usage": {"inputTokens": 6004, "outputTokens": 95, "totalTokens": 6099},
-        },
-        {
-            "type": "run_finish",
-            "sessionID": "s1",
-            "timestamp": 301,
-            "success": True,
-            "exitCode": 0,
-            "errorCount": 0,
-            "lastStepNumber": 2,
-        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "Updated a"},
+        {"role": "assistant", "content": "Done."},
     ]
-    stdout = "\n".join(json.dumps(e) for e in events)
-    usage = ADAPTERS["grok"]("grok-code-fast-1").usage(stdout, "")
-    assert usage == Usage(input_tokens=5120 + 6004, output_tokens=210 + 95)
+    stdout = "\n".join(json.dumps(m) for m in messages)
+    assert ADAPTERS["grok"]("grok-code-fast-1").usage(stdout, "") == Usage()
 
 
 # --- aider ---------------------------------------------------------------------------------
@@ -378,9 +466,14 @@ def test_aider_argv(role: JobRole) -> None:
         str(JOB_DIR / "aider.input.history"),
         "--chat-history-file",
         str(JOB_DIR / "aider.chat.history.md"),
+        "--no-check-update",
+        "--no-show-release-notes",
+        "--analytics-disable",
     )
     assert inv.stdin is None
-    assert_common(inv, role)
+    identity = {k: v for k, v in inv.env.items() if k.startswith("GIT_CONFIG_")}
+    assert identity["GIT_CONFIG_COUNT"] == "2"  # aider must not write the read-only git config
+    assert_common(inv, role, {"LITELLM_LOCAL_MODEL_COST_MAP": "True", **identity})
 
 
 AIDER_STDOUT = """\
@@ -470,3 +563,86 @@ def test_every_adapter_is_a_real_tool_that_passes_its_keys_through() -> None:
         # no key is ever written into the invocation itself
         inv = adapter.build(job("implementer"))
         assert not set(inv.env) & set(cls.passthrough_env)
+
+
+# --- what the runner and the preflight ask of an adapter --------------------------------------
+
+IDLE = {
+    "claude-code": '{"type":"system","subtype":"api_retry","attempt":3,"max_retries":10}',
+    "codex": '{"type":"error","message":"Reconnecting... 2/5 (stream disconnected)"}',
+    "opencode": (
+        'timestamp=2026-11-29T20:55:02Z level=ERROR run=a7 message="stream error" '
+        'providerID=standin error.error="AI_APICallError: Cannot connect to API"'
+    ),
+    "aider": "litellm.APIConnectionError: Connection refused. Retrying in 0.5 seconds...",
+}
+BUSY = {
+    "claude-code": '{"type":"assistant","message":{"content":[{"type":"tool_use"}]}}',
+    "codex": '{"type":"item.completed","item":{"type":"command_execution"}}',
+    "opencode": '{"type":"step_finish","part":{"tokens":{"input":1}}}',
+    "aider": "Applied edit to STANDIN.md",
+}
+
+
+@pytest.mark.parametrize("tool", sorted(IDLE))
+def test_retries_while_the_model_is_away_are_no_progress(tool: str) -> None:
+    adapter = ADAPTERS[tool]("m")
+    assert adapter.is_progress(IDLE[tool]) is False
+    assert adapter.is_progress(BUSY[tool]) is True
+
+
+def test_only_grok_prints_nothing_until_it_is_done() -> None:
+    assert [n for n, cls in ADAPTERS.items() if not cls.prints_progress] == ["grok"]
+
+
+@pytest.mark.parametrize(
+    ("tool", "model", "env", "expected"),
+    [
+        ("claude-code", "sonnet", {}, ("api.anthropic.com", 443)),
+        ("claude-code", "sonnet", {"ANTHROPIC_BASE_URL": "http://127.0.0.1:8123"},
+         ("127.0.0.1", 8123)),
+        ("gemini-cli", "gemini-2.5-pro", {}, ("generativelanguage.googleapis.com", 443)),
+        ("grok", "grok-code-fast-1", {"GROK_BASE_URL": "http://localhost:9/v1"},
+         ("localhost", 9)),
+        ("opencode", "anthropic/claude-sonnet-4-5", {}, ("api.anthropic.com", 443)),
+        ("opencode", "mine/m1", {}, None),
+        ("opencode", "mine/m1", {"OPENCODE_CONFIG_CONTENT": json.dumps(
+            {"provider": {"mine": {"options": {"baseURL": "http://10.1.2.3:4000/v1"}}}})},
+         ("10.1.2.3", 4000)),
+        ("aider", "openai/gpt-4o-mini", {"OPENAI_API_BASE": "https://llm.example:8443/v1"},
+         ("llm.example", 8443)),
+        ("aider", "sonnet", {}, None),
+        ("codex", "gpt-5", {}, ("api.openai.com", 443)),
+    ],
+)  # fmt: skip
+def test_where_each_tool_calls_its_model(
+    tool: str, model: str, env: dict[str, str], expected: tuple[str, int] | None
+) -> None:
+    assert ADAPTERS[tool](model).endpoint(env, None) == expected
+
+
+def test_codex_reads_its_provider_from_the_tool_home(tmp_path: Path) -> None:
+    (tmp_path / ".codex").mkdir()
+    (tmp_path / ".codex" / "config.toml").write_text(
+        'model_provider = "local"\n[model_providers.local]\nbase_url = "http://127.0.0.1:5/v1"\n'
+    )
+    assert ADAPTERS["codex"]("gpt-5").endpoint({}, tmp_path) == ("127.0.0.1", 5)
+    (tmp_path / ".codex" / "config.toml").write_text("not = [toml")
+    assert ADAPTERS["codex"]("gpt-5").endpoint({}, tmp_path) == ("api.openai.com", 443)
+
+
+def test_every_tool_says_how_to_install_it_and_which_versions_it_drives() -> None:
+    for name, cls in ADAPTERS.items():
+        assert cls.binary and cls.install, name
+        if cls.versions is not None:
+            low, high = cls.versions
+            assert low < high, name
+    assert ADAPTERS["grok"].versions is None  # its --version says 1.0.1 whatever it is
+
+
+def test_version_numbers_are_read_from_what_the_tools_print() -> None:
+    assert parse_version("2.1.197 (Claude Code)") == (2, 1, 197)
+    assert parse_version("codex-cli 0.171.0") == (0, 171, 0)
+    assert parse_version("aider 0.86.2\n") == (0, 86, 2)
+    assert parse_version("v20.20") == (20, 20)
+    assert parse_version("no version here") is None

@@ -137,4 +137,4 @@ def test_cli_next_wait_wakes_on_notify_not_on_the_poll(board: BoardEnv) -> None:
 def test_cli_help_explains_exit_codes(board: BoardEnv) -> None:
     res = board.run("--help")
     assert res.returncode == 0
-    assert "5 nothing to claim" in res.stdout and "claim" in board.run("next", "--help").stdout
+    assert "5  nothing to claim" in res.stdout and "claim" in board.run("next", "--help").stdout

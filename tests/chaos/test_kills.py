@@ -7,13 +7,11 @@ finishes the work, ships each task once, and leaves nothing behind.
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from agentrun import run_agent, script_config
 from boardenv import rows
 from scenario import IMPLEMENTER, INTEGRATOR, MAIN, REVIEWER, Project, git
 
@@ -102,53 +100,13 @@ else:
 
 
 def _config(tmp_path: Path) -> Path:
-    tools = tmp_path / "tools"
-    tools.mkdir()
-    (tools / "tool.py").write_text(SCRIPT)
-    lines = []
-    for name, role in ((IMPLEMENTER, "implementer"), (REVIEWER, "reviewer")):
-        lines += [
-            f'[families."{name}"]',
-            'adapter = "script"',
-            'model = "m"',
-            f'roles = ["{role}"]',
-            f"command = {json.dumps([sys.executable, str(tools / 'tool.py')])}",
-            f"read_only_paths = [{json.dumps(str(tools))}]",
-            "",
-        ]
-    cfg = tmp_path / "ainarres.toml"
-    cfg.write_text("\n".join(lines))
-    return cfg
+    return script_config(tmp_path, {IMPLEMENTER: "implementer", REVIEWER: "reviewer"}, SCRIPT)
 
 
 def _agent(
     proj: Project, cfg: Path, family: str, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full = {
-        **os.environ,
-        "AINARRES_HOME": str(proj.board.settings.state_dir),
-        "AINARRES_DATABASE_URL": proj.board.url,
-        **(env or {}),
-    }
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ainarres",
-            "agent",
-            "run",
-            "--family",
-            family,
-            "--config",
-            str(cfg),
-            *args,
-        ],
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_agent(proj.board, cfg, family, *args, env=env, timeout=120)
 
 
 def test_a_runner_killed_between_push_and_done_is_not_blamed_for_changing_nothing(

@@ -9,7 +9,9 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
+from agentrun import run_agent, script_config
 from boardenv import rows
 from scenario import DESIGNER, IMPLEMENTER, INTEGRATOR, MAIN, OTHER_IMPLEMENTER, Project, git
 
@@ -160,3 +162,36 @@ def test_only_one_integrate_runs_and_a_dead_one_is_taken_over(proj: Project) -> 
     assert third.returncode == 0, third.stderr
     assert f"took over from a dead integrate (pid {first.pid})" in third.stderr + third.stdout
     assert "1 shipped" in third.stdout
+
+
+def _script_config(tmp_path: Path, body: str, maker: str | None = None) -> Path:
+    return script_config(tmp_path, {IMPLEMENTER: "implementer"}, body, maker=maker)
+
+
+def test_a_denied_runner_waits_for_the_denial_to_heal_then_works(
+    proj: Project, tmp_path: Path
+) -> None:
+    cfg = _script_config(tmp_path, "import pathlib; pathlib.Path('w.txt').write_text('w')\n")
+    with proj.board.operator() as conn:
+        conn.execute(
+            b"INSERT INTO ainarres.denials (family_id, role, reason, expires_at, created_by) "
+            b"SELECT id, 'implementer', 'a short denial', now() + interval '3 seconds', 'test' "
+            b"FROM ainarres.families WHERE name = %s",
+            (IMPLEMENTER,),
+        )
+    task = proj.agent(DESIGNER).create_task("after the denial").task
+    done = run_agent(proj.board, cfg, IMPLEMENTER, "--max-tasks", "1", "--poll", "0.5", timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "waiting until it may work" in done.stdout
+    assert f"{task.short_id} ok" in done.stdout
+
+
+def test_a_runner_refuses_a_config_whose_maker_disagrees_with_the_board(
+    proj: Project, tmp_path: Path
+) -> None:
+    cfg = _script_config(tmp_path, "pass\n", maker="anthropic")  # the board says alibaba
+    done = proj.board.run(
+        "agent", "run", "--family", IMPLEMENTER, "--config", str(cfg), "--max-tasks", "1"
+    )
+    assert done.returncode == 2
+    assert "maker is anthropic, the board says alibaba" in done.stderr

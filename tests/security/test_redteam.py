@@ -3,13 +3,11 @@ failed on the code before its fix."""
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from agentrun import run_agent, script_config
 from boardenv import rows
 from scenario import DESIGNER, IMPLEMENTER, INTEGRATOR, MAIN, REVIEWER, Project, git
 
@@ -70,33 +68,7 @@ raise SystemExit(1)  # a failed run: released, nothing committed, the worktree k
 
 
 def _run_agent(proj: Project, cfg: Path, family: str) -> str:
-    env = {
-        **os.environ,
-        "AINARRES_HOME": str(proj.board.settings.state_dir),
-        "AINARRES_DATABASE_URL": proj.board.url,
-    }
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ainarres",
-            "agent",
-            "run",
-            "--family",
-            family,
-            "--config",
-            str(cfg),
-            "--max-tasks",
-            "1",
-            "--until-idle",
-            "2",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_agent(proj.board, cfg, family, "--max-tasks", "1", "--until-idle", "2", timeout=120)
     return done.stdout + done.stderr
 
 
@@ -109,15 +81,7 @@ def test_a_repository_planted_at_a_submodule_path_never_runs_its_filter(
     `worktree prune`) used to run the filter as the runner."""
     _main_with_a_submodule(proj)
     mark = tmp_path / "PWNED"
-    tools = tmp_path / "tools"
-    tools.mkdir()
-    (tools / "plant.py").write_text(PLANT)
-    cfg = tmp_path / "ainarres.toml"
-    cfg.write_text(
-        f'[families."{IMPLEMENTER}"]\nadapter = "script"\nmodel = "m"\nroles = ["implementer"]\n'
-        f"command = {json.dumps([sys.executable, str(tools / 'plant.py'), str(mark)])}\n"
-        f"read_only_paths = [{json.dumps(str(tools))}]\n"
-    )
+    cfg = script_config(tmp_path, {IMPLEMENTER: "implementer"}, PLANT, args=(str(mark),))
     proj.agent(DESIGNER).create_task("planted")
     first = _run_agent(proj, cfg, IMPLEMENTER)
     assert "released" in first and not mark.exists(), first
@@ -207,3 +171,25 @@ def test_review_show_escapes_trojan_source(proj: Project) -> None:
     shown = proj.board.run("review", "show", task.short_id, family=REVIEWER).stdout
     assert "\u202e" not in shown and "\u2066" not in shown
     assert "\\u{202e}" in shown and "\\u{2066}" in shown
+
+
+SWAP = r"""
+import os, pathlib
+job = pathlib.Path(os.environ["AINARRES_JOB_DIR"])
+for name in ("tool.out", "tool.err"):
+    os.remove(job / name)
+    os.mkfifo(job / name)
+pathlib.Path("work.txt").write_text("done\n")
+"""
+
+
+@SANDBOXED
+def test_a_tool_that_swaps_its_output_files_for_fifos_does_not_hang_the_runner(
+    proj: Project, tmp_path: Path
+) -> None:
+    """The runner read tool.out and tool.err back by name; a FIFO there hung it for ever
+    (its heartbeat kept the task held)."""
+    cfg = script_config(tmp_path, {IMPLEMENTER: "implementer"}, SWAP)
+    task = proj.agent(DESIGNER).create_task("swap").task
+    out = _run_agent(proj, cfg, IMPLEMENTER)  # subprocess timeout: 120 s
+    assert f"{task.short_id} ok" in out, out

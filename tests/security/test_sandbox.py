@@ -23,7 +23,6 @@ from scenario import DESIGNER, IMPLEMENTER, INTEGRATOR, MAIN, Project
 
 from ainarres import project
 from ainarres.agents import jobs, sandbox
-from ainarres.agents.adapters.script import ScriptAdapter
 from ainarres.agents.runner import tool_mounts
 from ainarres.credentials import family_file, operator_file
 from ainarres.errors import BadInput
@@ -52,7 +51,7 @@ def _in_sandbox(proj: Project, script: str, *args: str) -> dict[str, str]:
     claim = jobs.Claimed(out.task, out.epoch, "implementer")
     with jobs.prepared(proj.board.settings, agent, claim) as prep:
         env = sandbox.tool_env((), {"AINARRES_JOB_DIR": str(prep.job.job_dir)})
-        mounts = tool_mounts(prep, ScriptAdapter("m"))
+        mounts = tool_mounts(prep)
         argv = sandbox.wrap([sys.executable, "-c", script, *args], mounts, prep.job.workdir, env)
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
@@ -147,6 +146,8 @@ def connect():
     s.connect({name!r})
 attempt("connect to an abstract unix socket", connect)
 attempt("make a unix datagram socket", lambda: socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM))
+attempt("a datagram socketpair (sendto any abstract name)",
+        lambda: socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM))
 attempt("a socketpair still works", lambda: socket.socketpair())
 attempt("a TCP socket still works", lambda: socket.socket(socket.AF_INET).close())
 print(json.dumps(out))
@@ -158,6 +159,7 @@ print(json.dumps(out))
     assert result == {
         "connect to an abstract unix socket": "PermissionError",
         "make a unix datagram socket": "PermissionError",
+        "a datagram socketpair (sendto any abstract name)": "PermissionError",
         "a socketpair still works": "SUCCEEDED",
         "a TCP socket still works": "SUCCEEDED",
     }

@@ -6,12 +6,12 @@ integrator merges through the gate; a fresh clone of the hub proves main still p
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from agentrun import run_agent, script_config
 from boardenv import rows
 from scenario import (
     DESIGNER,
@@ -61,65 +61,15 @@ log.write_text(json.dumps(saw))
 """
 
 
-def _tool(tmp_path: Path) -> Path:
-    """The tool's folder: under /tmp, which the sandbox hides unless the family's config
-    lists it (read_only_paths), as a person would for a tool installed there."""
-    folder = tmp_path / "tools"
-    folder.mkdir(exist_ok=True)
-    (folder / "tool.py").write_text(TOOL)
-    return folder
-
-
 def _config(tmp_path: Path, families: dict[str, str]) -> Path:
-    tools = _tool(tmp_path)
-    command = json.dumps([sys.executable, str(tools / "tool.py")])
-    lines = []
-    for name, role in families.items():
-        lines += [
-            f'[families."{name}"]',
-            'adapter = "script"',
-            'model = "m"',
-            f'roles = ["{role}"]',
-            f"command = {command}",
-            'env = ["REVIEW_RESULT"]',
-            f"read_only_paths = [{json.dumps(str(tools))}]",
-            "",
-        ]
-    path = tmp_path / "ainarres.toml"
-    path.write_text("\n".join(lines))
-    return path
+    return script_config(tmp_path, families, TOOL, env=("REVIEW_RESULT",))
 
 
 def _run_agent(
     proj: Project, cfg: Path, family: str, tasks: int, env: dict[str, str] | None = None
 ) -> str:
-    full = {
-        **os.environ,
-        "AINARRES_HOME": str(proj.board.settings.state_dir),
-        "AINARRES_DATABASE_URL": proj.board.url,
-        **(env or {}),
-    }
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ainarres",
-            "agent",
-            "run",
-            "--family",
-            family,
-            "--config",
-            str(cfg),
-            "--max-tasks",
-            str(tasks),
-            "--until-idle",
-            "3",
-        ],
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    done = run_agent(
+        proj.board, cfg, family, "--max-tasks", str(tasks), "--until-idle", "3", env=env
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout

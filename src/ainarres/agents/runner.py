@@ -3,6 +3,12 @@
 next --wait -> prepare the job -> run the tool (sandboxed, heartbeating) -> finish the job
 (commit+push+done, annotate+verdict, or create tasks+done) -> again.
 
+Before the first claim the runner checks its tool (`preflight`: installed and shown in the
+sandbox, a version its adapter drives, a key or login, its model API reachable) and exits
+with the reasons instead of taking a task it cannot work. The tool runs in the sandbox with
+its family's own tool home as HOME (`toolhome`); one that shows no progress for the
+family's silence_timeout is stopped like one that runs past its timeout.
+
 Nothing is stranded: a job that fails for any reason lets its task go at once, with the
 reason in the log (a tool that tampered with its worktree's git data blocks the task for a
 person); SIGTERM or Ctrl-C stops the tool, releases the task and exits 0; a restarted agent
@@ -27,19 +33,21 @@ from pathlib import Path
 from types import FrameType
 from uuid import UUID
 
-from ainarres.agents import jobs, sandbox
+from ainarres.agents import jobs, preflight, sandbox, toolhome
 from ainarres.agents.adapters import get_adapter
 from ainarres.agents.adapters.base import Adapter, Invocation, Job, Usage
 from ainarres.agents.config import FamilyConfig
+from ainarres.board import reads
 from ainarres.board.db import Connection, family_conninfo, open_connection
 from ainarres.board.verbs import Agent
 from ainarres.config import Settings
 from ainarres.errors import AinarresError, BadInput, BoardLost
 from ainarres.git.cache import Busy, exclusive
-from ainarres.git.trusted import LayoutChanged
+from ainarres.git.trusted import Layout, LayoutChanged
 from ainarres.git.worktree import sweep_scratch
 from ainarres.models import Outcome
 from ainarres.store import Store
+from ainarres.text import storable
 
 #: consecutive failed tool runs after which the runner stops (a broken tool would
 #: otherwise take every task in turn)
@@ -52,6 +60,16 @@ BACKOFF_MAX = 15.0
 
 class _Stop(Exception):
     """Raised in the main thread by SIGTERM/SIGINT while it waits for work."""
+
+
+@dataclass(frozen=True)
+class ToolRun:
+    """How a tool run ended: its exit code, its usage, and why the runner stopped it (ran
+    past its timeout, or showed no progress), if it did."""
+
+    code: int
+    usage: Usage
+    stopped: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +159,7 @@ class Runner:
         """Work until stopped (or idle for `until_idle`); 0 on a clean stop."""
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        self._preflight()
         store = Store(self.settings.state_dir)
         for gone in sweep_scratch(store.scratch):
             self.log(f"{self.options.agent}: removed {gone}, left by a process that died")
@@ -155,12 +174,23 @@ class Runner:
                                 "already running on this machine; give this one another "
                                 "--agent name") from None  # fmt: skip
 
+    def _preflight(self) -> None:
+        """A runner never takes a task its tool cannot work: it exits with the reason."""
+        report = preflight.check(self.settings, self.options.family, self.options.config,
+                                 sandboxed=self.sandboxed)  # fmt: skip
+        if not report.ok:
+            raise AinarresError(f"{self.options.agent}: cannot work: {report.summary()}; "
+                                "nothing was claimed (ainarres agent check --family "
+                                f"{self.options.family} says the same)")  # fmt: skip
+        self.log(f"{self.options.agent}: preflight: {report.summary()}")
+
     def _loop(self) -> int:
         roles = list(self.options.config.roles)
         done = 0
         denied_said = False
         idle_since = time.monotonic()
         agent = self._start(self._connect())
+        self._check_maker(agent)
         self._release_held(agent)
         self.log(f"{agent.name}: ready as {'/'.join(roles)}"
                  f"{'' if self.sandboxed else ' (unsandboxed)'}")  # fmt: skip
@@ -189,6 +219,9 @@ class Runner:
                     continue
                 if out.outcome == "not_allowed":
                     # A denial heals by itself (governance) or by a person's lift: wait.
+                    if self._idle_too_long(idle_since):
+                        self.log(f"{agent.name}: {out.message}; idle, stopping")
+                        break
                     if not denied_said:
                         self.log(f"{agent.name}: {out.message}; waiting until it may work")
                         denied_said = True
@@ -206,6 +239,20 @@ class Runner:
         finally:
             agent.conn.close()
         return 0
+
+    def _check_maker(self, agent: Agent) -> None:
+        """ainarres.toml may say who makes the family's model; it must agree with the
+        board, which decides who may review whom."""
+        said = self.options.config.maker
+        if said is None:
+            return
+        [row] = reads.families(agent.conn, self.options.family)
+        if row["maker"] != said:
+            raise BadInput(
+                f"ainarres.toml says family {self.options.family}'s maker is {said}, the board "
+                f"says {row['maker']}: make them agree (the board's is set by `family add "
+                "--maker`)"
+            )
 
     def _release_held(self, agent: Agent) -> None:
         """A restarted agent lets go at once of what its earlier run still held: the work
@@ -247,13 +294,23 @@ class Runner:
             self._give_up(agent, claim, f"blocked: {exc.message}", block=True)
         except BadInput as exc:
             self._give_up(agent, claim, f"the job was refused: {exc.message}")
+            self._failed()
         except AinarresError as exc:
             self._give_up(agent, claim, f"the job failed: {exc.message}")
+            self._failed()
         except Exception as exc:  # the task must not wait a whole lease for a bug
             self._give_up(agent, claim, f"the job failed: {type(exc).__name__}: {exc}")
+            self._failed()
         finally:
             beat.stop()
         return agent
+
+    def _failed(self) -> None:
+        """One more job in a row that came to nothing: past a few, this agent stops rather
+        than take every task in turn and let each go (a broken tool, a bug)."""
+        self.failures += 1
+        if self.failures >= MAX_TOOL_FAILURES:
+            raise _ToolBroken(self.failures)
 
     def _job(self, agent: Agent, claim: jobs.Claimed, beat: _Heartbeat) -> None:
         t = claim.task
@@ -264,7 +321,8 @@ class Runner:
                 self._let_go(agent, claim, False)
                 return
             started = time.monotonic()
-            code, usage = self._run_tool(prep)
+            run = self._run_tool(prep)
+            code, usage = run.code, run.usage
             seconds = time.monotonic() - started
             # The tool is done: no more beats, so none can wait on a row lock the
             # finishing transaction holds (a designer's inserts lock its brief).
@@ -275,10 +333,11 @@ class Runner:
             used = agent.record_usage(t.id, claim.epoch, usage.tokens, usage.cost_usd, seconds)
             if not used.ok:
                 self.log(f"{agent.name}: {t.short_id}: usage not recorded: {used.message}")
-            if code != 0:
+            if code != 0 or run.stopped:
                 self.failures += 1
-                self._give_up(agent, claim, f"the {self.options.config.adapter} tool exited "
-                              f"{code}; see {prep.job.job_dir}")  # fmt: skip
+                what = run.stopped or f"exited {code}"
+                self._give_up(agent, claim, f"the {self.options.config.adapter} tool {what}; "
+                              f"see {prep.job.job_dir}")  # fmt: skip
                 if self.failures >= MAX_TOOL_FAILURES:
                     raise _ToolBroken(self.failures)
                 return
@@ -292,7 +351,7 @@ class Runner:
         """Let the task go now, saying why in its log: released for the next claimer, or
         blocked for a person when the tool attacked its worktree."""
         t = claim.task
-        why = why[:3900]
+        why = storable(why, 3900)  # it may quote a tool's file names or output
 
         def act() -> Outcome:
             if block:
@@ -317,27 +376,39 @@ class Runner:
 
     # -- the tool ------------------------------------------------------------------------
 
-    def _run_tool(self, prep: jobs.Prepared) -> tuple[int, Usage]:
+    def _run_tool(self, prep: jobs.Prepared) -> ToolRun:
         job = prep.job
         inv = self.adapter.build(job)
+        cfg = self.options.config
+        home = toolhome.ensure(self.settings, self.options.family)
         extra = {**inv.env, "AINARRES_JOB_DIR": str(job.job_dir), "AINARRES_ROLE": job.role}
-        passthrough = (*self.adapter.passthrough_env, *self.options.config.env)
-        env = sandbox.tool_env(passthrough, extra)
+        if self.adapter.own_git_index and prep.workspace is not None:
+            extra.update(_own_git_index(prep.workspace.layout, job.job_dir))
+        env = preflight.tool_env(self.adapter, cfg, self.sandboxed, home, extra)
         argv = list(inv.argv)
         if self.sandboxed:
-            mounts = tool_mounts(prep, self.adapter)
+            mounts = tool_mounts(prep, home)
             _check_visible(argv[0], env, mounts)
             argv = sandbox.wrap(argv, mounts, inv.cwd, env)
-        return self._spawn(argv, inv, job, env)
+        before = {rel for rel in self.adapter.litter if os.path.lexists(inv.cwd / rel)}
+        try:
+            return self._spawn(argv, inv, job, env)
+        finally:
+            for rel in self.adapter.litter:
+                if rel not in before:
+                    _remove(inv.cwd / rel)
 
     def _spawn(self, argv: list[str], inv: Invocation, job: Job,
-               env: dict[str, str]) -> tuple[int, Usage]:  # fmt: skip
+               env: dict[str, str]) -> ToolRun:  # fmt: skip
+        # The output files are read through the descriptors opened here, never by name
+        # again: the tool can write its job folder, and could swap a name for a FIFO or a
+        # link (to /dev/zero, to a credential) that a read by name would follow.
         out_path, err_path = job.job_dir / "tool.out", job.job_dir / "tool.err"
         # Under bwrap the tool's environment is set inside (--clearenv --setenv ...); bwrap
         # itself needs only a PATH.
         outer_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")} if self.sandboxed else env
         stdin = subprocess.PIPE if inv.stdin else subprocess.DEVNULL
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        with open(out_path, "w+b") as out, open(err_path, "w+b") as err:
             try:
                 self.tool = subprocess.Popen(
                     argv,
@@ -354,26 +425,116 @@ class Runner:
                 if inv.stdin and self.tool.stdin is not None:
                     self.tool.stdin.write(inv.stdin.encode())
                     self.tool.stdin.close()
-                code = self.tool.wait(timeout=inv.timeout)
-            except subprocess.TimeoutExpired:
-                _kill_group(self.tool, signal.SIGKILL)
+                stopped = self._watch(self.tool, inv.timeout, (out.fileno(), err.fileno()))
                 code = self.tool.wait()
-                err.write(f"\nainarres: the tool ran past its {inv.timeout:.0f} s timeout\n"
-                          .encode())  # fmt: skip
+                if stopped is not None:
+                    err.write(f"\nainarres: the tool {stopped}\n".encode())
+                    err.flush()
             finally:
                 self.tool = None
-        stdout, stderr = out_path.read_text(errors="replace"), err_path.read_text(errors="replace")
-        return code, self.adapter.usage(stdout, stderr)
+            stdout, stderr = _tail(out.fileno()), _tail(err.fileno())
+        return ToolRun(code, self.adapter.usage(stdout, stderr), stopped)
+
+    def _watch(self, tool: subprocess.Popen[bytes], timeout: float,
+               outputs: tuple[int, ...]) -> str | None:  # fmt: skip
+        """Wait for the tool; stop it (its whole process group) when it runs past its
+        timeout, or shows no progress for the family's silence_timeout: nothing printed but
+        what its adapter calls idle (retries while the model is away). Returns why it was
+        stopped, or None if it ended by itself."""
+        silence = self.options.config.silence_timeout if self.adapter.prints_progress else None
+        watch = _Progress(outputs, self.adapter)
+        started = last = time.monotonic()
+        poll = max(0.05, min(1.0, (silence or 8.0) / 8))
+        while True:
+            try:
+                tool.wait(timeout=poll)
+                return None
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.monotonic()
+            if watch.progressed():
+                last = now
+            why = None
+            if now - started >= timeout:
+                why = f"ran past its {timeout:.0f} s timeout"
+            elif silence is not None and now - last >= silence:
+                why = (
+                    f"showed no progress for {silence:.0f} s (printed nothing, or only "
+                    "retries: is its model API reachable? see tool.err); stopped it"
+                )
+            if why is not None:
+                _kill_group(tool, signal.SIGKILL)
+                return why
 
 
-def tool_mounts(prep: jobs.Prepared, adapter: Adapter) -> sandbox.Mounts:
-    """What the tool sees: the job's folders, and the tool's own config folders under its
-    home (each that exists in the person's home)."""
-    home = Path(os.path.expanduser("~"))
-    binds = tuple((home / rel, rel) for rel in adapter.home_paths if (home / rel).exists())
+class _Progress:
+    """New output of a running tool, read as it grows: whether any new line shows it at
+    work (a line still being written counts as work)."""
+
+    def __init__(self, fds: tuple[int, ...], adapter: Adapter) -> None:
+        self.fds, self.adapter = fds, adapter
+        self.offsets = [0] * len(fds)
+        self.partial = [b""] * len(fds)
+
+    def progressed(self) -> bool:
+        moved = False
+        for i, fd in enumerate(self.fds):
+            try:
+                new = os.pread(fd, 1 << 20, self.offsets[i])
+            except OSError:
+                continue
+            if not new:
+                continue
+            self.offsets[i] += len(new)
+            *lines, rest = (self.partial[i] + new).split(b"\n")
+            grew = len(rest) > len(self.partial[i]) if not lines else bool(rest)
+            self.partial[i] = rest[-65536:]
+            text = (ln.decode(errors="replace").strip() for ln in lines)
+            if grew or any(ln and self.adapter.is_progress(ln) for ln in text):
+                moved = True
+        return moved
+
+
+TAIL_BYTES = 8 << 20  # what of a tool's output is read back for its usage: the end
+
+
+def _tail(fd: int) -> str:
+    size = os.fstat(fd).st_size
+    start = max(0, size - TAIL_BYTES)
+    return os.pread(fd, size - start, start).decode("utf-8", "replace")
+
+
+def tool_mounts(prep: jobs.Prepared, home: Path | None = None) -> sandbox.Mounts:
+    """What the tool sees: the job's folders, and its family's tool home as HOME."""
     m = prep.mounts
     return sandbox.Mounts(writable=m.writable, hidden=m.hidden, readable=m.readable,
-                          pinned=m.pinned, home=binds, network=True)  # fmt: skip
+                          pinned=m.pinned, home_dir=home, network=True)  # fmt: skip
+
+
+def _own_git_index(layout: Layout, job_dir: Path) -> dict[str, str]:
+    """A tool that stages files itself gets a copy of the worktree's index and an object
+    folder in its job folder; the worktree's objects stay readable as alternates. The
+    runner's own git never reads these."""
+    scratch = job_dir / "git"
+    (scratch / "objects").mkdir(parents=True, exist_ok=True)
+    index = layout.git_dir / "index"
+    if index.is_file() and not index.is_symlink():
+        shutil.copyfile(index, scratch / "index")
+    return {
+        "GIT_INDEX_FILE": str(scratch / "index"),
+        "GIT_OBJECT_DIRECTORY": str(scratch / "objects"),
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(layout.common_dir / "objects"),
+    }
+
+
+def _remove(path: Path) -> None:
+    """Remove what a tool left for itself in its working folder, never following a link
+    (rmtree works through file descriptors, so a swapped link cannot redirect it)."""
+    with contextlib.suppress(OSError):
+        if path.is_symlink() or not path.is_dir():
+            path.unlink()
+        else:
+            shutil.rmtree(path)
 
 
 class _ToolBroken(AinarresError):

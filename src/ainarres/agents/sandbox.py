@@ -7,15 +7,17 @@ An allowlist, not a blocklist: the sandbox starts from an empty root and shows o
   runs `python -m ...`);
 - what the caller lists: folders to write (the job folder, the worktree), folders to read
   (the worktree's git data, the tool's own install), single files pinned read-only (the
-  worktree's `.git` pointer), and the tool's own config folders under its home;
-- a private /tmp (also its HOME), /dev and /proc of its own.
+  worktree's `.git` pointer), and for a tool its family's own tool home, bound writable as
+  HOME at `TOOL_HOME` (logins, caches; `agents/toolhome.py`);
+- a private /tmp (HOME when no tool home is bound), /dev and /proc of its own.
 
-Nothing else of this machine exists inside: no $HOME, /home, /root, /run, /var, no other
-project, no credential. Unix sockets are refused by a seccomp filter (`socket(AF_UNIX)`
-fails with EPERM; `socketpair` still works), so neither an ssh-agent, a PostgreSQL socket
-nor an abstract socket on the shared network namespace can be reached; io_uring, which
-could open sockets around that filter, is refused too. The network is on for tools
-(they call model APIs) and off for checks unless the project asks for it.
+Nothing else of this machine exists inside: no $HOME, no /home but the family's own tool
+home, no /root, /run, /var, no other project, no credential. Unix sockets are refused by a
+seccomp filter (`socket(AF_UNIX)` fails with EPERM; `socketpair` still works), so neither
+an ssh-agent, a PostgreSQL socket nor an abstract socket on the shared network namespace
+can be reached; io_uring, which could open sockets around that filter, is refused too. The
+network is on for tools (they call model APIs) and off for checks unless the project asks
+for it.
 
 The process runs as the same OS user as ainarres; the boundary is what it can see.
 """
@@ -44,10 +46,15 @@ ETC_ENTRIES = (
     "passwd", "group", "nsswitch.conf", "hosts", "host.conf", "gai.conf", "resolv.conf",
     "services", "protocols", "networks", "ld.so.cache", "ld.so.conf", "ld.so.conf.d",
     "ssl", "ca-certificates", "ca-certificates.conf", "pki", "alternatives", "localtime",
-    "timezone", "os-release", "mime.types", "terminfo", "inputrc", "gitconfig", "npmrc",
-    "pip.conf", "python3", f"python3.{sys.version_info.minor}",
+    "timezone", "os-release", "mime.types", "terminfo", "inputrc", "gitconfig", "python3",
+    f"python3.{sys.version_info.minor}",
 )  # fmt: skip
+# Not shown: /etc/npmrc and /etc/pip.conf (they may hold registry tokens); a person lists
+# such a file in the family's read_only_paths when its tool needs it.
 SANDBOX_HOME = "/tmp"
+#: where a family's tool home shows, as HOME: not under /tmp (some tools refuse to keep
+#: their helpers under a temporary folder), and the same path for every family
+TOOL_HOME = "/home/ainarres"
 
 
 @dataclass(frozen=True)
@@ -55,15 +62,15 @@ class Mounts:
     """What the process sees beyond the system: see the module docstring.
 
     `hidden` folders are covered by an empty tmpfs where they would otherwise show through
-    a bound folder (a state directory kept inside a project under /usr, say); `home` binds
-    (source, path relative to the sandbox's HOME) writable.
+    a bound folder (a state directory kept inside a project under /usr, say); `home_dir` is
+    bound writable at `TOOL_HOME` (a family's tool home; the caller sets HOME to it).
     """
 
     writable: tuple[Path, ...]
     hidden: tuple[Path, ...] = ()
     readable: tuple[Path, ...] = ()
     pinned: tuple[Path, ...] = ()  # single files bound read-only over a writable folder
-    home: tuple[tuple[Path, str], ...] = ()
+    home_dir: Path | None = None
     network: bool = True
 
 
@@ -130,9 +137,8 @@ def wrap(argv: Sequence[str], mounts: Mounts, cwd: Path, env: Mapping[str, str])
         if not _inside(p, writable):
             raise BadInput(f"sandbox: pinned file {path} is not inside a writable folder")
         args += ["--ro-bind", str(p), str(p)]
-    for source, relative in mounts.home:
-        if source.exists():
-            args += ["--bind", str(source.resolve()), f"{SANDBOX_HOME}/{relative}"]
+    if mounts.home_dir is not None:
+        args += ["--bind", str(_check_mount(mounts.home_dir, "home")), TOOL_HOME]
     args += ["--remount-ro", "/", "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
@@ -160,11 +166,14 @@ def visible(path: Path, mounts: Mounts) -> bool:
     return _inside(real, roots) and not _inside(real, [h.resolve() for h in mounts.hidden])
 
 
-def tool_env(passthrough: Sequence[str], extra: Mapping[str, str]) -> dict[str, str]:
+def tool_env(
+    passthrough: Sequence[str], extra: Mapping[str, str], home: str = SANDBOX_HOME
+) -> dict[str, str]:
     """The tool's environment: a plain PATH/HOME/LANG, the family's model-API variables,
-    and the job's own; nothing else of ainarres's environment (no database URL)."""
+    and the job's own; nothing else of ainarres's environment (no database URL). `home`
+    is TOOL_HOME when the family's tool home is bound."""
     env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "TERM") if k in os.environ}
-    env["HOME"] = SANDBOX_HOME
+    env["HOME"] = home
     env.update({k: os.environ[k] for k in passthrough if k in os.environ})
     env.update(extra)
     return env
@@ -173,18 +182,20 @@ def tool_env(passthrough: Sequence[str], extra: Mapping[str, str]) -> dict[str, 
 # -- the seccomp filter --------------------------------------------------------------------
 # A classic BPF program over struct seccomp_data {int nr; u32 arch; u64 ip; u64 args[6]}.
 
-_LD_W_ABS, _JEQ, _JGE, _RET = 0x20, 0x15, 0x35, 0x06
+_LD_W_ABS, _JEQ, _JGE, _RET, _ALU_AND = 0x20, 0x15, 0x35, 0x06, 0x54
 _ALLOW = 0x7FFF0000
 _ERRNO = 0x00050000
 _EPERM, _ENOSYS, _AF_UNIX = 1, 38, 1
 # (audit arch, socket syscall, io_uring_setup/enter/register, x32 bit or 0)
+_SOCK_STREAM, _SOCK_TYPE_MASK = 1, 0xF
+# (audit arch, socket, socketpair, io_uring_setup/enter/register, x32 bit or 0)
 _ARCHES = {
-    "x86_64": (0xC000003E, 41, (425, 426, 427), 0x40000000),
-    "aarch64": (0xC00000B7, 198, (425, 426, 427), 0),
+    "x86_64": (0xC000003E, 41, 53, (425, 426, 427), 0x40000000),
+    "aarch64": (0xC00000B7, 198, 199, (425, 426, 427), 0),
 }
 
 
-def _arch() -> tuple[int, int, tuple[int, ...], int] | None:
+def _arch() -> tuple[int, int, int, tuple[int, ...], int] | None:
     return _ARCHES.get(platform.machine())
 
 
@@ -193,12 +204,12 @@ def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
 
 
 def seccomp_program() -> bytes:
-    """The filter: a foreign syscall ABI, io_uring and socket(AF_UNIX, ...) fail; all else
-    is allowed."""
+    """The filter: a foreign syscall ABI, io_uring, socket(AF_UNIX, ...) and a socketpair
+    that is not a stream pair fail; all else is allowed."""
     arch = _arch()
     if arch is None:
         raise BadInput(f"no seccomp filter for this machine ({platform.machine()})")
-    audit, socket_nr, uring, x32 = arch
+    audit, socket_nr, socketpair_nr, uring, x32 = arch
     deny, nosys = _insn(_RET, _ERRNO | _EPERM), _insn(_RET, _ERRNO | _ENOSYS)
     prog = [_insn(_LD_W_ABS, 4), _insn(_JEQ, audit, 1, 0), deny, _insn(_LD_W_ABS, 0)]
     if x32:
@@ -206,6 +217,15 @@ def seccomp_program() -> bytes:
     for nr in uring:
         prog += [_insn(_JEQ, nr, 0, 1), nosys]
     # socket: args[0] (the domain) is the low word of the u64 at offset 16 (little endian)
+    # socketpair: only a stream pair (a datagram pair can sendto() any abstract address)
+    prog += [
+        _insn(_JEQ, socketpair_nr, 0, 4),
+        _insn(_LD_W_ABS, 24),
+        _insn(_ALU_AND, _SOCK_TYPE_MASK),
+        _insn(_JEQ, _SOCK_STREAM, 1, 0),
+        deny,
+    ]
+    prog += [_insn(_LD_W_ABS, 0)]  # the syscall number again, for the socket check
     prog += [_insn(_JEQ, socket_nr, 0, 3), _insn(_LD_W_ABS, 16), _insn(_JEQ, _AF_UNIX, 0, 1),
              deny, _insn(_RET, _ALLOW)]  # fmt: skip
     return b"".join(prog)

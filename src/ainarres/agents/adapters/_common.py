@@ -16,7 +16,7 @@ def protocol_env(job: Job) -> dict[str, str]:
     return {"AINARRES_JOB_DIR": str(job.job_dir), "AINARRES_ROLE": job.role}
 
 
-def _loads(text: str) -> Any:
+def loads(text: str) -> Any:
     try:
         return json.loads(text)
     except (ValueError, RecursionError):
@@ -28,7 +28,7 @@ def json_lines(text: str) -> Iterator[dict[str, Any]]:
     for line in text.splitlines():
         line = line.strip()
         if line.startswith("{"):
-            value = _loads(line)
+            value = loads(line)
             if isinstance(value, dict):
                 yield value
 
@@ -37,13 +37,13 @@ def last_json_value(text: str) -> Any:
     """The JSON document a tool printed last: the whole output if it parses, else the longest
     tail that starts at a line beginning with `{` or `[` (a pretty-printed object after some
     noise), else None. Later documents win, so an echoed prompt earlier on cannot."""
-    whole = _loads(text.strip())
+    whole = loads(text.strip())
     if whole is not None:
         return whole
     lines = text.splitlines(keepends=True)
     for start in range(len(lines) - 1, -1, -1):
         if lines[start].startswith(("{", "[")):
-            value = _loads("".join(lines[start:]).strip())
+            value = loads("".join(lines[start:]).strip())
             if value is not None:
                 return value
     return None

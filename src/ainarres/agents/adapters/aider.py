@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from pathlib import Path
 
 from ainarres.agents.adapters._common import protocol_env
-from ainarres.agents.adapters.base import Adapter, Invocation, Job, Usage
+from ainarres.agents.adapters.base import Adapter, Invocation, Job, Usage, host_port
 
 # "Tokens: 12k sent, 1.1k cache write, 3.4k cache hit, 215 received." at the start of a line;
 # \s+ rather than spaces, because a non-terminal console may wrap the line
@@ -21,6 +23,14 @@ _COST = re.compile(
     r"Cost:\s+\$(?P<message>\d+(?:\.\d+)?)\s+message,\s+\$(?P<session>\d+(?:\.\d+)?)\s+session\."
 )
 _SCALE = {"k": 1_000, "M": 1_000_000}
+#: a git identity aider finds without writing the repository's config (see below)
+_GIT_IDENTITY = {
+    "GIT_CONFIG_COUNT": "2",
+    "GIT_CONFIG_KEY_0": "user.name",
+    "GIT_CONFIG_VALUE_0": "aider (ainarres)",
+    "GIT_CONFIG_KEY_1": "user.email",
+    "GIT_CONFIG_VALUE_1": "aider@ainarres.invalid",
+}
 
 
 # Based on (knowledge as of 2026-11-25):
@@ -36,6 +46,24 @@ _SCALE = {"k": 1_000, "M": 1_000_000}
 #   aider/utils.py format_tokens: below 1000 as is, below 10000 "%.1fk", else "%dk"
 #   (rounded). `--yes-always` still answers no to running shell commands
 #   (explicit_yes_required), so aider cannot run tests unattended.
+# Tried (2026-11-29, tests/tools) with aider-chat 0.86.2 (pip, in a venv of its own):
+# - at start it checks PyPI for a newer version, may show release notes, asks about
+#   analytics, and litellm downloads its model price list from GitHub:
+#   `--no-check-update --no-show-release-notes --analytics-disable` and
+#   LITELLM_LOCAL_MODEL_COST_MAP=True stop those; aider's own copy of that price list is
+#   fetched once a day into ~/.aider/caches (the family's tool home keeps it; a failed
+#   fetch is cached as empty);
+# - it keeps its repository map cache in `.aider.tags.cache.v4/` in the working folder:
+#   removed after the run when the run made it;
+# - with no git identity configured it writes "Your Name" into the repository's config,
+#   which the sandbox shows read-only: it crashes ("Read-only file system: .git/config.lock",
+#   exit 1). The identity is given in the environment (GIT_CONFIG_COUNT, git >= 2.31),
+#   which `git config --get` reads; its commits are off anyway, the runner commits;
+# - it `git add`s every file it creates, which fails on the read-only git data ("Unable to
+#   create .../index.lock"), and the edit is dropped: the runner gives it an index and an
+#   object folder of its own (`own_git_index`);
+# - with OPENAI_API_BASE (litellm) an `openai/MODEL` talks to any Chat Completions API;
+#   with the model away litellm retries and aider prints "Retrying in N seconds...".
 class AiderAdapter(Adapter):
     """Aider with one message, answering yes to file edits, never committing.
 
@@ -47,6 +75,12 @@ class AiderAdapter(Adapter):
     """
 
     name = "aider"
+    binary = "aider"
+    install = "python3 -m pip install 'aider-chat==0.86.*' (in a venv of its own, or pipx)"
+    versions = ((0, 80), (1, 0))
+    litter = (".aider.tags.cache.v4",)
+    own_git_index = True
+    idle_lines = re.compile(r"Retrying in [\d.]+ seconds|APIConnectionError")
     # aider reaches every provider through litellm, each with its usual key
     passthrough_env = (
         "OPENAI_API_KEY",
@@ -57,6 +91,7 @@ class AiderAdapter(Adapter):
         "XAI_API_KEY",
         "GROQ_API_KEY",
     )
+    key_env = passthrough_env
     home_paths = (".aider",)
 
     def build(self, job: Job) -> Invocation:
@@ -77,8 +112,22 @@ class AiderAdapter(Adapter):
             str(job.job_dir / "aider.input.history"),
             "--chat-history-file",
             str(job.job_dir / "aider.chat.history.md"),
+            # no calls out but to the model
+            "--no-check-update",
+            "--no-show-release-notes",
+            "--analytics-disable",
         )
-        return Invocation(argv=argv, cwd=job.workdir, env=protocol_env(job), timeout=self.timeout)
+        env = {**protocol_env(job), "LITELLM_LOCAL_MODEL_COST_MAP": "True", **_GIT_IDENTITY}
+        return Invocation(argv=argv, cwd=job.workdir, env=env, timeout=self.timeout)
+
+    def endpoint(self, env: Mapping[str, str], home: Path | None) -> tuple[str, int] | None:
+        """Where litellm sends the model's calls, by the model's provider prefix."""
+        del home
+        provider = self.model.partition("/")[0] if "/" in self.model else ""
+        overrides = {"openai": ("OPENAI_API_BASE", "OPENAI_BASE_URL"),
+                     "anthropic": ("ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL")}  # fmt: skip
+        url = next((env[k] for k in overrides.get(provider, ()) if env.get(k)), None)
+        return host_port(url) if url else None
 
     def usage(self, stdout: str, stderr: str) -> Usage:
         del stderr

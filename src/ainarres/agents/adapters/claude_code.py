@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ainarres.agents.adapters._common import (
     amount,
     count,
     field,
+    json_lines,
     last_json_value,
     protocol_env,
     total_count,
@@ -42,8 +44,18 @@ class ClaudeCodeAdapter(Adapter):
     """
 
     name = "claude-code"
+    binary = "claude"
+    install = "npm install -g @anthropic-ai/claude-code@~2.1.197"
+    versions = ((2, 0), (3, 0))
     passthrough_env = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")
+    key_env = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")
+    login_files = (".claude/.credentials.json",)
+    login_args = ("auth", "login")
     home_paths = (".claude", ".claude.json")
+    sandbox_env = {"IS_SANDBOX": "1"}
+    idle_lines = re.compile(r'"subtype":\s*"api_retry"')
+    api_url = "https://api.anthropic.com"
+    api_url_env = ("ANTHROPIC_BASE_URL",)
 
     def build(self, job: Job) -> Invocation:
         # the prompt goes right after -p: --allowedTools and --add-dir take several values
@@ -55,7 +67,8 @@ class ClaudeCodeAdapter(Adapter):
             "--model",
             self.model,
             "--output-format",
-            "json",
+            "stream-json",
+            "--verbose",  # stream-json in print mode needs it
         ]
         if job.role == "implementer":
             argv += ["--permission-mode", "bypassPermissions"]
@@ -69,15 +82,28 @@ class ClaudeCodeAdapter(Adapter):
             ]
         # job.json, diff.json and diff.txt live in the job folder, outside the checkout
         argv += ["--add-dir", str(job.job_dir)]
-        return Invocation(
-            argv=tuple(argv), cwd=job.workdir, env=protocol_env(job), timeout=self.timeout
-        )
+        # no update checks, telemetry or error reports: a job calls its model API only
+        env = {**protocol_env(job), "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+               "DISABLE_AUTOUPDATER": "1"}  # fmt: skip
+        return Invocation(argv=tuple(argv), cwd=job.workdir, env=env, timeout=self.timeout)
 
     def usage(self, stdout: str, stderr: str) -> Usage:
         del stderr
-        result = _result_message(last_json_value(stdout))
+        results = [e for e in json_lines(stdout) if e.get("type") == "result"]
+        result = results[-1] if results else _result_message(last_json_value(stdout))
         if result is None:
             return Usage()
+        cost = amount(result.get("total_cost_usd"))
+        per_model = result.get("modelUsage")
+        if isinstance(per_model, dict) and per_model:
+            models = list(per_model.values())
+            keys = ("inputTokens", "cacheReadInputTokens", "cacheCreationInputTokens")
+            return Usage(
+                input_tokens=total_count(count(field(m, k)) for m in models for k in keys),
+                output_tokens=total_count(count(field(m, "outputTokens")) for m in models),
+                cost_usd=cost,
+            )
+        # older versions: the main loop's usage only
         usage = result.get("usage")
         # input_tokens counts only the uncached part; the cache reads and writes are input too
         input_tokens = total_count(
@@ -87,7 +113,7 @@ class ClaudeCodeAdapter(Adapter):
         return Usage(
             input_tokens=input_tokens,
             output_tokens=count(field(usage, "output_tokens")),
-            cost_usd=amount(result.get("total_cost_usd")),
+            cost_usd=cost,
         )
 
 

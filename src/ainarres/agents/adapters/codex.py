@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
 from ainarres.agents.adapters._common import count, field, json_lines, protocol_env, total_count
-from ainarres.agents.adapters.base import Adapter, Invocation, Job, Usage
+from ainarres.agents.adapters.base import Adapter, Invocation, Job, Usage, host_port
 
 
 # Based on (knowledge as of 2026-11-25):
@@ -17,6 +24,17 @@ from ainarres.agents.adapters.base import Adapter, Invocation, Job, Usage
 #   flags above; `--full-auto` is now a trap that only warns) and codex-rs/exec/src/
 #   exec_events.rs: {"type": "turn.completed", "usage": {"input_tokens",
 #   "cached_input_tokens", "output_tokens"}}, where input_tokens includes the cached ones.
+# Tried (2026-11-29, tests/tools) with @openai/codex 0.171.0:
+# - it reads no base-URL variable: the API is set in $CODEX_HOME/config.toml (the family's
+#   tool home, ~/.codex): `openai_base_url`, or `model_provider` and a
+#   `[model_providers.NAME]` table with `base_url`, `env_key` and `wire_api = "responses"`
+#   (a custom provider skips the Responses WebSocket the built-in one tries first);
+# - it reads stdin to its end before starting ("Reading additional input from stdin"): the
+#   runner gives it /dev/null;
+# - with the model away it prints {"type": "error", "message": "Reconnecting... "} events
+#   and retries for good;
+# - it refuses to keep helper binaries under a temporary folder (a HOME under /tmp), which
+#   is why the sandbox's tool home is not there.
 class CodexAdapter(Adapter):
     """`codex exec --json`, with its own sandbox turned off for every role.
 
@@ -29,9 +47,17 @@ class CodexAdapter(Adapter):
     """
 
     name = "codex"
+    binary = "codex"
+    install = "npm install -g @openai/codex@~0.171.0"
+    versions = ((0, 100), (1, 0))
     # CODEX_API_KEY is read by `codex exec` only; OPENAI_API_KEY by the API-key login
     passthrough_env = ("OPENAI_API_KEY", "CODEX_API_KEY")
+    key_env = ("OPENAI_API_KEY", "CODEX_API_KEY")
+    login_files = (".codex/auth.json",)
+    login_args = ("login",)
     home_paths = (".codex",)
+    idle_lines = re.compile(r'"type":\s*"error".*Reconnecting')
+    api_url = "https://api.openai.com/v1"
 
     def build(self, job: Job) -> Invocation:
         argv = (
@@ -47,6 +73,17 @@ class CodexAdapter(Adapter):
             job.prompt,
         )
         return Invocation(argv=argv, cwd=job.workdir, env=protocol_env(job), timeout=self.timeout)
+
+    def endpoint(self, env: Mapping[str, str], home: Path | None) -> tuple[str, int] | None:
+        """From the tool home's config.toml: the chosen provider's base_url, or
+        openai_base_url, else the OpenAI API."""
+        config: dict[str, Any] = {}
+        if home is not None:
+            with contextlib.suppress(OSError, ValueError):
+                config = tomllib.loads((home / ".codex" / "config.toml").read_text())
+        provider = field(config, "model_providers", str(config.get("model_provider")))
+        url = field(provider, "base_url") or config.get("openai_base_url") or self.api_url
+        return host_port(url) if isinstance(url, str) else None
 
     def usage(self, stdout: str, stderr: str) -> Usage:
         del stderr

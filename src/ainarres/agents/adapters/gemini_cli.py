@@ -5,6 +5,7 @@ from __future__ import annotations
 from ainarres.agents.adapters._common import (
     count,
     field,
+    json_lines,
     last_json_value,
     protocol_env,
     total_count,
@@ -27,6 +28,15 @@ from ainarres.agents.adapters.base import Adapter, Invocation, Job, Usage
 #   points to https://geminicli.com/docs/cli/trusted-folders/#headless-and-automated-
 #   environments). The environment variable is used rather than the flag: older versions
 #   ignore an unknown variable but would reject an unknown flag.
+# Tried (2026-11-29, tests/tools) with @google/gemini-cli 0.61.0:
+# - `--output-format stream-json` prints JSONL events as it goes (init, message, tool_use,
+#   tool_result, and a last {"type": "result", "stats": {"input_tokens", "output_tokens",
+#   "models": {MODEL: {"input_tokens", "output_tokens", "cached"}}}}); `json` prints only
+#   at the end, which cannot be told from a hang;
+# - GOOGLE_GEMINI_BASE_URL alone selects the "gateway" auth, which a headless run refuses
+#   ("Invalid auth method selected", exit 41): with a base URL, the tool home's
+#   ~/.gemini/settings.json must select {"security": {"auth": {"selectedType":
+#   "gemini-api-key"}}}.
 class GeminiCliAdapter(Adapter):
     """Gemini CLI in headless mode, auto-approving tools, with JSON stats for usage.
 
@@ -36,6 +46,14 @@ class GeminiCliAdapter(Adapter):
     """
 
     name = "gemini-cli"
+    binary = "gemini"
+    install = "npm install -g @google/gemini-cli@~0.61.0"
+    versions = ((0, 41), (1, 0))
+    key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_APPLICATION_CREDENTIALS")
+    login_files = (".gemini/oauth_creds.json",)
+    login_args = ()  # its first interactive run asks how to log in
+    api_url = "https://generativelanguage.googleapis.com"
+    api_url_env = ("GOOGLE_GEMINI_BASE_URL",)
     passthrough_env = (
         "GEMINI_API_KEY",
         "GOOGLE_API_KEY",
@@ -54,7 +72,7 @@ class GeminiCliAdapter(Adapter):
             "--approval-mode",
             "yolo",
             "--output-format",
-            "json",
+            "stream-json",
             # Gemini's file tools only reach the workspace; job.json, diff.json, diff.txt and
             # result.json live in the job folder
             "--include-directories",
@@ -67,6 +85,19 @@ class GeminiCliAdapter(Adapter):
 
     def usage(self, stdout: str, stderr: str) -> Usage:
         del stderr
+        results = [e for e in json_lines(stdout) if e.get("type") == "result"]
+        if results:
+            streamed = field(results[-1], "stats", "models")
+            if isinstance(streamed, dict) and streamed:
+                return Usage(
+                    input_tokens=total_count(
+                        count(field(m, "input_tokens")) for m in streamed.values()
+                    ),
+                    output_tokens=total_count(
+                        count(field(m, "output_tokens")) for m in streamed.values()
+                    ),
+                )
+        # the json format's stats (older versions, or a person's own command)
         models = field(last_json_value(stdout), "stats", "models")
         if not isinstance(models, dict) or not models:
             return Usage()
