@@ -157,7 +157,7 @@ class Bench:
         with self.operator() as conn:
             migrate.migrate(conn)
             for family, role in ((DESIGNER, "designer"), (IMPLEMENTER, "implementer")):
-                out = admin.add_family(conn, self.settings, family, "bench", "m")
+                out = admin.add_family(conn, self.settings, family, "bench", "m", "bench")
                 if not out.ok:
                     raise SystemExit(f"cannot add family {family}: {out.message}")
                 out = admin.grant(conn, family, role)
@@ -400,8 +400,8 @@ def explain_claim(bench: Bench) -> str:
         with conn.transaction(force_rollback=True):
             rows = conn.execute(
                 "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "
-                # The same statement as claim_next's (migrations/0002_verbs.sql), with the
-                # function's variables as parameters: agent, family, first pass.
+                # The same statement as claim_next's (migrations/0010_lapses_by_family.sql),
+                # with the function's variables as parameters: agent, family, first pass.
                 "SELECT c.* FROM ainarres.stages s "
                 "JOIN ainarres.workflows w ON w.id = s.workflow_id "
                 "CROSS JOIN LATERAL ("
@@ -410,13 +410,13 @@ def explain_claim(bench: Bench) -> str:
                 "   AND (t.lease_expires_at IS NULL OR t.lease_expires_at < now())"
                 "   AND t.open_deps = 0"
                 "   AND NOT (s.reviews_branch AND t.writer_agent IS NOT DISTINCT FROM %s::uuid)"
-                "   AND NOT (s.reviews_branch AND w.cross_family = 'require'"
+                "   AND NOT (s.reviews_branch AND w.cross_review = 'require'"
                 "            AND t.writer_family IS NOT DISTINCT FROM %s::bigint)"
-                "   AND NOT (true AND s.reviews_branch AND w.cross_family = 'prefer'"
+                "   AND NOT (true AND s.reviews_branch AND w.cross_review = 'prefer'"
                 "            AND t.writer_family IS NOT DISTINCT FROM %s::bigint)"
                 " ORDER BY t.priority DESC, t.seq"
                 " LIMIT 1"
-                " FOR UPDATE SKIP LOCKED) c "
+                " FOR NO KEY UPDATE SKIP LOCKED) c "
                 "WHERE s.id = ANY(%s::bigint[]) "
                 "ORDER BY c.priority DESC, c.seq "
                 "LIMIT 1",

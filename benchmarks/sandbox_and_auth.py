@@ -9,7 +9,7 @@ board, each beside a baseline measured in the same run.
    git worktree, run N times bare and N times wrapped, alternating. Both get the tool
    environment of `sandbox.tool_env` (bare: as the process environment; wrapped: through
    `--clearenv --setenv`, with only PATH outside, as the runner does). The mounts are
-   `runner.tool_mounts` for the layout the runner uses: a state directory (hidden) holding
+   those `jobs.prepared` makes for the layout the runner uses: a state directory (hidden) holding
    an agent's clone, its worktree of a task branch (writable), the clone's git directory
    (readable) and the job folder (writable). The repository is this checkout's tracked
    files at HEAD, one commit. The figures are median and p90 wall time of
@@ -64,7 +64,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import claim_throughput as ct  # noqa: E402
 
 from ainarres.agents import sandbox  # noqa: E402
-from ainarres.agents.runner import tool_mounts  # noqa: E402
 from ainarres.board.db import open_connection  # noqa: E402
 from ainarres.board.embedded import DATABASE, SUPERUSER, EmbeddedServer  # noqa: E402
 from ainarres.config import Settings  # noqa: E402
@@ -210,7 +209,11 @@ def _run_once(argv: Sequence[str], cwd: Path, env: dict[str, str]) -> float:
 
 def measure_sandbox(cfg: Config, tmp: Path) -> tuple[list[CommandRow], list[BreakdownRow]]:
     settings, job_dir, worktree = make_layout(tmp)
-    mounts = tool_mounts(settings, job_dir, worktree)
+    # As jobs.prepared makes them for an implementer: the job folder and the worktree
+    # writable, the clone's git data read-only, the worktree's .git pointer pinned.
+    mounts = sandbox.Mounts(writable=(job_dir, worktree), hidden=(settings.state_dir,),
+                            readable=(settings.state_dir / "clones" / FAMILY / AGENT / ".git",),
+                            pinned=(worktree / ".git",))  # fmt: skip
     progress(
         f"mounts: hidden {[str(p) for p in mounts.hidden]}, "
         f"readable {[str(p) for p in mounts.readable]}, {len(mounts.writable)} writable"
