@@ -63,6 +63,15 @@ def _commit(repo: pygit2.Repository, rev: str) -> pygit2.Commit:
         ) from exc
 
 
+def has_commit(repo_path: Path, oid: str) -> bool:
+    """Whether `oid` is a commit in the repository (in-process: no git to start)."""
+    try:
+        obj = _open(repo_path).get(oid)
+    except (ValueError, pygit2.GitError):
+        return False
+    return isinstance(obj, pygit2.Commit)
+
+
 def merge_in_memory(
     repo_path: Path, ours: str, theirs: str, message: str, author: tuple[str, str]
 ) -> MergeResult:
@@ -72,7 +81,7 @@ def merge_in_memory(
     the very command and settings the hub's gate runs to check each merge on main, so the
     gate accepts what this writes by construction. On success the merge commit, with parents
     [ours, theirs] and ``author`` as author and committer at the current time, is written
-    with ``git commit-tree`` to the object store of ``repo_path`` (bare or not) and no ref
+    in-process to the object store of ``repo_path`` (bare or not) and no ref
     moves: pushing it is the caller's job. A task branch that main already contains gives
     ``already_merged=True`` and no commit; a conflict gives the conflicting paths.
 
@@ -102,21 +111,13 @@ def merge_in_memory(
         paths = sorted(set(merged.conflicts))
         hunks = conflict_hunks(repo_path, merged.marked, paths) if merged.marked else ""
         return MergeResult(commit=None, conflicts=paths, hunks=hunks)
+    # The commit is written in-process (no git process per merge): the same object as
+    # `git commit-tree -p ours -p theirs tree`, author and committer at the current time.
     name, email = author
-    env = clean_env(
-        None,
-        GIT_AUTHOR_NAME=name,
-        GIT_AUTHOR_EMAIL=email,
-        GIT_COMMITTER_NAME=name,
-        GIT_COMMITTER_EMAIL=email,
-    )
-    for stamp in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
-        env.pop(stamp, None)  # the current time, whatever the caller's environment says
-    done = git(
-        "commit-tree", "--no-gpg-sign", "-p", ours_id, "-p", theirs_id, merged.tree,
-        cwd=repo_path, env=env, input_bytes=message.encode(),
-    )  # fmt: skip
-    return MergeResult(commit=done.stdout.strip())
+    signature = pygit2.Signature(name, email)
+    oid = repo.create_commit(None, signature, signature, message, pygit2.Oid(hex=merged.tree),
+                             [ours_commit.id, theirs_commit.id])  # fmt: skip
+    return MergeResult(commit=str(oid))
 
 
 _HUNK_CONTEXT = 3

@@ -179,7 +179,10 @@ def _check(plan: _Plan, mirror: Path, merge: str, t: Task,
 
 
 def _changes_checks(plan: _Plan, mirror: Path, head: str) -> bool:
-    """Whether the task's head has another [checks] than main had at the start."""
+    """Whether the task's head has another [checks] than main had at the start (only asked
+    when this run checks at all)."""
+    if plan.checks is None:
+        return False
     theirs = mirrors.read_blob(mirror, head, CONFIG)
     if theirs == plan.config_text:
         return False
@@ -433,7 +436,7 @@ def _merge_one(conn: Connection, mirror: Path, tip: str, plan: _Plan, h: _Held,
                options: Options, progress: Callable[[str], None]) -> _Merged:  # fmt: skip
     """Merge one reviewed head onto `tip` and check it."""
     t = h.task
-    if t.head_commit is None or mirrors.rev_parse(mirror, t.head_commit) is None:
+    if t.head_commit is None or not merges.has_commit(mirror, t.head_commit):
         return _Merged(
             None,
             f"the reviewed head {t.head_commit or '(none)'} is not on the "
