@@ -34,6 +34,21 @@ CREATE SCHEMA ainarres_private;
 
 
 --
+-- Name: git_oid; Type: DOMAIN; Schema: ainarres; Owner: -
+--
+
+CREATE DOMAIN ainarres.git_oid AS text
+	CONSTRAINT git_oid_hex CHECK ((VALUE ~ '^[0-9a-f]{40}([0-9a-f]{24})?$'::text));
+
+
+--
+-- Name: DOMAIN git_oid; Type: COMMENT; Schema: ainarres; Owner: -
+--
+
+COMMENT ON DOMAIN ainarres.git_oid IS 'a full git object id: 40 (SHA-1) or 64 (SHA-256) lowercase hex digits';
+
+
+--
 -- Name: _approved_commit(uuid); Type: FUNCTION; Schema: ainarres; Owner: -
 --
 
@@ -188,6 +203,35 @@ END $$;
 
 
 --
+-- Name: _grant_execute(text, regprocedure[]); Type: PROCEDURE; Schema: ainarres; Owner: -
+--
+
+CREATE PROCEDURE ainarres._grant_execute(IN p_to text, VARIADIC p_routines regprocedure[])
+    LANGUAGE plpgsql
+    SET search_path TO 'ainarres', 'pg_temp'
+    AS $$
+DECLARE
+    v_group text := (SELECT value FROM settings WHERE key = 'agent_group');
+    v_routine regprocedure;
+BEGIN
+    IF p_to IS NULL OR p_to NOT IN ('agents', 'operator') THEN
+        RAISE EXCEPTION 'grant execute to %: say agents or operator', p_to
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOREACH v_routine IN ARRAY p_routines LOOP
+        IF (SELECT pronamespace FROM pg_proc WHERE oid = v_routine) <> 'ainarres'::regnamespace THEN
+            RAISE EXCEPTION '% is not in the board''s schema', v_routine
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        EXECUTE format('REVOKE ALL ON ROUTINE %s FROM PUBLIC', v_routine);
+        IF p_to = 'agents' THEN
+            EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO %I', v_routine, v_group);
+        END IF;
+    END LOOP;
+END $$;
+
+
+--
 -- Name: _has_role(bigint, text); Type: FUNCTION; Schema: ainarres; Owner: -
 --
 
@@ -226,8 +270,8 @@ CREATE TABLE ainarres.tasks (
     blocked boolean DEFAULT false NOT NULL,
     blocked_reason text,
     branch text NOT NULL,
-    base_commit text,
-    head_commit text,
+    base_commit ainarres.git_oid,
+    head_commit ainarres.git_oid,
     writer_family bigint,
     writer_agent uuid,
     review_round integer DEFAULT 0 NOT NULL,
@@ -238,13 +282,11 @@ CREATE TABLE ainarres.tasks (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     stage_entered_at timestamp with time zone DEFAULT now() NOT NULL,
     claim_lease_seconds integer,
-    CONSTRAINT tasks_base_commit_check CHECK ((base_commit ~ '^[0-9a-f]{40}([0-9a-f]{24})?$'::text)),
     CONSTRAINT tasks_body_check CHECK ((octet_length(body) <= 65536)),
     CONSTRAINT tasks_check CHECK (((holder_agent IS NULL) = (lease_expires_at IS NULL))),
     CONSTRAINT tasks_check1 CHECK (((holder_agent IS NULL) = (holder_family IS NULL))),
     CONSTRAINT tasks_check2 CHECK ((blocked = (blocked_reason IS NOT NULL))),
     CONSTRAINT tasks_claim_lease_seconds_check CHECK (((claim_lease_seconds IS NULL) OR ((claim_lease_seconds >= 10) AND (claim_lease_seconds <= 86400)))),
-    CONSTRAINT tasks_head_commit_check CHECK ((head_commit ~ '^[0-9a-f]{40}([0-9a-f]{24})?$'::text)),
     CONSTRAINT tasks_open_deps_check CHECK ((open_deps >= 0)),
     CONSTRAINT tasks_priority_check CHECK (((priority >= '-1000'::integer) AND (priority <= 1000))),
     CONSTRAINT tasks_title_check CHECK ((((length(btrim(title)) >= 1) AND (length(btrim(title)) <= 200)) AND (title !~ '[[:cntrl:]]'::text)))
@@ -2013,7 +2055,7 @@ CREATE TABLE ainarres.annotations (
     id bigint NOT NULL,
     task_id uuid NOT NULL,
     round integer NOT NULL,
-    commit text NOT NULL,
+    commit ainarres.git_oid NOT NULL,
     file text NOT NULL,
     line integer NOT NULL,
     side text NOT NULL,
@@ -2023,7 +2065,6 @@ CREATE TABLE ainarres.annotations (
     agent_id uuid NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT annotations_body_check CHECK (((length(btrim(body)) >= 1) AND (octet_length(body) <= 16384))),
-    CONSTRAINT annotations_commit_check CHECK ((commit ~ '^[0-9a-f]{40}([0-9a-f]{24})?$'::text)),
     CONSTRAINT annotations_file_check CHECK ((((length(file) >= 1) AND (length(file) <= 4096)) AND (file !~ '[[:cntrl:]]'::text))),
     CONSTRAINT annotations_line_check CHECK (((line >= 1) AND (line <= 10000000))),
     CONSTRAINT annotations_severity_check CHECK ((severity = ANY (ARRAY['blocker'::text, 'major'::text, 'minor'::text, 'nit'::text]))),
@@ -2093,7 +2134,8 @@ CREATE TABLE ainarres.events (
     from_stage text,
     to_stage text,
     epoch bigint,
-    data jsonb DEFAULT '{}'::jsonb NOT NULL
+    data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT events_kind_check CHECK ((kind = ANY (ARRAY['briefed'::text, 'created'::text, 'claimed'::text, 'note'::text, 'based'::text, 'advanced'::text, 'returned'::text, 'released'::text, 'blocked'::text, 'unblocked'::text, 'lease_expired'::text, 'annotated'::text, 'usage'::text, 'integrate_started'::text, 'family_added'::text, 'granted'::text, 'revoked'::text, 'denied'::text, 'lifted'::text, 'retired'::text, 'password_rotated'::text, 'key_rotated'::text, 'demoted'::text, 'policy_changed'::text, 'workflow_changed'::text])))
 );
 
 
@@ -2196,7 +2238,7 @@ CREATE TABLE ainarres.reviews (
     id bigint NOT NULL,
     task_id uuid NOT NULL,
     round integer NOT NULL,
-    commit text,
+    commit ainarres.git_oid,
     verdict text NOT NULL,
     reason text,
     family_id bigint NOT NULL,
@@ -3003,6 +3045,13 @@ REVOKE ALL ON FUNCTION ainarres._family_limits(p_role text) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ainarres._govern(p_family bigint, p_role text) FROM PUBLIC;
+
+
+--
+-- Name: PROCEDURE _grant_execute(IN p_to text, VARIADIC p_routines regprocedure[]); Type: ACL; Schema: ainarres; Owner: -
+--
+
+REVOKE ALL ON PROCEDURE ainarres._grant_execute(IN p_to text, VARIADIC p_routines regprocedure[]) FROM PUBLIC;
 
 
 --

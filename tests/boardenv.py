@@ -76,6 +76,31 @@ class BoardEnv:
             assert out.ok, out.message
             return out.task
 
+    def expire_leases(self, task: Any = None, *, by: float | None = None) -> int:
+        """Run out the leases of `task` (or of every held task) as the operator, instead of
+        sleeping past them: the lease ends at this instant, so whatever happened before
+        happened before it ran out, and the next verb finds it lapsed. With `by`, the end
+        moves that many seconds earlier instead (time passing, which a lease may survive).
+        Returns how many leases moved."""
+        with self.operator() as conn:
+            return conn.execute(
+                b"UPDATE ainarres.tasks SET lease_expires_at = CASE WHEN %(by)s::float8 IS NULL "
+                b"THEN now() ELSE lease_expires_at - make_interval(secs => %(by)s) END "
+                b"WHERE holder_agent IS NOT NULL AND (%(task)s::uuid IS NULL OR id = %(task)s)",
+                {"by": by, "task": task},
+            ).rowcount
+
+    def expire_denials(self, family: str | None = None) -> int:
+        """End the timed denials of `family` (or everyone's) at this instant, as the operator,
+        instead of sleeping until they heal; a permanent denial stays. Returns how many."""
+        with self.operator() as conn:
+            return conn.execute(
+                b"UPDATE ainarres.denials d SET expires_at = now() FROM ainarres.families f "
+                b"WHERE f.id = d.family_id AND (%(family)s::text IS NULL OR f.name = %(family)s) "
+                b"AND d.lifted_at IS NULL AND d.expires_at > now()",
+                {"family": family},
+            ).rowcount
+
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every table of the board's schemas, read from the catalogue (a new table is seen
         without touching this), to prove a refusal changed nothing."""

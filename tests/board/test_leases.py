@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 from boardenv import BoardEnv, rows
 
 
-def _setup(board: BoardEnv, lease_seconds: int = 1, max_attempts: int = 3) -> object:
+def _setup(board: BoardEnv, lease_seconds: int = 600, max_attempts: int = 3) -> object:
     board.add_family("claude-code+opus", "designer")
     board.add_family("opencode+qwen", "implementer")
     with board.operator() as conn:
@@ -24,7 +22,7 @@ def test_lease_silent_agent_loses_task_and_its_late_done_is_refused(board: Board
     zombie, other = board.agent("opencode+qwen", "zombie"), board.agent("opencode+qwen", "other")
     first = zombie.claim_next()
     assert other.claim_next().outcome == "empty"  # the lease is live
-    time.sleep(1.2)
+    assert board.expire_leases(task) == 1
     second = other.claim_next()
     assert second.task.id == task and second.epoch == first.epoch + 1
     assert second.task.attempts == 1
@@ -39,11 +37,11 @@ def test_lease_silent_agent_loses_task_and_its_late_done_is_refused(board: Board
 
 
 def test_lease_heartbeat_keeps_the_task(board: BoardEnv) -> None:
-    task = _setup(board, lease_seconds=2)
+    task = _setup(board, lease_seconds=60)
     holder, other = board.agent("opencode+qwen", "h"), board.agent("opencode+qwen", "o")
     claim = holder.claim_next()
-    for _ in range(3):
-        time.sleep(0.8)
+    for _ in range(3):  # 120 s in all: without its heartbeats the lease ends in the second
+        board.expire_leases(task, by=40)
         assert holder.heartbeat(task, claim.epoch).ok
         assert other.claim_next().outcome == "empty"
     assert holder.advance(task, claim.epoch).ok
@@ -53,7 +51,7 @@ def test_lease_expired_without_reclaim_is_still_lost(board: BoardEnv) -> None:
     task = _setup(board)
     holder = board.agent("opencode+qwen")
     claim = holder.claim_next()
-    time.sleep(1.2)
+    board.expire_leases(task)
     assert holder.advance(task, claim.epoch).outcome == "lease_lost"
 
 
@@ -61,9 +59,9 @@ def test_lease_max_attempts_blocks_the_task_for_a_person(board: BoardEnv) -> Non
     task = _setup(board, max_attempts=2)
     agent = board.agent("opencode+qwen")
     assert agent.claim_next().task.id == task
-    time.sleep(1.2)
+    board.expire_leases(task)
     assert agent.claim_next().task.attempts == 1  # reclaimed after one expiry
-    time.sleep(1.2)
+    board.expire_leases(task)
     assert agent.claim_next().outcome == "empty"  # second expiry reaches max: blocked
     with board.operator() as conn:
         t = rows(
