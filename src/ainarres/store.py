@@ -5,16 +5,26 @@ checks that let a family or agent name become part of a path.
       credentials/            0700: operator.json, families/<family>.json, keys/<family>/
       hub.json                where this project's hub is
       pg/                     the embedded PostgreSQL (board/embedded.py)
-      clones/<family>/<agent>/            an agent's clone of the hub (a cache)
-      worktrees/<family>/<agent>/<branch> its task worktrees
+      copies/<family>/<agent>.git         an agent's one copy of the hub (bare, a cache):
+                                          its task worktrees hang off it, its reviews and
+                                          plans read it
+      copies/<family>/_cli.git            a family's copy for a person who names no agent
+      copies/_operator.git                the operator's copy, for reading the hub
+      worktrees/<family>/<agent>/<branch> an agent's task worktrees
+      integrator/<family>.git the integrator's copy, kept apart (ADR 0016), a cache
       jobs/<family>/<agent>/<branch>-e<epoch>/  a job's folder, kept for a person to read
-      mirrors/<owner>.git     bare mirrors for reading the hub (review), caches
-      integrator/<family>.git the integrator's bare mirror, a cache
       scratch/<pid>-<random>/ throwaway checkouts; removed when their process is gone
       agents/<family>/<agent>.json  the epochs a CLI agent was handed by `next`
 
-A name that reaches a path is checked where it enters, with the board's own rules, so
-`--family ../../credentials/operator` is refused before any file is opened.
+Every copy of the hub has the same shape (`git/clone.py`) and is used under its own lock
+(`git/cache.py`). A name that reaches a path is checked where it enters, with the board's
+own rules, so `--family ../../credentials/operator` is refused before any file is opened;
+neither rule allows `_`, so `_cli` and `_operator` are no family's or agent's names.
+
+Older versions kept `clones/<family>/<agent>/` (a clone with a checkout) and
+`mirrors/*.git` beside it; nothing reads them now, and a person may remove them once the
+worktrees made from them (moved aside on first use, see `git/worktree.py`) hold nothing
+they want.
 """
 
 from __future__ import annotations
@@ -80,8 +90,13 @@ class Store:
     def hub_record(self) -> Path:
         return self.root / "hub.json"
 
-    def clone(self, family: str, agent: str) -> Path:
-        return self.root / "clones" / family_name(family) / agent_name(agent)
+    def hub_copy(self, family: str | None, agent: str | None = None) -> Path:
+        """The one local copy of the hub of an agent, of a family's person at the CLI (no
+        agent), or of the operator (no family)."""
+        if family is None:
+            return self.root / "copies" / "_operator.git"
+        owner = "_cli" if agent is None else agent_name(agent)
+        return self.root / "copies" / family_name(family) / f"{owner}.git"
 
     def worktrees(self, family: str, agent: str) -> Path:
         return self.root / "worktrees" / family_name(family) / agent_name(agent)
@@ -90,14 +105,8 @@ class Store:
         folder = f"{_component(branch)}-e{epoch}"
         return self.root / "jobs" / family_name(family) / agent_name(agent) / folder
 
-    def mirror(self, family: str | None, agent: str | None = None) -> Path:
-        """A bare mirror for reading the hub: a family's agent's, or the operator's."""
-        if family is None:
-            return self.root / "mirrors" / "operator.git"
-        owner = family_name(family) + (f"_{agent_name(agent)}" if agent else "")
-        return self.root / "mirrors" / f"{owner}.git"
-
-    def integrator_mirror(self, family: str) -> Path:
+    def integrator_copy(self, family: str) -> Path:
+        """The integrator's copy of the hub: its own, not its family's CLI copy (ADR 0016)."""
         return self.root / "integrator" / f"{family_name(family)}.git"
 
     @property

@@ -1,4 +1,4 @@
-"""The integrator's bare mirror of the hub, and reading refs locally and on the hub."""
+"""Local copies of the hub (one shape for all), and reading refs locally and on the hub."""
 
 from __future__ import annotations
 
@@ -19,36 +19,68 @@ def land(hub: Hub, clone: Path, src: str, dest: str) -> str:
     return git_out(hub.path, "rev-parse", dest)
 
 
-def heads(repo: Path) -> dict[str, str]:
-    out = git_out(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads/")
-    return dict(line.split() for line in out.splitlines())
+def heads(repo: Path, under: str = "refs/heads/") -> dict[str, str]:
+    out = git_out(repo, "for-each-ref", "--format=%(refname) %(objectname)", under)
+    return {
+        name.replace(under, "refs/heads/", 1): oid for name, oid in map(str.split, out.splitlines())
+    }
 
 
-def test_mirror_is_cloned_then_fetched_with_every_branch_and_prune(
+def hubs_heads(copy: Path) -> dict[str, str]:
+    """The hub's branches as the copy has them (under refs/remotes/origin/)."""
+    return heads(copy, "refs/remotes/origin/")
+
+
+def test_a_copy_is_cloned_then_fetched_with_every_branch_and_prune(
     hub: Hub, tmp_path: Path
 ) -> None:
     work = clone_hub(hub.path, tmp_path / "work")
     commit_file(work, "a.txt", "a\n")
     land(hub, work, "HEAD", "refs/heads/task/1")
-    url, dest = str(hub.path), tmp_path / "mirrors" / "hub.git"
+    url, dest = str(hub.path), tmp_path / "copies" / "hub.git"
 
     assert ensure_bare_mirror(url, dest) == dest
     assert git_out(dest, "rev-parse", "--is-bare-repository") == "true"
-    assert heads(dest) == heads(hub.path)
-    assert set(heads(dest)) == {"refs/heads/main", "refs/heads/task/1"}
+    assert hubs_heads(dest) == heads(hub.path)
+    assert set(heads(hub.path)) == {"refs/heads/main", "refs/heads/task/1"}
+    # Of the local branches only main (the hub's): the rest are the agent's own.
+    assert heads(dest) == {"refs/heads/main": heads(hub.path)["refs/heads/main"]}
 
     commit_file(work, "b.txt", "b\n")
     land(hub, work, "HEAD", "refs/heads/main")
     land(hub, work, "HEAD", "refs/heads/task/2")
     git_out(hub.path, "update-ref", "-d", "refs/heads/task/1")
+    git_out(dest, "branch", "task/mine", "main")  # an agent's task branch, not on the hub
     ensure_bare_mirror(url, dest)
-    assert heads(dest) == heads(hub.path)
-    assert set(heads(dest)) == {"refs/heads/main", "refs/heads/task/2"}
+    assert hubs_heads(dest) == heads(hub.path)
+    assert set(heads(hub.path)) == {"refs/heads/main", "refs/heads/task/2"}
+    assert set(heads(dest)) == {"refs/heads/main", "refs/heads/task/mine"}
+    assert heads(dest)["refs/heads/main"] == heads(hub.path)["refs/heads/main"]
 
     commit_file(work, "c.txt", "c\n")
     land(hub, work, "HEAD", "refs/heads/task/3")
     fetch(dest)
-    assert heads(dest) == heads(hub.path)
+    assert hubs_heads(dest) == heads(hub.path)
+
+
+def test_a_copy_of_an_older_shape_is_rebuilt(hub: Hub, tmp_path: Path) -> None:
+    """The integrator's mirror of older versions took every hub branch as a local one."""
+    old = tmp_path / "integrator" / "person+i.git"
+    git_out(tmp_path, "clone", "--quiet", "--bare", str(hub.path), str(old))
+    git_out(old, "config", "remote.origin.fetch", "+refs/heads/*:refs/heads/*")
+    said: list[str] = []
+    ensure_bare_mirror(str(hub.path), old, said.append)
+    assert said == [
+        f"rebuilt {old} from the hub: an older version of ainarres made it with another shape"
+    ]
+    assert git_out(old, "config", "--get-all", "remote.origin.fetch").split() == [
+        "+refs/heads/*:refs/remotes/origin/*",
+        "+refs/heads/main:refs/heads/main",
+    ]
+    assert hubs_heads(old) == heads(hub.path)
+    said.clear()
+    ensure_bare_mirror(str(hub.path), old, said.append)
+    assert said == []
 
 
 def test_mirror_refuses_a_folder_that_is_something_else(hub: Hub, tmp_path: Path) -> None:
@@ -59,8 +91,9 @@ def test_mirror_refuses_a_folder_that_is_something_else(hub: Hub, tmp_path: Path
         ensure_bare_mirror(str(hub.path), plain)
     other = tmp_path / "other.git"
     git_out(tmp_path, "init", "--quiet", "--bare", str(other))
+    git_out(other, "fetch", "--quiet", str(hub.path), "main:main")
     mirror = ensure_bare_mirror(str(other), tmp_path / "m.git")
-    with pytest.raises(BadInput, match=f"mirrors {other}, not {hub.path}"):
+    with pytest.raises(BadInput, match=f"is a copy of {other}, not of {hub.path}"):
         ensure_bare_mirror(str(hub.path), mirror)
 
 
@@ -68,7 +101,7 @@ def test_an_empty_folder_becomes_the_mirror(hub: Hub, tmp_path: Path) -> None:
     dest = tmp_path / "empty"
     dest.mkdir()
     ensure_bare_mirror(str(hub.path), dest)
-    assert heads(dest) == heads(hub.path)
+    assert hubs_heads(dest) == heads(hub.path)
 
 
 def test_rev_parse(hub: Hub, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 from githelpers import commit_file, git_out
 
 from ainarres.errors import AinarresError, BadInput
+from ainarres.git.clone import ensure_bare_mirror
 from ainarres.git.hub import Hub
 from ainarres.git.push import clone_hub
 from ainarres.git.trusted import LayoutChanged
@@ -116,7 +117,7 @@ def test_bad_branch_names_and_foreign_folders_are_refused(hub: Hub, tmp_path: Pa
     prepare(hub, tmp_path, branch="task/8")
     other = tmp_path / "other.git"
     git_out(tmp_path, "init", "--quiet", "--bare", str(other))
-    with pytest.raises(BadInput, match="is not a clone of"):
+    with pytest.raises(BadInput, match="is a copy of .*, not of"):
         prepare_task_worktree(str(other), tmp_path / "a" / "clone", tmp_path / "wt", "task/9")
     (tmp_path / "a" / "wt" / "task_10").symlink_to(tmp_path)
     with pytest.raises(BadInput, match="is outside|is not a worktree of task/10"):
@@ -126,12 +127,50 @@ def test_bad_branch_names_and_foreign_folders_are_refused(hub: Hub, tmp_path: Pa
 def test_a_leftover_folder_in_the_worktrees_root_is_cleared(hub: Hub, tmp_path: Path) -> None:
     """A folder no git record points at (a killed `worktree add`, a rebuilt clone) holds
     nothing git could commit: it is removed and the worktree made, with a note."""
+    prepare(hub, tmp_path)
     leftover = tmp_path / "a" / "wt" / "task_8"
     leftover.mkdir(parents=True)
     (leftover / "junk").write_text("x")
     wt = prepare(hub, tmp_path, branch="task/8")
     assert wt.path == leftover and not (leftover / "junk").exists()
     assert any("a leftover folder no worktree record points at" in n for n in wt.notes)
+
+
+def test_worktrees_of_an_older_copy_are_moved_aside_not_lost(hub: Hub, tmp_path: Path) -> None:
+    """Worktrees made from another copy (an older version's clones/, or a copy removed by
+    hand) may hold work: a new copy moves them aside, whole, and says where."""
+    old = prepare(hub, tmp_path)
+    (old.path / "draft.txt").write_text("not committed yet\n")
+    shutil.rmtree(tmp_path / "a" / "clone")
+    wt = prepare(hub, tmp_path)
+    aside = tmp_path / "a" / f"wt_moved-{os.getpid()}"
+    assert (aside / "task_7" / "draft.txt").read_text() == "not committed yet\n"
+    assert wt.notes == (
+        f"moved {tmp_path / 'a' / 'wt'} to {aside}: its worktrees belong to an older copy "
+        "of the hub; take what you need from them, then remove it",
+    )
+    assert wt.path == old.path and not wt.reused and git_out(wt.path, "status", "--porcelain") == ""
+
+
+def test_reading_the_copy_leaves_the_agents_task_branches_alone(hub: Hub, tmp_path: Path) -> None:
+    """The agent's reviews and plans read the same copy its worktrees hang off: refreshing
+    it for them follows the hub's main and branches, and never touches local work."""
+    wt = prepare(hub, tmp_path)
+    local = commit_file(wt.path, "local.txt", "unpushed\n")
+    other = clone_hub(hub.path, tmp_path / "other")
+    branch = land(hub, other, "HEAD", "refs/heads/task/9")
+    commit_file(other, "M.md", "main moved\n")
+    main = land(hub, other, "HEAD", "refs/heads/main")
+    copy = tmp_path / "a" / "clone"
+    assert ensure_bare_mirror(str(hub.path), copy) == copy
+    assert git_out(copy, "rev-parse", "refs/heads/main", "refs/remotes/origin/task/9") == (
+        f"{main}\n{branch}"
+    )
+    assert git_out(copy, "rev-parse", "refs/heads/task/7") == head(wt.path) == local
+    again = prepare(hub, tmp_path)
+    assert again.reused and again.notes == (
+        "task/7 has 1 commit(s) not on the hub; kept, push them",
+    )
 
 
 def test_worktree_path_is_inside(tmp_path: Path) -> None:
@@ -205,7 +244,7 @@ def _plant_own_git_dir(wt: Path, clone: Path, mark: Path) -> None:
     (wt / ".git").unlink()
     git_out(wt.parent, "init", "--quiet", str(wt))
     shutil.rmtree(wt / ".git" / "objects")
-    (wt / ".git" / "objects").symlink_to(clone / ".git" / "objects")
+    (wt / ".git" / "objects").symlink_to(clone / "objects")
     evil = wt.parent / "evil.sh"
     evil.write_text(EVIL.format(mark=mark))
     evil.chmod(0o755)
@@ -233,7 +272,7 @@ def test_commit_refuses_a_worktree_whose_git_data_was_swapped(hub: Hub, tmp_path
     again = prepare(hub, tmp_path)
     assert not mark.exists()
     assert any("threw away the worktree of task/7" in n for n in again.notes)
-    assert git_out(again.path, "rev-parse", "--git-common-dir").endswith("/a/clone/.git")
+    assert git_out(again.path, "rev-parse", "--git-common-dir").endswith("/a/clone")
 
 
 def test_commit_refuses_a_repository_made_inside_the_worktree(hub: Hub, tmp_path: Path) -> None:
@@ -254,13 +293,13 @@ def test_a_pointer_to_another_repository_is_refused(hub: Hub, tmp_path: Path) ->
     from ainarres.git import trusted
 
     with pytest.raises(LayoutChanged):
-        trusted.record(wt.path, tmp_path / "a" / "clone" / ".git")
+        trusted.record(wt.path, tmp_path / "a" / "clone")
 
 
 def test_stale_locks_and_half_made_records_are_repaired(hub: Hub, tmp_path: Path) -> None:
     """What a SIGKILL leaves in a clone (issue: caches are disposable)."""
     first = prepare(hub, tmp_path)
-    git_dir = tmp_path / "a" / "clone" / ".git"
+    git_dir = tmp_path / "a" / "clone"
     (git_dir / "index.lock").write_text("")
     (git_dir / "packed-refs.lock").write_text("")
     half = git_dir / "worktrees" / "task_99"
@@ -282,8 +321,8 @@ def test_an_unusable_clone_is_rebuilt_from_the_hub(hub: Hub, tmp_path: Path) -> 
     clone = tmp_path / "a" / "clone"
     # Lost objects heal by themselves (the next fetch brings them again); a broken config
     # and refs do not: git cannot even tell what this clone is.
-    (clone / ".git" / "config").write_text("[core\n garbage")
-    (clone / ".git" / "HEAD").write_text("ref: refs/heads/\n")
+    (clone / "config").write_text("[core\n garbage")
+    (clone / "HEAD").write_text("ref: refs/heads/\n")
     again = prepare(hub, tmp_path, branch="task/8")
     assert any(n.startswith(f"rebuilt {clone} from the hub") for n in again.notes)
     assert head(again.path) == git_out(hub.path, "rev-parse", "main")

@@ -46,6 +46,7 @@ from ainarres.git.cache import Busy, exclusive
 from ainarres.git.trusted import Layout, LayoutChanged
 from ainarres.git.worktree import sweep_scratch
 from ainarres.models import Outcome
+from ainarres.processes import kill_group
 from ainarres.store import Store
 from ainarres.text import storable
 
@@ -122,7 +123,7 @@ class Runner:
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.stopping = True
         if self.tool is not None and self.tool.poll() is None:
-            _kill_group(self.tool, signal.SIGTERM)
+            kill_group(self.tool.pid, signal.SIGTERM)
         if self.waiting:
             raise _Stop()
 
@@ -463,7 +464,7 @@ class Runner:
                     "retries: is its model API reachable? see tool.err); stopped it"
                 )
             if why is not None:
-                _kill_group(tool, signal.SIGKILL)
+                kill_group(tool.pid, signal.SIGKILL)
                 return why
 
 
@@ -557,11 +558,6 @@ def _check_visible(command: str, env: dict[str, str], mounts: sandbox.Mounts) ->
         )
 
 
-def _kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, sig)
-
-
 class _Heartbeat(threading.Thread):
     """Extends the lease while the job runs, on a connection of its own (reconnecting when
     the board comes back); if the lease is lost, stops the tool so nothing is pushed under
@@ -598,7 +594,7 @@ class _Heartbeat(threading.Thread):
                     self.lost = True
                     tool = self.runner.tool
                     if tool is not None and tool.poll() is None:
-                        _kill_group(tool, signal.SIGTERM)
+                        kill_group(tool.pid, signal.SIGTERM)
                     return
         finally:
             if conn is not None:

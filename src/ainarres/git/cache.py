@@ -118,14 +118,15 @@ def sweep_half_made(dest: Path, log: Log) -> None:
             log(f"removed a half-made copy {stale}")
 
 
-def clone_into(url: str, dest: Path, *, bare: bool, log: Log) -> None:
-    """Clone `url` to `dest` so that a kill leaves no half-made `dest`: into a temporary
-    sibling first, renamed into place when complete."""
+def clone_into(url: str, dest: Path, shape: Callable[[Path], None], log: Log) -> None:
+    """Clone `url` bare to `dest` so that a kill leaves no half-made `dest`: into a
+    temporary sibling first, given its `shape` there, renamed into place when complete."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     sweep_half_made(dest, log)
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     try:
-        git("clone", "--quiet", *(["--bare"] if bare else []), url, str(tmp), env=clean_env())
+        git("clone", "--quiet", "--bare", url, str(tmp), env=clean_env())
+        shape(tmp)
         os.replace(tmp, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

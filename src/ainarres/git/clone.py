@@ -1,10 +1,18 @@
-"""The integrator's bare mirror of the hub, and cheap questions about refs."""
+"""Local copies of the hub, all of one shape, and cheap questions about refs.
+
+A copy is a bare repository and a cache (`git/cache.py`). The hub's branches land under
+`refs/remotes/origin/`, as in any clone, so that an agent's own task branches can live
+under `refs/heads/` with its task worktrees hanging off the same copy (`git/worktree.py`),
+and no fetch ever touches them. The hub's main is also kept as `refs/heads/main`, the name
+every reader (review, planning, integrate) asks for.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 from pathlib import Path
+from typing import Literal
 
 from ainarres.errors import AinarresError, BadInput
 from ainarres.git import cache
@@ -12,9 +20,11 @@ from ainarres.git._env import clean_env
 from ainarres.git._run import git
 from ainarres.git.layout import MAIN_REF
 
-# Branches land under their own names (refs/heads/task/42, not refs/remotes/origin/...)
-# so the mirror answers the same ref names as the hub; prune drops deleted branches.
-HEADS_REFSPEC = "+refs/heads/*:refs/heads/*"
+ORIGIN_MAIN = "refs/remotes/origin/main"
+# --prune drops what the hub deleted, and only under these destinations: never a task
+# branch of the agent's own.
+FETCH_REFSPECS = ("+refs/heads/*:refs/remotes/origin/*", f"+{MAIN_REF}:{MAIN_REF}")
+Refreshed = Literal["cloned", "fetched", "rebuilt"]
 
 
 def _local(url: str) -> bool:
@@ -44,56 +54,81 @@ def _quiet(_: str) -> None:
 
 
 def ensure_bare_mirror(hub_url: str, dest: Path, log: cache.Log = _quiet) -> Path:
-    """Make ``dest`` a bare copy of every branch of the hub at ``hub_url``; return ``dest``.
-
-    The first call clones, later calls fetch. The mirror is a cache: a kill cannot leave
-    it half-made, stale locks are removed, and one git cannot use is rebuilt from the hub
-    (saying so through ``log``). A ``dest`` that mirrors another hub, or a folder that is
-    not a git repository at all, is refused rather than overwritten.
-    """
+    """Make ``dest`` an up-to-date copy of the hub at ``hub_url`` (see :func:`refresh`),
+    holding its lock meanwhile; return ``dest``."""
     with cache.exclusive(dest):
-        if not dest.exists() or (dest.is_dir() and not any(dest.iterdir())):
-            if dest.exists():
-                dest.rmdir()
-            _clone_mirror(hub_url, dest, log)
-            return dest
-        if not dest.is_dir() or not (dest / "HEAD").exists() or not (dest / "objects").is_dir():
-            raise BadInput(
-                f"{dest} exists and is not a bare git repository; remove it or pick another"
-            )
-        done = git("config", "--get", "remote.origin.url", cwd=dest, env=clean_env(), check=False)
-        if done.returncode == 0 and not same_hub(done.stdout.strip(), hub_url):
-            raise BadInput(
-                f"{dest} mirrors {done.stdout.strip() or 'nothing'}, not {hub_url}; "
-                "remove it or pick another folder for this hub's mirror"
-            )
-        cache.repair(dest, log)
-        cache.sweep_half_made(dest, log)
-        fetched = _fetch(dest)
-        usable = git("rev-list", "-n1", MAIN_REF, "--", cwd=dest, env=clean_env(),
-                     check=False)  # fmt: skip
-        if done.returncode or not _is_bare_repo(dest) or fetched.returncode or usable.returncode:
-            why = (fetched.stderr or done.stderr or usable.stderr).strip() or "unusable"
-            cache.discard(dest, why, log)
-            _clone_mirror(hub_url, dest, log)
+        refresh(hub_url, dest, log)
     return dest
 
 
-def _clone_mirror(hub_url: str, dest: Path, log: cache.Log) -> None:
-    cache.clone_into(hub_url, dest, bare=True, log=log)
-    # clone --bare records no fetch refspec; without one, `git fetch` would update nothing.
-    git("config", "remote.origin.fetch", HEADS_REFSPEC, cwd=dest, env=clean_env())
+def refresh(hub_url: str, dest: Path, log: cache.Log = _quiet) -> Refreshed:
+    """Make ``dest`` an up-to-date copy of the hub at ``hub_url``: cloned on first use,
+    repaired and fetched afterwards, rebuilt when git cannot use it or an older version
+    of ainarres gave it another shape ("rebuilt": the records of its worktrees are gone
+    with it). Each repair or rebuild is said through ``log``. A ``dest`` that copies
+    another hub, or a folder that is not a bare repository, is refused, not overwritten.
+    Hold ``cache.exclusive(dest)``.
+    """
+    if not dest.exists() or (dest.is_dir() and not any(dest.iterdir())):
+        if dest.exists():
+            dest.rmdir()
+        cache.clone_into(hub_url, dest, _shape, log)
+        return "cloned"
+    if not dest.is_dir() or not (dest / "HEAD").exists() or not (dest / "objects").is_dir():
+        raise BadInput(f"{dest} exists and is not a bare git repository; remove it or pick another")
+    origin = git("config", "--get", "remote.origin.url", cwd=dest, env=clean_env(), check=False)
+    if origin.returncode == 0 and not same_hub(origin.stdout.strip(), hub_url):
+        raise BadInput(
+            f"{dest} is a copy of {origin.stdout.strip() or 'nothing'}, not of {hub_url}; "
+            "remove it or pick another folder for this hub's copy"
+        )
+    cache.repair(dest, log)
+    cache.sweep_half_made(dest, log)
+    why = _unusable(dest, origin)
+    if why is None:
+        return "fetched"
+    cache.discard(dest, why, log)
+    cache.clone_into(hub_url, dest, _shape, log)
+    return "rebuilt"
+
+
+def _unusable(dest: Path, origin: subprocess.CompletedProcess[str]) -> str | None:
+    """Why git cannot use the copy ``dest`` (fetching it on the way), or None."""
+    if origin.returncode != 0 or not _is_bare_repo(dest):
+        return origin.stderr.strip() or "git cannot read it as a bare repository"
+    specs = git("config", "--get-all", "remote.origin.fetch", cwd=dest, env=clean_env(),
+                check=False)  # fmt: skip
+    if tuple(specs.stdout.split()) != FETCH_REFSPECS:
+        return "an older version of ainarres made it with another shape"
+    fetched = _fetch(dest)
+    if fetched.returncode != 0:
+        return fetched.stderr.strip() or "git fetch failed"
+    usable = git("rev-list", "-n1", MAIN_REF, ORIGIN_MAIN, "--", cwd=dest, env=clean_env(),
+                 check=False)  # fmt: skip
+    return None if usable.returncode == 0 else usable.stderr.strip() or "main is unreadable"
+
+
+def _shape(repo: Path) -> None:
+    """Give a fresh bare clone the shape of a copy (before it is renamed into place)."""
+    git("config", "--replace-all", "remote.origin.fetch", FETCH_REFSPECS[0], cwd=repo,
+        env=clean_env())  # fmt: skip
+    git("config", "--add", "remote.origin.fetch", FETCH_REFSPECS[1], cwd=repo, env=clean_env())
+    # `clone --bare` made every hub branch a local one; only main stays (the agent's task
+    # branches are made from refs/remotes/origin/ when it takes a task).
+    heads = git("for-each-ref", "--format=%(refname)", "refs/heads/", cwd=repo, env=clean_env())
+    drop = "".join(f"delete {ref}\n" for ref in heads.stdout.split() if ref != MAIN_REF)
+    if drop:
+        git("update-ref", "--stdin", cwd=repo, env=clean_env(), input_bytes=drop.encode())
+    fetch(repo)
 
 
 def _fetch(dest: Path) -> subprocess.CompletedProcess[str]:
-    # The refspec is given explicitly so that a mirror made by an older version, or with
-    # a hand-edited config, still gets every branch under its own name.
-    return git("fetch", "--quiet", "--prune", "--no-tags", "origin", HEADS_REFSPEC, cwd=dest,
+    return git("fetch", "--quiet", "--prune", "--no-tags", "origin", *FETCH_REFSPECS, cwd=dest,
                env=clean_env(), check=False)  # fmt: skip
 
 
 def fetch(dest: Path) -> None:
-    """Bring every branch of the mirror ``dest`` up to date with its hub (deleted ones go)."""
+    """Bring the copy ``dest`` up to date with its hub (branches the hub deleted go)."""
     done = _fetch(dest)
     if done.returncode != 0:
         raise AinarresError(f"cannot fetch the hub into {dest}: {done.stderr.strip()}")
@@ -142,11 +177,6 @@ def read_blob(repo: Path, commit: str, path: str) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def fetch_origin(repo: Path) -> None:
-    """Update a working clone's view of its hub (origin/*), dropping deleted branches."""
-    git("fetch", "--quiet", "--prune", "origin", cwd=repo, env=clean_env())
-
-
 def first_parent_log(repo: Path, ref: str, count: int = 10) -> list[str]:
     """`<short oid> <subject>` of the newest first-parent commits of `ref`."""
     done = git("log", "--first-parent", f"-{count}", "--format=%h %s", ref, cwd=repo,
@@ -154,7 +184,7 @@ def first_parent_log(repo: Path, ref: str, count: int = 10) -> list[str]:
     return done.stdout.splitlines()
 
 
-def tree_differs_from_main(repo: Path, head: str, main: str = "refs/remotes/origin/main") -> bool:
+def tree_differs_from_main(repo: Path, head: str, main: str = ORIGIN_MAIN) -> bool:
     """Whether `head` changes anything since it left `main` (merge base .. head)."""
     base = git("merge-base", main, head, cwd=repo, env=clean_env(), check=False)
     if base.returncode != 0:

@@ -1,9 +1,10 @@
 """Worktrees: an agent's checkout of its task branch, and throwaway checkouts for checks.
 
-An agent keeps one ordinary clone of the hub and one worktree per task branch, so several
-tasks can be in progress without stashing, and a returned task picks up where the hub's
-copy of its branch left off. The clone is a cache of the hub (`git/cache.py`): locked
-while used, repaired or rebuilt when a killed process damaged it.
+An agent keeps one copy of the hub (`git/clone.py`: bare, its reviews and plans read the
+same one) and one worktree of it per task branch, so several tasks can be in progress
+without stashing, and a returned task picks up where the hub's copy of its branch left off.
+The copy is a cache of the hub (`git/cache.py`): locked while used, repaired or rebuilt
+when a killed process damaged it.
 
 A worktree is handed to an untrusted tool, so every git command in it goes through
 `git/trusted.py`: its layout is recorded when it is made and checked before each use.
@@ -23,8 +24,9 @@ from ainarres.errors import AinarresError, BadInput
 from ainarres.git import cache, trusted
 from ainarres.git._env import clean_env
 from ainarres.git._run import git
-from ainarres.git.clone import rev_parse, same_hub
+from ainarres.git.clone import ORIGIN_MAIN, Refreshed, refresh, rev_parse
 from ainarres.git.trusted import Layout, LayoutChanged
+from ainarres.processes import alive
 
 MAIN_BRANCH = "main"
 
@@ -123,53 +125,24 @@ def worktree_path_is_inside(root: Path, path: Path) -> bool:
     return real != real_root and real.is_relative_to(real_root)
 
 
-def ensure_clone(hub_url: str, clone_dir: Path, log: cache.Log = _quiet) -> bool:
-    """Make ``clone_dir`` an up-to-date clone of the hub: cloned on first use, repaired
-    and fetched afterwards, rebuilt when git cannot use it (True then: its worktrees are
-    gone with it). Hold ``cache.exclusive``."""
-    if not clone_dir.exists() or (clone_dir.is_dir() and not any(clone_dir.iterdir())):
-        if clone_dir.exists():
-            clone_dir.rmdir()
-        cache.clone_into(hub_url, clone_dir, bare=False, log=log)
-        return False
-    done = None
-    if (clone_dir / ".git").is_dir():
-        done = git("config", "--get", "remote.origin.url", cwd=clone_dir, env=clean_env(),
-                   check=False)  # fmt: skip
-    if done is None or (done.returncode == 0 and not same_hub(done.stdout.strip(), hub_url)):
-        raise BadInput(f"{clone_dir} is not a clone of {hub_url}; remove it or pick another folder")
-    cache.repair(clone_dir, log)
-    cache.sweep_half_made(clone_dir, log)
-    fetched = git("fetch", "--quiet", "--prune", "origin", cwd=clone_dir, env=clean_env(),
-                  check=False)  # fmt: skip
-    usable = git("rev-list", "-n1", "refs/remotes/origin/main", "--", cwd=clone_dir,
-                 env=clean_env(), check=False)  # fmt: skip
-    if done.returncode == 0 and fetched.returncode == 0 and usable.returncode == 0:
-        return False
-    why = (fetched.stderr or done.stderr or usable.stderr).strip() or "unusable"
-    cache.discard(clone_dir, why, log)
-    cache.clone_into(hub_url, clone_dir, bare=False, log=log)
-    return True
-
-
 def prepare_task_worktree(
     hub_url: str,
-    clone_dir: Path,
+    copy: Path,
     worktrees_root: Path,
     branch: str,
     *,
     log: cache.Log = _quiet,
 ) -> Worktree:
-    """Check out ``branch`` for an agent in a worktree of its clone of the hub.
+    """Check out ``branch`` for an agent in a worktree of its copy of the hub.
 
-    The clone at ``clone_dir`` is made on first use and fetched afterwards. When the hub
+    The copy at ``copy`` is made on first use and fetched afterwards. When the hub
     has the branch (a returned task) the local branch follows it; otherwise the branch
     starts at the hub's main. The worktree lives at ``worktrees_root/<branch, / as _>``;
     an existing one is reused, and moved to the hub's tip only when that loses nothing.
     One whose git layout a tool changed is thrown away and made anew from the hub.
     """
-    # git runs in the clone, so a relative path would otherwise be taken from there.
-    clone_dir, worktrees_root = clone_dir.absolute(), worktrees_root.absolute()
+    # git runs in the copy, so a relative path would otherwise be taken from there.
+    copy, worktrees_root = copy.absolute(), worktrees_root.absolute()
     check_branch_name(branch)
     notes: list[str] = []
 
@@ -177,26 +150,24 @@ def prepare_task_worktree(
         notes.append(line)
         log(line)
 
-    with cache.exclusive(clone_dir):
-        if ensure_clone(hub_url, clone_dir, note) and worktrees_root.exists():
-            shutil.rmtree(worktrees_root)
-            note(f"removed {worktrees_root}: its worktrees belonged to the rebuilt clone")
-        main = rev_parse(clone_dir, f"refs/remotes/origin/{MAIN_BRANCH}")
+    with cache.exclusive(copy):
+        _worktrees_of_another_copy(worktrees_root, refresh(hub_url, copy, note), note)
+        main = rev_parse(copy, ORIGIN_MAIN)
         if main is None:
             raise AinarresError(f"the hub at {hub_url} has no {MAIN_BRANCH} branch; set up the hub")
-        hub_tip = rev_parse(clone_dir, f"refs/remotes/origin/{branch}")
+        hub_tip = rev_parse(copy, f"refs/remotes/origin/{branch}")
         target = hub_tip or main
-        local = rev_parse(clone_dir, f"refs/heads/{branch}")
+        local = rev_parse(copy, f"refs/heads/{branch}")
 
         def keep_local() -> bool:
             # Local commits the hub lacks are unpushed work: never reset them away.
-            if local is None or local == target or _is_ancestor(clone_dir, local, target):
+            if local is None or local == target or _is_ancestor(copy, local, target):
                 return False
-            ahead = _ahead(clone_dir, target, local)
+            ahead = _ahead(copy, target, local)
             notes.append(f"{branch} has {ahead} commit(s) not on the hub; kept, push them")
             return True
 
-        layout = _existing(clone_dir, branch, note)
+        layout = _existing(copy, branch, note)
         if layout is not None:
             path, reused = layout.worktree, True
             if _dirty(layout):
@@ -210,25 +181,45 @@ def prepare_task_worktree(
             if path.is_symlink() or (path.exists() and not path.is_dir()):
                 raise BadInput(f"{path} exists and is not a worktree of {branch}; move it away")
             if path.exists() and any(path.iterdir()):
-                # Left by a killed `worktree add` or a rebuilt clone: no git record points
+                # Left by a killed `worktree add` or a rebuilt copy: no git record points
                 # at it, so it holds nothing git could still commit.
                 shutil.rmtree(path)
                 note(f"removed {path}: a leftover folder no worktree record points at")
             if local is None:
-                git("branch", "--quiet", "--no-track", branch, target, cwd=clone_dir,
+                git("branch", "--quiet", "--no-track", branch, target, cwd=copy,
                     env=clean_env())  # fmt: skip
                 # A plain `git push` in the worktree then goes to the same branch on the hub.
                 for key, value in (("remote", "origin"), ("merge", f"refs/heads/{branch}")):
-                    git("config", f"branch.{branch}.{key}", value, cwd=clone_dir, env=clean_env())
+                    git("config", f"branch.{branch}.{key}", value, cwd=copy, env=clean_env())
             elif not keep_local() and local != target:
-                git("branch", "--quiet", "--force", branch, target, cwd=clone_dir,
+                git("branch", "--quiet", "--force", branch, target, cwd=copy,
                     env=clean_env())  # fmt: skip
             worktrees_root.mkdir(parents=True, exist_ok=True)
-            git("worktree", "add", "--quiet", str(path), branch, cwd=clone_dir, env=clean_env())
-            layout = trusted.record(path, clone_dir / ".git")
+            git("worktree", "add", "--quiet", str(path), branch, cwd=copy, env=clean_env())
+            layout = trusted.record(path, copy)
         head = trusted.run(layout, "rev-parse", "HEAD").stdout.strip()
-        base = git("merge-base", main, head, cwd=clone_dir, env=clean_env()).stdout.strip()
+        base = git("merge-base", main, head, cwd=copy, env=clean_env()).stdout.strip()
     return Worktree(path, branch, base, reused, hub_tip is not None, tuple(notes), layout)
+
+
+def _worktrees_of_another_copy(root: Path, refreshed: Refreshed, note: cache.Log) -> None:
+    """Clear ``root`` when the copy was just made: the worktrees there belonged to another.
+
+    A rebuilt copy took its worktrees' records with it, so they are removed. A copy made
+    for the first time while worktrees exist found those of an older version's clone
+    (`clones/`), or of a copy removed by hand: they may hold work, so they are moved aside.
+    """
+    if refreshed == "fetched" or not root.exists():
+        return
+    if refreshed == "rebuilt":
+        shutil.rmtree(root)
+        note(f"removed {root}: its worktrees belonged to the rebuilt copy")
+        return
+    # `_` is in no agent's name, so the new name is no other agent's folder.
+    aside = root.with_name(f"{root.name}_moved-{os.getpid()}")
+    os.replace(root, aside)
+    note(f"moved {root} to {aside}: its worktrees belong to an older copy of the hub; "
+         "take what you need from them, then remove it")  # fmt: skip
 
 
 def check_branch_name(branch: str) -> None:
@@ -238,28 +229,28 @@ def check_branch_name(branch: str) -> None:
         raise BadInput(f"{branch!r} cannot be a task branch; use a name like task/42")
 
 
-def _existing(clone_dir: Path, branch: str, note: cache.Log) -> Layout | None:
+def _existing(copy: Path, branch: str, note: cache.Log) -> Layout | None:
     """The layout of the branch's worktree, if there is one that ainarres can still trust;
     one a tool tampered with is removed (without running git in it) and forgotten."""
-    entry = next((e for e in _worktrees(clone_dir) if e.branch == branch), None)
+    entry = next((e for e in _worktrees(copy) if e.branch == branch), None)
     if entry is None:
         return None
     try:
-        layout = trusted.record(entry.path, clone_dir / ".git")
+        layout = trusted.record(entry.path, copy)
         trusted.verify(layout, deep=True)  # a repository made inside it is the tool's
         return layout
     except LayoutChanged as exc:
         note(f"threw away the worktree of {branch}: {exc.message}")
-    admin = _admin_of(clone_dir, entry.path)
+    admin = _admin_of(copy, entry.path)
     shutil.rmtree(entry.path, ignore_errors=True)
     if admin is not None:
         shutil.rmtree(admin, ignore_errors=True)
-    git("worktree", "prune", cwd=clone_dir, env=clean_env())
+    git("worktree", "prune", cwd=copy, env=clean_env())
     return None
 
 
-def _admin_of(clone_dir: Path, worktree: Path) -> Path | None:
-    for admin in (clone_dir / ".git" / "worktrees").glob("*"):
+def _admin_of(copy: Path, worktree: Path) -> Path | None:
+    for admin in (copy / "worktrees").glob("*"):
         try:
             if Path((admin / "gitdir").read_text().strip()).parent == worktree:
                 return admin
@@ -268,37 +259,38 @@ def _admin_of(clone_dir: Path, worktree: Path) -> Path | None:
     return None
 
 
-def worktree_layout(clone_dir: Path, branch: str) -> Layout | None:
-    """The recorded-and-checked layout of the branch's worktree in this clone, or None."""
-    entry = next((e for e in _worktrees(clone_dir) if e.branch == branch), None)
-    return None if entry is None else trusted.record(entry.path, clone_dir / ".git")
+def worktree_layout(copy: Path, branch: str) -> Layout | None:
+    """The recorded-and-checked layout of the branch's worktree in this copy, or None."""
+    entry = next((e for e in _worktrees(copy) if e.branch == branch), None)
+    return None if entry is None else trusted.record(entry.path, copy)
 
 
-def prune_worktrees(clone_dir: Path, keep_branches: set[str], merged_into: str) -> PruneReport:
+def prune_worktrees(copy: Path, keep_branches: set[str], merged_into: str) -> PruneReport:
     """Remove the worktrees and local branches that ``merged_into`` already contains.
 
-    Branches in ``keep_branches`` and the clone's own checkout are left alone. A
+    Branches in ``keep_branches`` and main (the hub's, which every fetch sets) are left
+    alone. A
     worktree with uncommitted changes, or a branch with commits ``merged_into`` lacks,
     is kept and listed in the report with the reason; so is one whose git layout was
     changed (nothing is run in it). Fetch first to judge by the hub's latest main
     (e.g. ``merged_into="origin/main"``).
     """
-    with cache.exclusive(clone_dir):
-        return _prune(clone_dir, keep_branches, merged_into)
+    with cache.exclusive(copy):
+        return _prune(copy, keep_branches, merged_into)
 
 
-def _prune(clone_dir: Path, keep_branches: set[str], merged_into: str) -> PruneReport:
-    cache.repair(clone_dir, _quiet)
-    merged = rev_parse(clone_dir, merged_into)
+def _prune(copy: Path, keep_branches: set[str], merged_into: str) -> PruneReport:
+    cache.repair(copy, _quiet)
+    merged = rev_parse(copy, merged_into)
     if merged is None:
-        raise BadInput(f"{merged_into!r} is not a commit in {clone_dir}; fetch, or name a ref")
+        raise BadInput(f"{merged_into!r} is not a commit in {copy}; fetch, or name a ref")
     report = PruneReport()
-    entries = _worktrees(clone_dir)
-    # The first entry is the clone's own checkout; its branch cannot be deleted.
-    skip = {MAIN_BRANCH, *keep_branches, *(e.branch for e in entries[:1] if e.branch)}
+    entries = _worktrees(copy)
+    # The first entry is the (bare) copy itself, not a worktree.
+    skip = {MAIN_BRANCH, *keep_branches}
 
     def unmerged(name: str) -> str | None:
-        ahead = _ahead(clone_dir, merged, f"refs/heads/{name}")
+        ahead = _ahead(copy, merged, f"refs/heads/{name}")
         return f"{ahead} commit(s) not in {merged_into}" if ahead else None
 
     for entry in entries[1:]:
@@ -309,7 +301,7 @@ def _prune(clone_dir: Path, keep_branches: set[str], merged_into: str) -> PruneR
             continue
         skip.add(entry.branch)
         try:
-            layout = trusted.record(entry.path, clone_dir / ".git")
+            layout = trusted.record(entry.path, copy)
             trusted.verify(layout, deep=True)
         except LayoutChanged as exc:
             report.kept.append(Kept(entry.branch, entry.path, f"{exc.message}; look at it"))
@@ -322,18 +314,18 @@ def _prune(clone_dir: Path, keep_branches: set[str], merged_into: str) -> PruneR
         if why:
             report.kept.append(Kept(entry.branch, entry.path, "; ".join(why)))
         else:
-            git("worktree", "remove", str(entry.path), cwd=clone_dir, env=clean_env())
-            git("branch", "--quiet", "-D", entry.branch, cwd=clone_dir, env=clean_env())
+            git("worktree", "remove", str(entry.path), cwd=copy, env=clean_env())
+            git("branch", "--quiet", "-D", entry.branch, cwd=copy, env=clean_env())
             report.removed.append(entry.branch)
     # Branches left without a worktree (its folder deleted by hand) are judged alike.
-    heads = git("for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads/", cwd=clone_dir,
+    heads = git("for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads/", cwd=copy,
                 env=clean_env())  # fmt: skip
     for name in heads.stdout.split():
         reason = None if name in skip else unmerged(name)
         if reason:
             report.kept.append(Kept(name, None, reason))
         elif name not in skip:
-            git("branch", "--quiet", "-D", name, cwd=clone_dir, env=clean_env())
+            git("branch", "--quiet", "-D", name, cwd=copy, env=clean_env())
             report.removed.append(name)
     return report
 
@@ -366,20 +358,10 @@ def sweep_scratch(parent: Path) -> list[Path]:
     removed = []
     for path in parent.glob("*-*"):
         pid = path.name.split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not alive(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @contextmanager

@@ -17,11 +17,9 @@ for it, and a time limit. The keys:
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -35,6 +33,7 @@ from typing import IO
 from ainarres.agents import sandbox
 from ainarres.errors import AinarresError, BadInput
 from ainarres.git._env import clean_env
+from ainarres.processes import kill_group
 
 DEFAULT_TIMEOUT = 600.0
 TAIL_LINES = 40
@@ -119,13 +118,6 @@ def load_checks(config_text: str) -> Checks:
     return Checks(test=test, pre_commit=pre_commit, timeout=float(timeout), network=network)
 
 
-def _kill_group(pgid: int) -> None:
-    # The shell's children (the test runner, servers it starts) share its process
-    # group; killing only the shell would leave them running and holding the checkout.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
 @dataclass(frozen=True)
 class Confinement:
     """How the checks are confined: the sandbox's mounts (None: run unsandboxed)."""
@@ -179,12 +171,12 @@ def _step(
                 break
             except subprocess.TimeoutExpired:
                 if time.monotonic() >= deadline:
-                    _kill_group(proc.pid)
+                    kill_group(proc.pid)
                     proc.wait()
                     return f"{name} timed out: all checks must finish within {timeout:g}s"
                 progress(name, time.monotonic() - started)
     finally:
-        _kill_group(proc.pid)
+        kill_group(proc.pid)
     return None if code == 0 else f"{name} failed with exit status {code}"
 
 

@@ -1,13 +1,14 @@
 """`ainarres integrate`: approved tasks -> merges -> checks -> one signed push.
 
 The integrator claims the integration steps as its family, merges each reviewed head onto
-main in a bare mirror (`git merge-tree`: no checkout, the same tree the gate recomputes),
-runs the project's checks on each merge result in the sandbox, pushes the batch of good
-merges with one signed push, then marks those tasks shipped.
+main in its own copy of the hub, kept apart from any other (ADR 0016), with `git
+merge-tree` (no checkout, the same tree the gate recomputes); runs the project's checks on
+each merge result in the sandbox, pushes the batch of good merges with one signed push,
+then marks those tasks shipped.
 
 Rerun-safe: every merge carries an `Ainarres-Task` trailer. After a crash between the
 push and the board update, a rerun resumes the tasks its agent still holds, finds their
-merges on the hub's main, and ships them without merging anything twice. The mirror and
+merges on the hub's main, and ships them without merging anything twice. The copy and
 the checks' checkouts are caches: a kill can damage neither for the next run.
 
 Nothing ships unchecked by surprise: with no `[checks]` on main, integrate refuses unless
@@ -43,6 +44,7 @@ from ainarres.git.push import push
 from ainarres.git.worktree import isolated_checkout
 from ainarres.integrate.checks import HOW_TO, CheckResult, Checks, load_checks, run_checks
 from ainarres.models import Outcome, Task
+from ainarres.processes import alive
 from ainarres.store import Store
 from ainarres.text import storable, visible
 
@@ -89,7 +91,7 @@ def _failpoint(name: str) -> None:
 
 def _mirror(settings: Settings, family: str, progress: Callable[[str], None]) -> Path:
     hub = project.require_hub(settings)
-    dest = Store(settings.state_dir).integrator_mirror(family)
+    dest = Store(settings.state_dir).integrator_copy(family)
     return mirrors.ensure_bare_mirror(str(hub), dest, progress)
 
 
@@ -277,7 +279,7 @@ def _only_run(settings: Settings, agent: Agent, options: Options,
     out = agent.integrate_begin(pid, host)
     if out.outcome == "blocked":
         row = reads.integration_run(agent.conn)
-        if row is not None and row["host"] == host and not _alive(int(row["pid"])):
+        if row is not None and row["host"] == host and not alive(int(row["pid"])):
             progress(f"took over from a dead integrate (pid {row['pid']}) on this host")
             out = agent.integrate_begin(pid, host, takeover=True)
     if not out.ok:
@@ -310,16 +312,6 @@ def _beat(settings: Settings, family: str, agent: Agent, pid: int, stop: threadi
     finally:
         if conn is not None:
             conn.close()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _integrate_held(

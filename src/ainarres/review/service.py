@@ -70,7 +70,7 @@ class Concluded:
 def mirror(settings: Settings, family: str | None, agent: str | None = None) -> Path:
     """A bare mirror of the hub for reading it (an agent's, or the operator's)."""
     hub = project.require_hub(settings)
-    return mirrors.ensure_bare_mirror(str(hub), Store(settings.state_dir).mirror(family, agent))
+    return mirrors.ensure_bare_mirror(str(hub), Store(settings.state_dir).hub_copy(family, agent))
 
 
 def load(

@@ -1,7 +1,7 @@
 """The implementer's side of a claim: the task's worktree, caught up with main; commits
 made by the trusted side; a push that is verified on the hub; done with that head.
 
-Layout of an agent's workspace: see `ainarres.store` (clones/, worktrees/).
+Layout of an agent's workspace: see `ainarres.store` (copies/, worktrees/).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from ainarres.git.worktree import (
     PruneReport,
     Worktree,
     commit_all,
-    ensure_clone,
     prepare_task_worktree,
     prune_worktrees,
     worktree_layout,
@@ -71,12 +70,12 @@ def open_task(settings: Settings, agent: Agent, task: Task, epoch: int,
     """
     store = Store(settings.state_dir)
     hub = project.require_hub(settings)
-    wt = prepare_task_worktree(str(hub), store.clone(agent.family, agent.name),
-                               store.worktrees(agent.family, agent.name), task.branch,
-                               log=log)  # fmt: skip
+    copy = store.hub_copy(agent.family, agent.name)
+    wt = prepare_task_worktree(str(hub), copy, store.worktrees(agent.family, agent.name),
+                               task.branch, log=log)  # fmt: skip
     caught = None
     if not any("uncommitted changes" in n for n in wt.notes):
-        with cache.exclusive(store.clone(agent.family, agent.name)):
+        with cache.exclusive(copy):
             caught = catch_up(wt, _identity(agent))
         if caught is not None:
             log(caught.summary)
@@ -90,8 +89,8 @@ def open_task(settings: Settings, agent: Agent, task: Task, epoch: int,
 
 def find(settings: Settings, agent: Agent, task: Task) -> Layout:
     """The worktree `next` made for the held task, checked (CLI push and done use it)."""
-    clone = Store(settings.state_dir).clone(agent.family, agent.name)
-    layout = worktree_layout(clone, task.branch) if clone.is_dir() else None
+    copy = Store(settings.state_dir).hub_copy(agent.family, agent.name)
+    layout = worktree_layout(copy, task.branch) if copy.is_dir() else None
     if layout is None:
         raise BadInput(f"no worktree of {task.short_id} for agent {agent.name}; "
                        "`ainarres next` prepares it")  # fmt: skip
@@ -126,9 +125,9 @@ def push_head(settings: Settings, agent: Agent, task: Task, epoch: int, layout: 
         # Nothing to send (a push of an up-to-date ref with push options can die of
         # SIGPIPE when receive-pack hangs up first).
         return head
-    clone = Store(settings.state_dir).clone(agent.family, agent.name)
-    with cache.exclusive(clone):
-        result = push(clone, str(hub), [f"{head}:refs/heads/{task.branch}"],
+    copy = Store(settings.state_dir).hub_copy(agent.family, agent.name)
+    with cache.exclusive(copy):
+        result = push(copy, str(hub), [f"{head}:refs/heads/{task.branch}"],
                       key=project.family_key(settings, agent.family), signed=True,
                       options=[f"ainarres-epoch={epoch}"])  # fmt: skip
     if not result.ok:
@@ -154,11 +153,10 @@ def verified_head(settings: Settings, task: Task, head: str | None) -> str:
 
 def changes_main(settings: Settings, agent: Agent, head: str) -> bool:
     """Whether `head` (on the hub) changes anything against the hub's main."""
-    store = Store(settings.state_dir)
-    clone = store.clone(agent.family, agent.name)
-    with cache.exclusive(clone):
-        ensure_clone(str(project.require_hub(settings)), clone)
-        return mirrors.tree_differs_from_main(clone, head)
+    copy = Store(settings.state_dir).hub_copy(agent.family, agent.name)
+    with cache.exclusive(copy):
+        mirrors.refresh(str(project.require_hub(settings)), copy)
+        return mirrors.tree_differs_from_main(copy, head)
 
 
 def done(settings: Settings, agent: Agent, task: Task, epoch: int, head: str | None,
@@ -181,9 +179,9 @@ def done(settings: Settings, agent: Agent, task: Task, epoch: int, head: str | N
 
 def prune(settings: Settings, family: str, agent: str, keep: set[str]) -> PruneReport:
     """Remove worktrees whose branches are merged into the hub's main (never unmerged work)."""
-    clone = Store(settings.state_dir).clone(family, agent)
-    if not clone.is_dir():
+    copy = Store(settings.state_dir).hub_copy(family, agent)
+    if not copy.is_dir():
         return PruneReport(removed=[], kept=[])
-    with cache.exclusive(clone):
-        ensure_clone(str(project.require_hub(settings)), clone)
-    return prune_worktrees(clone, keep, "origin/main")
+    with cache.exclusive(copy):
+        mirrors.refresh(str(project.require_hub(settings)), copy)
+    return prune_worktrees(copy, keep, "origin/main")
