@@ -120,13 +120,13 @@ class _Look:
 def _look(settings: Settings) -> _Look:
     with open_connection(operator_conninfo(settings)) as conn:
         snap = reads.board(conn)
-    counts = {s["stage"]: s["tasks"] + s["blocked"] for s in snap.stages}
-    active = [f"- {a['short_id']} [{a['label']}] {a['family']} age {age(a['age_seconds'])}"
+    counts = {s.stage: s.tasks + s.blocked for s in snap.stages}
+    active = [f"- {a.short_id} [{a.label}] {a.family} age {age(a.age_seconds)}"
               for a in snap.active]  # fmt: skip
     text = f"active ({len(snap.active)}):" + ("\n" + "\n".join(active) if active else "")
     # Ages change every second; the demo prints the board when who-holds-what changes.
-    shape = ";".join(f"{a['short_id']}{a['label']}{a['family']}" for a in snap.active)
-    reviewing = {a["family"] for a in snap.active if a["label"] == "reviewing"}
+    shape = ";".join(f"{a.short_id}{a.label}{a.family}" for a in snap.active)
+    reviewing = {a.family for a in snap.active if a.label == "reviewing"}
     waiting = sum(counts.get(stage, 0) for stage in ("brief", "implement", "review"))
     settled = counts.get("designed", 0) >= 1 and waiting == 0 and not snap.blocked
     return _Look(text, shape, len(reviewing), settled)

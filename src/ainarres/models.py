@@ -20,6 +20,11 @@ OutcomeKind = Literal[
 ]
 
 
+# The board's roles (migrations/0001_board.sql: roles), and those an agent's tool may take.
+Role = Literal["designer", "implementer", "reviewer", "integrator"]
+AgentRole = Literal["designer", "implementer", "reviewer"]
+
+
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -53,6 +58,30 @@ class Task(Frozen):
     review_round: int = 0
 
 
+class AgentRef(Frozen):
+    """An agent as `agent_start` returns it."""
+
+    id: UUID
+    name: str
+    family: str
+
+
+class FamilyRef(Frozen):
+    """A family as the verbs that add, rotate or retire one return it."""
+
+    db_role: str
+    name: str | None = None
+    maker: str | None = None
+
+
+class HeldClaim(Frozen):
+    """A claim `resume` handed back to a restarted agent, at a new epoch."""
+
+    task: Task
+    epoch: int
+    role: Role | None
+
+
 class Outcome(Frozen):
     """The structured result of a verb; anything but `ok` changed nothing."""
 
@@ -60,11 +89,11 @@ class Outcome(Frozen):
     message: str
     task: Task | None = None
     epoch: int | None = None
-    role: str | None = None
-    agent: dict[str, Any] | None = None
-    family: dict[str, Any] | None = None
-    held: list[dict[str, Any]] | None = None
-    done: dict[str, Any] | None = None  # advance_and_claim: the advance's own outcome
+    role: Role | None = None
+    agent: AgentRef | None = None
+    family: FamilyRef | None = None
+    held: list[HeldClaim] | None = None
+    done: Outcome | None = None  # advance_and_claim: the advance's own outcome
 
     @property
     def ok(self) -> bool:
@@ -92,6 +121,7 @@ FeedbackSource = Literal[
 
 
 class Annotation(Frozen):
+    id: int
     round: int
     commit: str
     file: str

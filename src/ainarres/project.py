@@ -106,7 +106,7 @@ def init_hub(
     hub = hubs.init_hub(hub_path, source, python=sys.executable, checks=checks,
                         exclude=[settings.state_dir])  # fmt: skip
     bind(conn, settings, hub_path)
-    for family in (row["name"] for row in reads.families(conn)):
+    for family in (row.name for row in reads.families(conn)):
         key = key_path(settings, family)
         if key.exists():
             hubs.add_allowed_signer(hub, load_signing_key(key, family))

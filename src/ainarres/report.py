@@ -3,21 +3,29 @@ came back, what waits for a person, how long each stage took, and what it cost."
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ainarres.board import reads
 from ainarres.board.db import Connection
 from ainarres.govern.status import Standing, standing
+from ainarres.rows import ReportFacts, Shipped
+from ainarres.text import visible
 
 
 @dataclass(frozen=True)
 class Report:
-    shipped: list[dict[str, Any]]
-    cross_family: int
-    cross_maker: int = 0
-    facts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    shipped: list[Shipped]
+    facts: ReportFacts
     governance: Standing | None = None
+
+    @property
+    def cross_family(self) -> int:
+        return sum(1 for s in self.shipped if s.cross_family)
+
+    @property
+    def cross_maker(self) -> int:
+        return sum(1 for s in self.shipped if s.cross_maker)
 
     @property
     def cross_family_line(self) -> str:
@@ -36,24 +44,12 @@ class Report:
 
 def build(conn: Connection) -> Report:
     """Everything the report shows, read from the board (the event log and the reviews)."""
-    shipped = reads.shipped(conn)
-    cross = sum(1 for s in shipped if _differ(s, "reviewed", "implemented"))
-    makers = sum(1 for s in shipped if _differ(s, "reviewed_maker", "implemented_maker"))
     return Report(
-        shipped=shipped,
-        cross_family=cross,
-        cross_maker=makers,
-        facts=reads.report_facts(conn),
-        governance=standing(conn),
+        shipped=reads.shipped(conn), facts=reads.report_facts(conn), governance=standing(conn)
     )
 
 
-def _differ(row: dict[str, Any], one: str, other: str) -> bool:
-    return bool(row[one] and row[other] and row[one] != row[other])
-
-
-def _who(row: dict[str, Any], step: str) -> str:
-    name, maker = row[step], row[f"{step}_maker"]
+def _who(name: str | None, maker: str | None) -> str:
     return f"{name} ({maker})" if name else "-"
 
 
@@ -64,60 +60,57 @@ def _secs(value: float | None) -> str:
 
 
 def as_text(report: Report) -> str:
+    """The report for a terminal; every name and reason an agent wrote is escaped."""
     lines = [f"shipped ({len(report.shipped)}):"]
     lines += [
-        f"- {s['short_id']} implemented={_who(s, 'implemented')} "
-        f"reviewed={_who(s, 'reviewed')} integrated={_who(s, 'integrated')}"
+        f"- {s.short_id} implemented={_who(s.implemented, s.implemented_maker)} "
+        f"reviewed={_who(s.reviewed, s.reviewed_maker)} "
+        f"integrated={_who(s.integrated, s.integrated_maker)}"
         for s in report.shipped
     ]
     lines.append(report.cross_family_line)
     lines.append(report.cross_maker_line)
     facts = report.facts
-    if facts.get("returned"):
-        lines.append(f"returned ({len(facts['returned'])}):")
+    if facts.returned:
+        lines.append(f"returned ({len(facts.returned)}):")
         lines += [
-            f"- {r['short_id']} from {r['from_stage']} by {r['family'] or '-'}: "
-            f"{(r['reason'] or '').splitlines()[0][:120]}"
-            for r in facts["returned"]
+            f"- {r.short_id} from {r.from_stage} by {r.family or '-'}: "
+            f"{visible((r.reason or '').splitlines()[0] if r.reason else '')[:120]}"
+            for r in facts.returned
         ]
-    if facts.get("blocked"):
-        lines.append(f"blocked, waiting for a person ({len(facts['blocked'])}):")
+    if facts.blocked:
+        lines.append(f"blocked, waiting for a person ({len(facts.blocked)}):")
         lines += [
-            f"- {b['short_id']} [{b['stage']}] {b['blocked_reason']}" for b in facts["blocked"]
+            f"- {b.short_id} [{b.stage}] {visible(b.blocked_reason or '')}" for b in facts.blocked
         ]
-    if facts.get("stage_times"):
+    if facts.stage_times:
         lines.append(
             "time in stage (average / longest): "
             + ", ".join(
-                f"{t['stage']} {_secs(t['avg_seconds'])}/{_secs(t['max_seconds'])}"
-                for t in facts["stage_times"]
+                f"{t.stage} {_secs(t.avg_seconds)}/{_secs(t.max_seconds)}"
+                for t in facts.stage_times
             )
         )
-    if facts.get("usage"):
+    if facts.usage:
         lines.append(
             "tool runs per family: "
             + ", ".join(
-                f"{u['family']} {u['runs']} run(s) {_secs(u['seconds'])}"
-                + (f" {u['tokens']} tokens" if u["tokens"] is not None else "")
-                + (f" ${u['cost_usd']:.4f}" if u["cost_usd"] is not None else "")
-                for u in facts["usage"]
+                f"{u.family} {u.runs} run(s) {_secs(u.seconds)}"
+                + (f" {u.tokens} tokens" if u.tokens is not None else "")
+                + (f" ${u.cost_usd:.4f}" if u.cost_usd is not None else "")
+                for u in facts.usage
             )
         )
-    if facts.get("unsandboxed"):
+    if facts.unsandboxed:
         lines.append(
-            "UNSANDBOXED agents: "
-            + ", ".join(f"{u['agent']} ({u['family']})" for u in facts["unsandboxed"])
+            "UNSANDBOXED agents: " + ", ".join(f"{u.agent} ({u.family})" for u in facts.unsandboxed)
         )
     gov = report.governance
     if gov is not None:
         lines.append("governance:")
         for d in gov.denials:
-            heal = (
-                "permanent"
-                if d["expires_at"] is None
-                else f"heals in {_secs(d['heals_in_seconds'])}"
-            )
-            lines.append(f"- denied: {d['family']} {d['role']} ({heal}): {d['reason']}")
+            heal = "permanent" if d.expires_at is None else f"heals in {_secs(d.heals_in_seconds)}"
+            lines.append(f"- denied: {d.family} {d.role} ({heal}): {visible(d.reason)}")
         lines += [f"- {line}" for line in gov.recommendations()]
         if not gov.denials and not gov.recommendations():
             lines.append("- no family is denied a role or close to a policy")
@@ -135,7 +128,7 @@ def as_json(report: Report) -> dict[str, Any]:
             "reviewed_by_other_maker": report.cross_maker,
             "shipped": len(report.shipped),
         },
-        **report.facts,
+        **dict(report.facts),
         "governance": None
         if report.governance is None
         else {

@@ -168,10 +168,10 @@ def test_advance_and_claim_is_done_and_next_in_one_call(board: BoardEnv) -> None
     claim = impl.claim_next()
     assert claim.task.id == first
     both = impl.advance_and_claim(first, claim.epoch, "c" * 40)
-    assert both.outcome == "ok" and both.task.id == second and both.done["outcome"] == "ok"
-    assert both.done["task"]["stage"] == "review"
+    assert both.outcome == "ok" and both.task.id == second
+    assert both.done is not None and both.done.ok and both.done.task.stage == "review"
     last = impl.advance_and_claim(second, both.epoch)
-    assert last.outcome == "empty" and last.done["task"]["stage"] == "review"
+    assert last.outcome == "empty" and last.done is not None and last.done.task.stage == "review"
     before = board.snapshot()
     stale = impl.advance_and_claim(first, claim.epoch)  # no longer held: nothing happens
     assert stale.outcome == "lease_lost" and stale.done is None

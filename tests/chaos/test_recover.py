@@ -100,8 +100,8 @@ def test_a_restarted_agent_takes_back_even_its_expired_claims_and_lets_them_go(
     _expire(proj, task.id, seen_after=False)
     again = proj.agent(IMPLEMENTER, "same-name")  # the restarted process
     held = again.resume().held or []
-    assert [h["task"]["id"] for h in held] == [str(task.id)]
-    assert again.release(task.id, int(held[0]["epoch"])).ok
+    assert [h.task.id for h in held] == [task.id]
+    assert again.release(task.id, held[0].epoch).ok
     with proj.board.operator() as conn:
         kinds = [
             r["kind"]

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ainarres.agents.adapters import ADAPTERS
 from ainarres.errors import BadInput
+from ainarres.models import AgentRole
 
-AgentRole = Literal["designer", "implementer", "reviewer"]
 CONFIG_FILE = "ainarres.toml"
 
 

@@ -31,7 +31,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from uuid import UUID
 
 from ainarres.agents import jobs, preflight, sandbox, toolhome
 from ainarres.agents.adapters import get_adapter
@@ -248,10 +247,10 @@ class Runner:
         if said is None:
             return
         [row] = reads.families(agent.conn, self.options.family)
-        if row["maker"] != said:
+        if row.maker != said:
             raise BadInput(
                 f"ainarres.toml says family {self.options.family}'s maker is {said}, the board "
-                f"says {row['maker']}: make them agree (the board's is set by `family add "
+                f"says {row.maker}: make them agree (the board's is set by `family add "
                 "--maker`)"
             )
 
@@ -260,8 +259,8 @@ class Runner:
         it pushed is on the task branch, and the next claimer starts from there."""
         held = agent.resume().held or []
         for item in held:
-            out = agent.release(UUID(str(item["task"]["id"])), int(item["epoch"]))
-            self.log(f"{agent.name}: released {item['task']['short_id']}, held by an earlier "
+            out = agent.release(item.task.id, item.epoch)
+            self.log(f"{agent.name}: released {item.task.short_id}, held by an earlier "
                      f"run of this agent ({out.outcome})")  # fmt: skip
 
     def _wait_timeout(self, idle_since: float) -> float | None:

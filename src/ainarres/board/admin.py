@@ -38,7 +38,7 @@ def add_family(
                 if not _safe_name(name):  # the database checked it; this guards the path
                     raise AinarresError(f"family name {name!r} cannot be a file name")
                 written = family_file(settings.state_dir, name)
-                write_credential(written, DbCredential(str(out.family["db_role"]), password))
+                write_credential(written, DbCredential(out.family.db_role, password))
     except BaseException:
         if written is not None:
             written.unlink(missing_ok=True)
@@ -89,7 +89,7 @@ def rotate_password(conn: Connection, settings: Settings, family: str) -> Outcom
     with conn.transaction():
         out = call(conn, "family_password", family=family, password=password)
         if out.ok and out.family is not None:
-            write_credential(path, DbCredential(str(out.family["db_role"]), password))
+            write_credential(path, DbCredential(out.family.db_role, password))
     return out
 
 

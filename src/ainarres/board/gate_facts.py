@@ -17,6 +17,7 @@ from psycopg.conninfo import make_conninfo
 from ainarres.board.queries import q
 from ainarres.credentials import DbCredential, new_password, write_credential
 from ainarres.errors import AinarresError
+from ainarres.gate.policy import IntegrationFacts, SignerFacts, TaskBranchFacts
 
 if TYPE_CHECKING:
     from ainarres.board.db import Connection
@@ -26,9 +27,12 @@ BINDING_FILE = "board.json"
 
 @dataclass(frozen=True)
 class BoardFacts:
-    signer: dict[str, Any] | None
-    branches: dict[str, dict[str, Any] | None]
-    integrations: dict[str, dict[str, Any]]
+    """The board's answers, as the policy's types: the signer, each pushed task branch (by
+    branch name; None: no such task), each task a commit on main claims (by task id)."""
+
+    signer: SignerFacts | None
+    branches: dict[str, TaskBranchFacts | None]
+    integrations: dict[str, IntegrationFacts]
 
 
 def binding_path(hub_state_dir: Path) -> Path:
@@ -69,8 +73,36 @@ def fetch(
         raise AinarresError(
             f"the board did not answer: {str(exc).strip().splitlines()[0]}"
         ) from None
+    claimed: dict[str, Any] = (integ[0] if integ else None) or {}
     return BoardFacts(
-        signer=signer[0] if signer else None,
-        branches={b: (r[0] if r else None) for b, r in found.items()},
-        integrations=(integ[0] if integ else None) or {},
+        signer=_signer(signer[0]) if signer and signer[0] else None,
+        branches={b: (_branch(r[0]) if r and r[0] else None) for b, r in found.items()},
+        integrations={tid: _integration(f) for tid, f in claimed.items()},
+    )
+
+
+# The gate functions' jsonb (migrations: gate_signer, gate_task_branch, gate_integrations).
+def _signer(f: dict[str, Any]) -> SignerFacts:
+    return SignerFacts(family=str(f["family"]), roles=frozenset(f["roles"]))
+
+
+def _branch(f: dict[str, Any]) -> TaskBranchFacts:
+    return TaskBranchFacts(
+        short_id=str(f["short_id"]),
+        stage=str(f["stage"]),
+        writes_branch=bool(f["writes_branch"]),
+        holder_family=f["holder_family"],
+        epoch=int(f["epoch"]),
+        lease_live=bool(f["lease_live"]),
+    )
+
+
+def _integration(f: dict[str, Any]) -> IntegrationFacts:
+    return IntegrationFacts(
+        short_id=str(f["short_id"]),
+        stage=str(f["stage"]),
+        head_commit=f["head_commit"],
+        holder_family=f["holder_family"],
+        lease_live=bool(f["lease_live"]),
+        awaits_integration=bool(f["awaits_integration"]),
     )

@@ -16,12 +16,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import class_row, dict_row
 
 from ainarres.board.db import Connection
 from ainarres.errors import AinarresError
@@ -168,14 +168,14 @@ class _Watch(threading.Thread):
     def __init__(self, guard: Connection, pid: int) -> None:
         super().__init__(name="migrate-watch", daemon=True)
         self.guard, self.pid = guard, pid
-        self.blockers: list[dict[str, Any]] = []
+        self.blockers: list[_Blocker] = []
         self._done = threading.Event()
 
     def run(self) -> None:
         try:
             while not self._done.wait(_POLL):
                 self.guard.execute("SELECT pg_stat_clear_snapshot()")
-                found = self.guard.execute(_BLOCKERS, {"pid": self.pid}).fetchall()
+                found = _blockers(self.guard, _BLOCKERS, {"pid": self.pid})
                 if found:
                     self.blockers = found
         except psycopg.Error:
@@ -187,20 +187,38 @@ class _Watch(threading.Thread):
             self.join()
 
 
-def _blocked_by(blockers: list[dict[str, Any]]) -> str:
+@dataclass(frozen=True)
+class _Blocker:
+    """A session holding what a migration waits for (_BLOCKERS, _GUARD_HOLDERS)."""
+
+    pid: int
+    role: str | None
+    state: str | None
+    xact_start: datetime | None
+    state_change: datetime | None
+    what: str | None
+    mode: str | None
+
+
+def _blockers(conn: Connection, sql: str, params: dict[str, object]) -> list[_Blocker]:
+    with conn.cursor(row_factory=class_row(_Blocker)) as cur:
+        return cur.execute(sql, params).fetchall()
+
+
+def _blocked_by(blockers: list[_Blocker]) -> str:
     """One line: who holds the lock, since when, and what to do about it."""
     if not blockers:
         return (
             "another session holds it (see pg_locks and pg_stat_activity); end that "
             "session or wait for it, then run `ainarres db migrate` again"
         )
-    what = blockers[0]["what"] or "a lock"
+    what = blockers[0].what or "a lock"
     who = ", ".join(
-        f"pid {b['pid']} (role {b['role']}, {b['state'] or 'unknown state'}"
-        f"{_since(b)}{', holds ' + b['mode'] if b['mode'] else ''})"
+        f"pid {b.pid} (role {b.role}, {b.state or 'unknown state'}"
+        f"{_since(b)}{', holds ' + b.mode if b.mode else ''})"
         for b in blockers
     )
-    pids = [b["pid"] for b in blockers]
+    pids = [b.pid for b in blockers]
     end = (
         f"SELECT pg_terminate_backend({pids[0]})"
         if len(pids) == 1
@@ -212,11 +230,11 @@ def _blocked_by(blockers: list[dict[str, Any]]) -> str:
     )
 
 
-def _since(b: dict[str, Any]) -> str:
+def _since(b: _Blocker) -> str:
     when = "%Y-%m-%d %H:%M:%S %Z"
-    said = f" since {b['state_change']:{when}}" if b.get("state_change") else ""
-    if b.get("xact_start") and b["xact_start"] != b.get("state_change"):
-        said += f", its transaction open since {b['xact_start']:{when}}"
+    said = f" since {b.state_change:{when}}" if b.state_change else ""
+    if b.xact_start and b.xact_start != b.state_change:
+        said += f", its transaction open since {b.xact_start:{when}}"
     return said
 
 
@@ -245,7 +263,7 @@ def _serialised(conn: Connection) -> Iterator[Connection]:
             guard.execute(f"LOCK TABLE {_GUARD} IN EXCLUSIVE MODE".encode())
         except psycopg.errors.LockNotAvailable:
             guard.execute(b"ROLLBACK")
-            holders = guard.execute(_GUARD_HOLDERS, {"what": _GUARD}).fetchall()
+            holders = _blockers(guard, _GUARD_HOLDERS, {"what": _GUARD})
             raise AinarresError(
                 f"another `ainarres db migrate` has run for over {GUARD_TIMEOUT}: "
                 + _blocked_by(holders)

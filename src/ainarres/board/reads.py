@@ -3,15 +3,50 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
+
+from psycopg.rows import class_row
+from pydantic import BaseModel
 
 from ainarres.board.db import Connection
 from ainarres.board.queries import q
 from ainarres.errors import AinarresError, BadInput
 from ainarres.models import Annotation, Event, Feedback, Task
+from ainarres.rows import (
+    ActiveTask,
+    BlockedTask,
+    Denial,
+    FamilyRow,
+    Governance,
+    IntegrationRun,
+    Policy,
+    PolicyStanding,
+    ReportFacts,
+    Returned,
+    ReviewRound,
+    Shipped,
+    StageCount,
+    StageTime,
+    TaskRow,
+    TrackRecord,
+    Unsandboxed,
+    Usage,
+    WorkflowRow,
+)
 from ainarres.text import clip
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _rows(conn: Connection, name: str, model: type[M], params: Mapping[str, Any] | None = None
+          ) -> list[M]:  # fmt: skip
+    """The named query's rows as `model`s (a column the model lacks is an error)."""
+    with conn.cursor(row_factory=class_row(model)) as cur:
+        return cur.execute(q(name), params).fetchall()
+
 
 _SUFFIX = re.compile(r"^(?:…|\.\.\.)?([0-9a-fA-F]{4,32})$")
 
@@ -61,32 +96,32 @@ def stage_names(conn: Connection) -> list[str]:
 
 def list_tasks(
     conn: Connection, stage: str | None = None, include_closed: bool = False, limit: int = 200
-) -> list[dict[str, Any]]:
+) -> list[TaskRow]:
     """Tasks in workflow order; an unknown stage is an error, not an empty list."""
     if stage is not None:
         known = stage_names(conn)
         if stage not in known:
             raise BadInput(f"no stage {stage!r}; stages are {', '.join(known)}")
     params = {"stage": stage, "all": include_closed or stage is not None, "limit": limit}
-    return list(conn.execute(q("task_list"), params).fetchall())
+    return _rows(conn, "task_list", TaskRow, params)
 
 
 @dataclass(frozen=True)
 class BoardSnapshot:
     """Stage counts, the tasks being worked now, and the ones waiting for a person."""
 
-    stages: list[dict[str, Any]]
-    active: list[dict[str, Any]]
-    blocked: list[dict[str, Any]]
+    stages: list[StageCount]
+    active: list[ActiveTask]
+    blocked: list[BlockedTask]
     integrators: list[str]
 
 
 def board(conn: Connection) -> BoardSnapshot:
     return BoardSnapshot(
-        stages=list(conn.execute(q("stage_counts")).fetchall()),
-        active=list(conn.execute(q("active_tasks")).fetchall()),
-        blocked=list(conn.execute(q("blocked_tasks")).fetchall()),
-        integrators=[r["name"] for r in conn.execute(q("integrators")).fetchall()],
+        stages=_rows(conn, "stage_counts", StageCount),
+        active=_rows(conn, "active_tasks", ActiveTask),
+        blocked=_rows(conn, "blocked_tasks", BlockedTask),
+        integrators=integrators(conn),
     )
 
 
@@ -98,8 +133,13 @@ def events(
     return [Event.model_validate(r) for r in rows]
 
 
-def families(conn: Connection, name: str | None = None) -> list[dict[str, Any]]:
-    rows = list(conn.execute(q("family_list"), {"name": name}).fetchall())
+def integrators(conn: Connection) -> list[str]:
+    """The families that hold the integrator role now (one, or none: integration halted)."""
+    return [r["name"] for r in conn.execute(q("integrators")).fetchall()]
+
+
+def families(conn: Connection, name: str | None = None) -> list[FamilyRow]:
+    rows = _rows(conn, "family_list", FamilyRow, {"name": name})
     if name is not None and not rows:
         raise AinarresError(f"no family {name!r}; see `ainarres family list`")
     return rows
@@ -116,19 +156,19 @@ def step_families(conn: Connection, task: UUID) -> dict[str, str]:
     return {r["stage"]: r["family"] for r in rows}
 
 
-def open_branches(conn: Connection) -> list[dict[str, Any]]:
+def open_branches(conn: Connection) -> set[str]:
     """The branches of tasks still in play (their worktrees must stay)."""
-    return list(conn.execute(q("open_branches")).fetchall())
+    return {r["branch"] for r in conn.execute(q("open_branches")).fetchall()}
 
 
-def annotations_of(conn: Connection, task: UUID, round_: int | None = None) -> list[dict[str, Any]]:
+def annotations_of(conn: Connection, task: UUID, round_: int | None = None) -> list[Annotation]:
     """A task's annotations (of one round, or all), by round, file and line."""
-    return list(conn.execute(q("annotations"), {"task": task, "round": round_}).fetchall())
+    return _rows(conn, "annotations", Annotation, {"task": task, "round": round_})
 
 
-def reviews(conn: Connection, task: UUID) -> list[dict[str, Any]]:
+def reviews(conn: Connection, task: UUID) -> list[ReviewRound]:
     """Every verdict on a task, oldest first: its review rounds."""
-    return list(conn.execute(q("reviews"), {"task": task}).fetchall())
+    return _rows(conn, "reviews", ReviewRound, {"task": task})
 
 
 def feedback(conn: Connection, task: UUID) -> list[Feedback]:
@@ -143,8 +183,7 @@ def feedback(conn: Connection, task: UUID) -> list[Feedback]:
         if kind == "returned":
             source = data.get("cause") or "returned"
             if source == "review" and round_ is not None:
-                annotations = [Annotation.model_validate(a)
-                               for a in annotations_of(conn, task, int(round_))]  # fmt: skip
+                annotations = annotations_of(conn, task, int(round_))
             reason = str(data.get("reason") or "")
         elif kind == "unblocked":
             source, reason = "person", str(data.get("reason") or "")
@@ -168,39 +207,39 @@ def feedback(conn: Connection, task: UUID) -> list[Feedback]:
     return items
 
 
-def workflows(conn: Connection) -> list[dict[str, Any]]:
+def workflows(conn: Connection) -> list[WorkflowRow]:
     """Each workflow's cross review and its stages' settings."""
-    return list(conn.execute(q("workflows")).fetchall())
+    return _rows(conn, "workflows", WorkflowRow)
 
 
-def integration_run(conn: Connection) -> dict[str, Any] | None:
+def integration_run(conn: Connection) -> IntegrationRun | None:
     """The integrate run the board knows of (pid, host, since, last beat), or None."""
-    row = conn.execute(q("integration_run")).fetchone()
-    return dict(row) if row else None
+    found = _rows(conn, "integration_run", IntegrationRun)
+    return found[0] if found else None
 
 
-def shipped(conn: Connection) -> list[dict[str, Any]]:
+def shipped(conn: Connection) -> list[Shipped]:
     """Shipped tasks with the families that implemented, reviewed and integrated each."""
-    return list(conn.execute(q("shipped")).fetchall())
+    return _rows(conn, "shipped", Shipped)
 
 
-def report_facts(conn: Connection) -> dict[str, list[dict[str, Any]]]:
+def report_facts(conn: Connection) -> ReportFacts:
     """The rest of the report: returns, blocked tasks, stage times, usage, unsandboxed."""
-    return {
-        "returned": list(conn.execute(q("returned")).fetchall()),
-        "blocked": list(conn.execute(q("blocked_tasks")).fetchall()),
-        "stage_times": list(conn.execute(q("stage_times")).fetchall()),
-        "usage": list(conn.execute(q("usage_by_family")).fetchall()),
-        "unsandboxed": list(conn.execute(q("unsandboxed_agents")).fetchall()),
-    }
+    return ReportFacts(
+        returned=_rows(conn, "returned", Returned),
+        blocked=_rows(conn, "blocked_tasks", BlockedTask),
+        stage_times=_rows(conn, "stage_times", StageTime),
+        usage=_rows(conn, "usage_by_family", Usage),
+        unsandboxed=_rows(conn, "unsandboxed_agents", Unsandboxed),
+    )
 
 
-def governance(conn: Connection) -> dict[str, list[dict[str, Any]]]:
+def governance(conn: Connection) -> Governance:
     """Track records, policies, active denials, where each family stands, the integrators."""
-    return {
-        "track_records": list(conn.execute(q("track_records")).fetchall()),
-        "policies": list(conn.execute(q("policies")).fetchall()),
-        "denials": list(conn.execute(q("active_denials")).fetchall()),
-        "standing": list(conn.execute(q("policy_standing")).fetchall()),
-        "integrators": list(conn.execute(q("integrators")).fetchall()),
-    }
+    return Governance(
+        track_records=_rows(conn, "track_records", TrackRecord),
+        policies=_rows(conn, "policies", Policy),
+        denials=_rows(conn, "active_denials", Denial),
+        standing=_rows(conn, "policy_standing", PolicyStanding),
+        integrators=integrators(conn),
+    )

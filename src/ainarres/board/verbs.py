@@ -63,7 +63,7 @@ class Agent:
         out = call(conn, "agent_start", name=name)
         if not out.ok or out.agent is None:
             raise AinarresError(out.message, exit_code=2 if out.outcome == "invalid" else 1)
-        return cls(conn, UUID(str(out.agent["id"])), name, str(out.agent["family"]))
+        return cls(conn, out.agent.id, name, out.agent.family)
 
     def claim_next(
         self, role: str | Sequence[str] | None = None, lease_seconds: int | None = None

@@ -17,21 +17,21 @@ from ainarres.store import family_name
 def render_board(snap: BoardSnapshot) -> str:
     """Stage counts, then `- …d25d [reviewing] grok+grok-build age 22s` per active task."""
     counts = " · ".join(
-        f"{s['stage']} {s['tasks']}"
-        + (f" ({s['held']} held)" if s["held"] else "")
-        + (f" ({s['blocked']} blocked)" if s["blocked"] else "")
+        f"{s.stage} {s.tasks}"
+        + (f" ({s.held} held)" if s.held else "")
+        + (f" ({s.blocked} blocked)" if s.blocked else "")
         for s in snap.stages
     )
     lines = [f"stages: {counts}", f"active ({len(snap.active)}):"]
     lines += [
-        f"- {a['short_id']} [{a['label']}] {a['family']} age {age(a['age_seconds'])}"
-        + (" UNSANDBOXED" if a["sandboxed"] is False else "")
+        f"- {a.short_id} [{a.label}] {a.family} age {age(a.age_seconds)}"
+        + (" UNSANDBOXED" if a.sandboxed is False else "")
         for a in snap.active
     ]
     if snap.blocked:
         lines.append(f"blocked ({len(snap.blocked)}):")
         lines += [
-            f"- {b['short_id']} [{b['stage']}] {safe(b['title'])}: {safe(b['blocked_reason'])}"
+            f"- {b.short_id} [{b.stage}] {safe(b.title)}: {safe(b.blocked_reason or '')}"
             for b in snap.blocked
         ]
     if not snap.integrators:
@@ -52,15 +52,7 @@ def board(ctx: Ctx, watch: bool, interval: float, family: str | None, as_json: b
     """The live board: stage counts and who holds what right now."""
     with ctx.reader(family) as conn:
         if as_json:
-            snap = reads.board(conn)
-            emit_json(
-                {
-                    "stages": snap.stages,
-                    "active": snap.active,
-                    "blocked": snap.blocked,
-                    "integrators": snap.integrators,
-                }
-            )
+            emit_json(reads.board(conn))
             return
         if not watch:
             click.echo(render_board(reads.board(conn)))
@@ -122,7 +114,7 @@ def report_cmd(ctx: Ctx, family: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(report.as_json(built))
     else:
-        click.echo(safe(report.as_text(built)))
+        click.echo(report.as_text(built))
 
 
 COMMANDS = [board, log, report_cmd]

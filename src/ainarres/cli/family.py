@@ -10,7 +10,7 @@ import click
 from ainarres import project
 from ainarres.board import admin, reads
 from ainarres.cli.context import JSON_OPTION, Ctx, new_passphrase, pass_ctx
-from ainarres.cli.render import emit_json, finish
+from ainarres.cli.render import emit_json, finish, safe
 from ainarres.errors import BadInput
 from ainarres.git.keys import is_protected
 from ainarres.store import family_name
@@ -86,13 +86,13 @@ def family_list(ctx: Ctx, as_json: bool) -> None:
     if not rows:
         click.echo("no families yet: add one with `ainarres family add NAME --tool T --model M`")
     for row in rows:
-        roles = ",".join(g["role"] + ("" if g["active"] else "(inactive)") for g in row["grants"])
-        denied = ",".join(d["role"] for d in row["denials"])
+        roles = ",".join(g.role + ("" if g.active else "(inactive)") for g in row.grants)
+        denied = ",".join(d.role for d in row.denials)
         click.echo(
-            f"{row['name']}  maker={row['maker']} tool={row['tool']} model={row['model']} "
+            f"{row.name}  maker={row.maker} tool={row.tool} model={row.model} "
             f"roles={roles or '-'}"
             + (f" denied={denied}" if denied else "")
-            + (" RETIRED" if row["retired_at"] else "")
+            + (" RETIRED" if row.retired_at else "")
         )
 
 
@@ -108,16 +108,16 @@ def family_show(ctx: Ctx, name: str, as_json: bool) -> None:
         emit_json(row)
         return
     click.echo(
-        f"{row['name']}: maker {row['maker']}, tool {row['tool']}, model {row['model']}, "
-        f"database role {row['db_role']}, {row['agents']} agent(s)"
-        + (f"; retired {row['retired_at']:%Y-%m-%d %H:%M}" if row["retired_at"] else "")
+        f"{row.name}: maker {row.maker}, tool {row.tool}, model {row.model}, "
+        f"database role {row.db_role}, {row.agents} agent(s)"
+        + (f"; retired {row.retired_at:%Y-%m-%d %H:%M}" if row.retired_at else "")
     )
-    for g in row["grants"]:
-        until = f" until {g['expires_at']}" if g["expires_at"] else ""
-        click.echo(f"  grant {g['role']}{until}{'' if g['active'] else ' (inactive)'}")
-    for d in row["denials"]:
-        until = f"until {d['expires_at']}" if d["expires_at"] else "permanent"
-        click.echo(f"  denied {d['role']} ({until}): {d['reason']}")
+    for g in row.grants:
+        until = f" until {g.expires_at:%Y-%m-%d %H:%M}" if g.expires_at else ""
+        click.echo(f"  grant {g.role}{until}{'' if g.active else ' (inactive)'}")
+    for d in row.denials:
+        until = f"until {d.expires_at:%Y-%m-%d %H:%M}" if d.expires_at else "permanent"
+        click.echo(f"  denied {d.role} ({until}): {safe(d.reason)}")
 
 
 @click.command()
@@ -132,8 +132,8 @@ def grant(ctx: Ctx, family_name: str, role: str, duration: str | None, as_json: 
         if role == "integrator":
             # The seat is a person's (the board says so for anyone else); a person's key
             # must carry a passphrase before it may sign main.
-            known = [f for f in reads.families(conn) if f["name"] == family_name]
-            if known and known[0]["maker"] == "person":
+            known = [f for f in reads.families(conn) if f.name == family_name]
+            if known and known[0].maker == "person":
                 project.require_protected_integrator_key(ctx.settings, family_name)
         finish(admin.grant(conn, family_name, role, expiry(duration)), as_json)
 

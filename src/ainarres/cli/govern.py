@@ -7,7 +7,7 @@ import click
 from ainarres.board import admin
 from ainarres.cli import family as family_cmds
 from ainarres.cli.context import JSON_OPTION, Ctx, pass_ctx
-from ainarres.cli.render import age, emit_json, finish
+from ainarres.cli.render import age, emit_json, finish, safe
 from ainarres.govern.status import standing
 
 
@@ -40,15 +40,15 @@ def status(ctx: Ctx, as_json: bool) -> None:
     )
     for r in st.track_records:
         click.echo(
-            f"{r['family']:<22} {r['claimed']:>7} {r['shipped']:>7} "
-            f"{r['returned_as_producer']:>8} {r['abandoned']:>9} {r['reviews_done']:>7} "
-            f"{r['approvals_failed_checks']:>11} {r['returns_overturned']:>10}"
+            f"{r.family:<22} {r.claimed:>7} {r.shipped:>7} {r.returned_as_producer:>8} "
+            f"{r.abandoned:>9} {r.reviews_done:>7} {r.approvals_failed_checks:>11} "
+            f"{r.returns_overturned:>10}"
         )
     for d in st.denials:
-        heal = "permanent" if d["expires_at"] is None else f"heals in {age(d['heals_in_seconds'])}"
-        click.echo(f"denied: {d['family']} {d['role']} ({heal}): {d['reason']}")
+        heal = "permanent" if d.expires_at is None else f"heals in {age(d.heals_in_seconds)}"
+        click.echo(f"denied: {d.family} {d.role} ({heal}): {safe(d.reason)}")
     for line in st.recommendations():
-        click.echo(f"- {line}")
+        click.echo(f"- {safe(line)}")
 
 
 @govern.group("policy")
@@ -68,9 +68,8 @@ def policy_list(ctx: Ctx, as_json: bool) -> None:
         return
     for p in rows:
         click.echo(
-            f"{p['name']}: {p['role']} {p['metric']} >= {p['threshold']:g} over "
-            f"{p['window']}, first denial {p['denial_base']}"
-            f"{'' if p['enabled'] else ' (disabled)'}"
+            f"{p.name}: {p.role} {p.metric} >= {p.threshold:g} over {p.window}, first "
+            f"denial {p.denial_base}{'' if p.enabled else ' (disabled)'}"
         )
 
 

@@ -18,11 +18,7 @@ from ainarres.integrate.run import Options, integrate
 def _integrator_family(ctx: Ctx) -> str:
     """The one family with an active integrator grant whose credential is on this machine."""
     with ctx.operator() as conn:
-        families = [
-            f["name"]
-            for f in reads.families(conn)
-            if any(g["role"] == "integrator" and g["active"] for g in f["grants"])
-        ]
+        families = reads.integrators(conn)
     local = [f for f in families if family_file(ctx.settings.state_dir, f).exists()]
     if len(local) == 1:
         return str(local[0])

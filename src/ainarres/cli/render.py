@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime
 from typing import Any, NoReturn
 
 import click
-from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from ainarres.errors import EXIT_REFUSED, OUTCOME_EXIT
 from ainarres.models import Outcome
@@ -22,18 +21,10 @@ def safe(text: str) -> str:
 
 
 def emit_json(data: Any) -> None:
-    if isinstance(data, BaseModel):
-        data = data.model_dump(mode="json")
-    elif isinstance(data, list):
-        data = [d.model_dump(mode="json") if isinstance(d, BaseModel) else d for d in data]
-    click.echo(json.dumps(data, indent=2, default=_json_value, ensure_ascii=False))
-
-
-def _json_value(value: Any) -> Any:
-    """Dates as ISO 8601 in every --json (as pydantic writes them); anything else as text."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)
+    """`data` as JSON on stdout, models and dataclasses at any depth written as pydantic
+    writes them (dates ISO 8601, uuids as text); anything else unknown as text."""
+    plain = to_jsonable_python(data, fallback=str)
+    click.echo(json.dumps(plain, indent=2, ensure_ascii=False))
 
 
 def finish(out: Outcome, as_json: bool, text: str | None = None, quiet: bool = False) -> NoReturn:

@@ -9,6 +9,7 @@ import click
 
 from ainarres.board import reads
 from ainarres.board.verbs import Agent
+from ainarres.cli import work as work_cmds
 from ainarres.cli.context import (
     FAMILY_OPTION,
     JSON_OPTION,
@@ -114,28 +115,8 @@ def approve(
     held_verb(ctx, family, agent_name, task_ref, epoch, as_json, act)
 
 
-@review.command("return")
-@click.option("--reason", required=True, help="What must change; the implementer sees it.")
-@held_options
-def return_(
-    ctx: Ctx,
-    task_ref: str,
-    reason: str,
-    family: str | None,
-    agent_name: str | None,
-    epoch: int | None,
-    as_json: bool,
-) -> None:
-    """Send the task back to implement with your annotations; a new round starts on push.
-
-    The same as `ainarres return` on a review."""
-
-    def act(a: Agent, t: UUID, e: int, said: Said) -> Outcome:
-        done = service.send_back(ctx.settings, a, reads.show_task(a.conn, t), e, reason)
-        said.warning = done.note_problem
-        return done.outcome
-
-    held_verb(ctx, family, agent_name, task_ref, epoch, as_json, act)
-
+# Returning a review is the same act as the top-level `ainarres return`: one command, two
+# places (the verdict is mirrored to the hub's review notes either way).
+review.add_command(work_cmds.return_, "return")
 
 COMMANDS = [review]

@@ -113,11 +113,9 @@ def task_list(
         emit_json(rows)
         return
     for r in rows:
-        holder = f" held by {r['holder_family']}/{r['holder_agent']}" if r["holder_family"] else ""
-        flag = f" BLOCKED: {safe(r['blocked_reason'])}" if r["blocked"] else ""
-        click.echo(
-            f"{r['short_id']} [{r['stage']}] p{r['priority']} {safe(r['title'])}{holder}{flag}"
-        )
+        holder = f" held by {r.holder_family}/{r.holder_agent}" if r.holder_family else ""
+        flag = f" BLOCKED: {safe(r.blocked_reason or '')}" if r.blocked else ""
+        click.echo(f"{r.short_id} [{r.stage}] p{r.priority} {safe(r.title)}{holder}{flag}")
     if not rows:
         click.echo("no tasks")
 

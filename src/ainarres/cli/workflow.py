@@ -26,11 +26,11 @@ def show(ctx: Ctx, as_json: bool) -> None:
         emit_json(rows)
         return
     for w in rows:
-        click.echo(f"{w['name']}: cross review {w['cross_review']} at the {w['cross_level']} level")
-        for s in w["stages"]:
-            flags = " (first)" if s["initial"] else " (last)" if s["terminal"] else ""
-            click.echo(f"  {s['stage']}{flags}: lease {s['lease_seconds']} s, "
-                       f"at most {s['max_attempts']} attempts")  # fmt: skip
+        click.echo(f"{w.name}: cross review {w.cross_review} at the {w.cross_level} level")
+        for s in w.stages:
+            flags = " (first)" if s.initial else " (last)" if s.terminal else ""
+            click.echo(f"  {s.stage}{flags}: lease {s.lease_seconds} s, "
+                       f"at most {s.max_attempts} attempts")  # fmt: skip
 
 
 @workflow.command("set")

@@ -30,7 +30,7 @@ def prune(ctx: Ctx, family: str | None, agent_name: str | None, as_json: bool) -
     if not family:
         raise BadInput("pass --family NAME (or set AINARRES_FAMILY)")
     with ctx.reader(family) as conn:
-        keep = {t["branch"] for t in reads.open_branches(conn)}
+        keep = reads.open_branches(conn)
     with ctx.agent(family, agent_name) as (agent, _):
         report = implement.prune(ctx.settings, family, agent.name, keep)
     if as_json:

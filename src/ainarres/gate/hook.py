@@ -21,13 +21,10 @@ from ainarres.gate.policy import (
     NOTES_REF,
     REVIEWER_ROLE,
     GateFacts,
-    IntegrationFacts,
     MainCommit,
     MergeContent,
     NoteChange,
     NotesFacts,
-    SignerFacts,
-    TaskBranchFacts,
     decide,
 )
 from ainarres.git import history, layout, nonces
@@ -121,9 +118,7 @@ def gather_facts(
     board = gate_facts.fetch(layout.state_dir(hub_dir), cert.signer or None, branches, ids)
     if board is None:
         return GateFacts(bound=False)
-    signer = None
-    if board.signer is not None:
-        signer = SignerFacts(board.signer["family"], frozenset(board.signer["roles"]))
+    signer = board.signer
     roles = signer.roles if signer is not None else frozenset()
     content = merge_content(hub_dir, chain, env) if INTEGRATOR_ROLE in roles else {}
     notes = None
@@ -134,33 +129,9 @@ def gather_facts(
         signer=signer,
         epoch=push_epoch(env),
         fast_forward=fast_forward,
-        task_branches={
-            f"refs/heads/{b}": (
-                None
-                if f is None
-                else TaskBranchFacts(
-                    f["short_id"],
-                    f["stage"],
-                    f["writes_branch"],
-                    f["holder_family"],
-                    f["epoch"],
-                    f["lease_live"],
-                )
-            )
-            for b, f in board.branches.items()
-        },
+        task_branches={f"refs/heads/{b}": f for b, f in board.branches.items()},
         main_commits=main_commits,
-        integrations={
-            tid: IntegrationFacts(
-                f["short_id"],
-                f["stage"],
-                f["head_commit"],
-                f["holder_family"],
-                f["lease_live"],
-                f["awaits_integration"],
-            )
-            for tid, f in board.integrations.items()
-        },
+        integrations=board.integrations,
         merge_content=content,
         notes=notes,
     )

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from ainarres.board import reads
 from ainarres.board.db import Connection
+from ainarres.rows import Denial, Policy, PolicyStanding, TrackRecord
 
 
 @dataclass(frozen=True)
 class Standing:
-    track_records: list[dict[str, Any]]
-    policies: list[dict[str, Any]]
-    denials: list[dict[str, Any]]
-    trending: list[dict[str, Any]]  # value >= threshold - 1, not yet denied
+    track_records: list[TrackRecord]
+    policies: list[Policy]
+    denials: list[Denial]
+    trending: list[PolicyStanding]  # value >= threshold - 1, not yet denied
     integrators: list[str]
 
     @property
@@ -30,30 +30,26 @@ class Standing:
                 "the integrator's denial or grant the role to a family you trust"
             )
         for d in self.denials:
-            if d["created_by"].startswith("governance:"):
+            if d.created_by.startswith("governance:"):
                 out.append(
-                    f"{d['family']} lost {d['role']} ({d['reason']}); look at its recent "
-                    f"work, then `ainarres govern lift {d['family']} {d['role']} --reason "
-                    "...` or let it heal"
+                    f"{d.family} lost {d.role} ({d.reason}); look at its recent work, then "
+                    f"`ainarres govern lift {d.family} {d.role} --reason ...` or let it heal"
                 )
         for t in self.trending:
-            out.append(
-                f"{t['family']} is close to policy {t['policy']} "
-                f"({t['value']:g} of {t['threshold']:g})"
-            )
+            out.append(f"{t.family} is close to policy {t.policy} ({t.value:g} of {t.threshold:g})")
         return out
 
 
 def standing(conn: Connection) -> Standing:
     data = reads.governance(conn)
-    denied = {(d["family"], d["role"]) for d in data["denials"]}
-    trending = [s for s in data["standing"]
-                if s["value"] >= max(1.0, s["threshold"] - 1) and s["value"] < s["threshold"]
-                and (s["family"], s["role"]) not in denied]  # fmt: skip
+    denied = {(d.family, d.role) for d in data.denials}
+    trending = [s for s in data.standing
+                if max(1.0, s.threshold - 1) <= s.value < s.threshold
+                and (s.family, s.role) not in denied]  # fmt: skip
     return Standing(
-        track_records=data["track_records"],
-        policies=data["policies"],
-        denials=data["denials"],
+        track_records=data.track_records,
+        policies=data.policies,
+        denials=data.denials,
         trending=trending,
-        integrators=[r["name"] for r in data["integrators"]],
+        integrators=data.integrators,
     )

@@ -97,9 +97,7 @@ def _mirror(settings: Settings, family: str, progress: Callable[[str], None]) ->
 
 def _claim(agent: Agent, once: bool) -> list[_Held]:
     """What this agent still holds from a crashed run first, then fresh integration steps."""
-    held = [
-        _Held(Task.model_validate(h["task"]), int(h["epoch"])) for h in agent.resume().held or []
-    ]
+    held = [_Held(h.task, h.epoch) for h in agent.resume().held or []]
     while not (once and held):
         out = agent.claim_next(ROLE)
         if out.outcome == "empty":
@@ -279,8 +277,8 @@ def _only_run(settings: Settings, agent: Agent, options: Options,
     out = agent.integrate_begin(pid, host)
     if out.outcome == "blocked":
         row = reads.integration_run(agent.conn)
-        if row is not None and row["host"] == host and not alive(int(row["pid"])):
-            progress(f"took over from a dead integrate (pid {row['pid']}) on this host")
+        if row is not None and row.host == host and not alive(row.pid):
+            progress(f"took over from a dead integrate (pid {row.pid}) on this host")
             out = agent.integrate_begin(pid, host, takeover=True)
     if not out.ok:
         raise AinarresError(out.message)

@@ -32,17 +32,16 @@ def as_json(review: Review) -> dict[str, Any]:
                        for h in f.hunks]}
             for f in review.diff.files
         ],
-        "annotations": [{**a, "created_at": a["created_at"].isoformat()}
-                        for a in review.annotations],
-        "rounds": [{**r, "created_at": r["created_at"].isoformat()} for r in review.rounds],
+        "annotations": [a.model_dump(mode="json") for a in review.annotations],
+        "rounds": [r.model_dump(mode="json") for r in review.rounds],
     }  # fmt: skip
 
 
 def as_text(review: Review) -> str:
     """A unified diff with both line numbers, and each annotation under the line it is on."""
     t = review.task
-    here = [a for a in review.annotations if a["commit"] == review.diff.head]
-    earlier = [a for a in review.annotations if a["commit"] != review.diff.head]
+    here = [a for a in review.annotations if a.commit == review.diff.head]
+    earlier = [a for a in review.annotations if a.commit != review.diff.head]
     out = [
         f"{t.short_id} {_safe(t.title)}  [{t.stage}, round {t.review_round}]",
         f"base {review.diff.base[:12]} .. head {review.diff.head[:12]} ({t.branch})",
@@ -58,29 +57,18 @@ def as_text(review: Review) -> str:
                 new = "" if ln.new is None else str(ln.new)
                 out.append(f"{old:>5} {new:>5} {mark} {_safe(ln.text)}")
                 for a in here:
-                    at = ln.new if a["side"] == "new" else ln.old
-                    if (
-                        a["file"] in (f.path, f.old_path)
-                        and a["line"] == at
-                        and (
-                            a["side"] == "new"
-                            and ln.kind != "del"
-                            or a["side"] == "old"
-                            and ln.kind != "add"
-                        )
-                    ):
-                        out.append(f"{'':>13}^ [{a['severity']}] {a['family']}: {_safe(a['body'])}")
+                    at = ln.new if a.side == "new" else ln.old
+                    shown = ln.kind != ("del" if a.side == "new" else "add")
+                    if a.file in (f.path, f.old_path) and a.line == at and shown:
+                        out.append(f"{'':>13}^ [{a.severity}] {a.family}: {_safe(a.body)}")
     if earlier:
         out.append("\nearlier rounds:")
         out += [
-            f"  round {a['round']} {a['file']}:{a['line']} ({a['side']}) [{a['severity']}] "
-            f"{a['family']}: {_safe(a['body'])}"
+            f"  round {a.round} {_safe(a.file)}:{a.line} ({a.side}) [{a.severity}] "
+            f"{a.family}: {_safe(a.body)}"
             for a in earlier
         ]
     for r in review.rounds:
-        why = f": {_safe(r['reason'])}" if r["reason"] else ""
-        out.append(
-            f"round {r['round']}: {r['verdict']} by {r['family']}"
-            f" at {(r['commit'] or '-')[:12]}{why}"
-        )
+        why = f": {_safe(r.reason)}" if r.reason else ""
+        out.append(f"round {r.round}: {r.verdict} by {r.family} at {(r.commit or '-')[:12]}{why}")
     return "\n".join(out)

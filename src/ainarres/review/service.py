@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from ainarres import project, text
 from ainarres.board import reads
@@ -24,7 +24,8 @@ from ainarres.git import clone as mirrors
 from ainarres.git import notes
 from ainarres.git.diff import TaskDiff, task_diff
 from ainarres.git.layout import MAIN_REF
-from ainarres.models import Outcome, Task
+from ainarres.models import Annotation, Outcome, Task
+from ainarres.rows import ReviewRound
 from ainarres.store import Store
 
 SEVERITIES = ("blocker", "major", "minor", "nit")
@@ -40,8 +41,8 @@ class Review:
 
     task: Task
     diff: TaskDiff
-    annotations: list[dict[str, Any]]
-    rounds: list[dict[str, Any]]
+    annotations: list[Annotation]
+    rounds: list[ReviewRound]
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar
 from urllib.parse import urlsplit
 
-JobRole = Literal["designer", "implementer", "reviewer"]
+from ainarres.models import AgentRole
+
+JobRole = AgentRole  # the roles a tool's job takes (the integrator's is a person's)
 
 
 @dataclass(frozen=True)
