@@ -60,11 +60,16 @@ def family_file(state_dir: Path, family: str) -> Path:
 
 def write_private_json(path: Path, data: dict[str, Any]) -> None:
     """Write atomically with mode 0600 from the first byte: no window where it is readable."""
+    write_private_text(path, json.dumps(data))
+
+
+def write_private_text(path: Path, text: str) -> None:
+    """Write ``text`` atomically with mode 0600 from the first byte (its folder 0700)."""
     ensure_private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh)
+        fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)

@@ -191,7 +191,8 @@ def run_demo(
     log("\n" + report.as_text(built))
     hub = project.require_hub(settings)
     log(f"\nthe hub's main ({hub}), newest first:")
-    log("\n".join(f"  {line}" for line in mirrors.first_parent_log(hub, MAIN_REF, 4)))
+    newest = mirrors.first_parent_log(hub.require_local("the demo"), MAIN_REF, 4)
+    log("\n".join(f"  {line}" for line in newest))
     log(f"\n{len(results)} task(s) integrated; the demo took {time.monotonic() - started:.1f} s")
     ok = len(built.shipped) == TASK_COUNT and built.cross_maker == TASK_COUNT
     if not seen_pair:

@@ -19,10 +19,13 @@ from ainarres.credentials import (
     ensure_private_dir,
     passphrase_from_file,
     write_private_json,
+    write_private_text,
 )
 from ainarres.errors import AinarresError, BadInput
 from ainarres.git import hub as hubs
 from ainarres.git import layout
+from ainarres.git._env import use_ssh_identity
+from ainarres.git.hub import Hub
 from ainarres.git.keys import (
     SigningKey,
     fingerprint,
@@ -33,6 +36,7 @@ from ainarres.git.keys import (
     protect,
     replace_key,
 )
+from ainarres.git.location import HubLocation, parse_hub
 from ainarres.models import Outcome
 from ainarres.store import Store
 
@@ -61,9 +65,9 @@ def ensure_family_key(settings: Settings, family: str, passphrase: str | None = 
         key = load_signing_key(path, family)
     else:
         key = generate_signing_key(path, family, passphrase)
-    hub = configured_hub(settings)
+    hub = local_hub(settings)
     if hub is not None:
-        hubs.add_allowed_signer(hubs.open_hub(hub), key)
+        hubs.add_allowed_signer(hub, key)
     return key
 
 
@@ -71,21 +75,71 @@ def _hub_record(settings: Settings) -> Path:
     return Store(settings.state_dir).hub_record
 
 
-def configured_hub(settings: Settings) -> Path | None:
-    """The hub this project uses: $AINARRES_HUB, else the one `hub init` recorded."""
+def configured_hub(settings: Settings) -> HubLocation | None:
+    """The hub this project uses: $AINARRES_HUB, else the one `hub init` or `join`
+    recorded. A location git could be tricked by is refused (`git/location.py`)."""
     if os.environ.get(HUB_ENV):
-        return Path(os.environ[HUB_ENV])
+        return parse_hub(os.environ[HUB_ENV])
     try:
-        return Path(json.loads(_hub_record(settings).read_text())["path"])
+        record = json.loads(_hub_record(settings).read_text())
     except FileNotFoundError:
         return None
+    # Older versions wrote {"path": ...}; a path is a location too.
+    return parse_hub(str(record.get("url") or record["path"]), base=settings.state_dir)
 
 
-def require_hub(settings: Settings) -> Path:
+def require_hub(settings: Settings, family: str | None = None) -> HubLocation:
+    """The hub (refused when there is none). With ``family``, this process's git reaches
+    an ssh hub with that family's key: the same key signs its pushes, and the hub's
+    `authorized_keys` lets it run git and nothing else (`ainarres hub authorized-keys`)."""
     hub = configured_hub(settings)
     if hub is None:
-        raise AinarresError("no hub yet: make one with `ainarres hub init --from PATH`")
+        raise AinarresError(
+            "no hub yet: make one with `ainarres hub init --from PATH`, or name one with "
+            f"`ainarres hub use URL` or ${HUB_ENV}"
+        )
+    if family is not None and hub.over_ssh:
+        known = Store(settings.state_dir).known_hosts
+        use_ssh_identity(key_path(settings, family), known if known.exists() else None)
     return hub
+
+
+def record_hub(settings: Settings, location: str, known_hosts: str | None = None) -> HubLocation:
+    """Remember the hub at ``location`` (a path or URL, checked) for this state directory;
+    with ``known_hosts`` (lines of an ssh known_hosts file), accept only those host keys
+    from an ssh hub."""
+    hub = parse_hub(location)
+    ensure_private_dir(settings.state_dir)
+    if known_hosts is not None:
+        lines = [line for line in known_hosts.splitlines() if line.strip()]
+        if not lines or any(len(line.split()) < 3 for line in lines):
+            raise BadInput("the hub's host keys must be known_hosts lines "
+                           "(host type key), as `ssh-keyscan HOST` prints")  # fmt: skip
+        write_private_text(Store(settings.state_dir).known_hosts, "\n".join(lines) + "\n")
+    write_private_json(_hub_record(settings), {"url": hub.url})
+    return hub
+
+
+def local_hub(settings: Settings) -> Hub | None:
+    """The hub's repository when its files are on this machine (None: no hub, or a hub
+    reached over the network, whose allowed signers are changed on its server)."""
+    hub = configured_hub(settings)
+    return hubs.open_hub(hub.local) if hub is not None and hub.local is not None else None
+
+
+def signer_step(settings: Settings, family: str, key: SigningKey | None) -> str | None:
+    """What a person must run on the hub's server when the hub is remote and ``family``'s
+    key was added, changed (``key``) or removed (None); None when nothing is to be done."""
+    hub = configured_hub(settings)
+    if hub is None or hub.local is not None:
+        return None
+    if key is None:
+        return (f"the hub {hub} is on another machine: on its server run "
+                f"`ainarres hub allow {family} --remove` so its pushes are refused")  # fmt: skip
+    line = key.public_key_path.read_text().split()
+    return (f"the hub {hub} is on another machine: on its server run "
+            f"`ainarres hub allow {family} --key '{' '.join(line[:2])}'` so the gate "
+            "accepts its pushes")  # fmt: skip
 
 
 def init_hub(
@@ -111,7 +165,7 @@ def init_hub(
         if key.exists():
             hubs.add_allowed_signer(hub, load_signing_key(key, family))
     ensure_private_dir(settings.state_dir)
-    write_private_json(_hub_record(settings), {"path": str(hub_path)})
+    write_private_json(_hub_record(settings), {"url": str(hub_path)})
     return hub_path
 
 
@@ -183,9 +237,9 @@ def rotate_key(conn: Connection, settings: Settings, family: str, passphrase: st
             for made in (key.private_key, key.public_key_path):
                 made.unlink(missing_ok=True)
             raise AinarresError(out.message, 2 if out.outcome == "invalid" else 1)
-        hub = configured_hub(settings)
+        hub = local_hub(settings)
         if hub is not None:
-            hubs.set_allowed_signer(hubs.open_hub(hub), family, key)
+            hubs.set_allowed_signer(hub, family, key)
         key = replace_key(path, key)
     return fingerprint(key)
 
@@ -197,9 +251,9 @@ def retire_family(conn: Connection, settings: Settings, family: str, reason: str
         out = admin.retire(conn, family, reason)
         if not out.ok:
             return out
-        hub = configured_hub(settings)
+        hub = local_hub(settings)
         if hub is not None:
-            hubs.set_allowed_signer(hubs.open_hub(hub), family, None)
+            hubs.set_allowed_signer(hub, family, None)
     store = Store(settings.state_dir)
     store.family_credential(family).unlink(missing_ok=True)
     shutil.rmtree(store.family_key(family).parent, ignore_errors=True)

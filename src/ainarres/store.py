@@ -4,6 +4,7 @@ checks that let a family or agent name become part of a path.
     <state>/
       credentials/            0700: operator.json, families/<family>.json, keys/<family>/
       hub.json                where this project's hub is
+      known_hosts             the hub server's ssh host keys, when the hub is reached over ssh
       pg/                     the embedded PostgreSQL (board/embedded.py)
       copies/<family>/<agent>.git         an agent's one copy of the hub (bare, a cache):
                                           its task worktrees hang off it, its reviews and
@@ -89,6 +90,11 @@ class Store:
     @property
     def hub_record(self) -> Path:
         return self.root / "hub.json"
+
+    @property
+    def known_hosts(self) -> Path:
+        """The ssh host keys this machine accepts for the hub (from `join`; optional)."""
+        return self.root / "known_hosts"
 
     def hub_copy(self, family: str | None, agent: str | None = None) -> Path:
         """The one local copy of the hub of an agent, of a family's person at the CLI (no

@@ -94,7 +94,7 @@ def job_dir(settings: Settings, agent: Agent, claim: Claimed) -> Path:
 
 def _hidden(settings: Settings) -> tuple[Path, ...]:
     hub = project.configured_hub(settings)
-    return (settings.state_dir, *([hub] if hub is not None else []))
+    return (settings.state_dir, *([hub.local] if hub is not None and hub.local else []))
 
 
 @contextmanager

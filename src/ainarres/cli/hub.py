@@ -82,7 +82,7 @@ def hub_show(ctx: Ctx, as_json: bool) -> None:
     """Where the hub is."""
     where = project.require_hub(ctx.settings)
     if as_json:
-        emit_json({"path": str(where)})
+        emit_json({"url": where.url, "path": None if where.local is None else str(where.local)})
     else:
         click.echo(str(where))
 
@@ -93,7 +93,7 @@ def hub_show(ctx: Ctx, as_json: bool) -> None:
 def hub_check(ctx: Ctx, as_json: bool) -> None:
     """Verify the hub's hooks are ainarres's own, unmodified (digests recorded at install),
     and that the settings the gate relies on are intact. Exits 1 and says what differs."""
-    where = project.require_hub(ctx.settings)
+    where = project.require_hub(ctx.settings).require_local("hub check")
     problems = hubs.check_hub(where)
     if as_json:
         emit_json({"hub": str(where), "problems": problems})

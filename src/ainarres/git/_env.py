@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Mapping
+from pathlib import Path
 
 # Variables that point git at a particular repository, index or object store. They
 # are set while a hook runs; inherited by a command aimed at another repository they
@@ -21,8 +23,29 @@ _REPO_LOCAL = (
 )
 
 
+# How this process's git reaches an ssh hub (GIT_SSH_COMMAND), set once its family is known.
+_transport: dict[str, str] = {}
+
+
+def use_ssh_identity(key: Path, known_hosts: Path | None) -> None:
+    """Reach ssh hubs with ``key`` and only that key (an ssh-agent may hold its private
+    half; no other key of the agent's or of ~/.ssh is offered), and,
+    with ``known_hosts``, accept only the host keys it lists. No password or keyboard
+    prompt is ever tried; a key's passphrase comes from SSH_ASKPASS when a push sets one."""
+    command = [
+        "ssh", "-i", str(key), "-o", "IdentitiesOnly=yes", "-o", "PasswordAuthentication=no",
+        "-o", "KbdInteractiveAuthentication=no", "-o", "ConnectTimeout=15",
+        "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=2",
+    ]  # fmt: skip
+    if known_hosts is not None:
+        command += ["-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes"]
+    _transport["GIT_SSH_COMMAND"] = shlex.join(command)
+
+
 def clean_env(base: Mapping[str, str] | None = None, **extra: str) -> dict[str, str]:
     """Return ``base`` (default os.environ) minus repository-pinning variables, plus ``extra``."""
     env = {k: v for k, v in (os.environ if base is None else base).items() if k not in _REPO_LOCAL}
+    env.pop("GIT_SSH", None)
+    env.update(_transport)
     env.update(extra)
     return env

@@ -6,7 +6,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ainarres.errors import EXIT_UNEXPECTED, AinarresError
+from ainarres.errors import EXIT_UNEXPECTED, AinarresError, Unavailable
 
 
 def run(
@@ -49,6 +49,31 @@ def run(
             EXIT_UNEXPECTED,
         )
     return result
+
+
+# What git, ssh and curl say when the other side cannot be reached or will not let us in.
+_UNREACHABLE = (
+    "could not read from remote repository", "does not appear to be a git repository",
+    "could not resolve hostname", "could not resolve host", "connection refused",
+    "connection timed out", "no route to host", "network is unreachable", "unable to access",
+    "failed to connect to", "permission denied (publickey", "host key verification failed",
+    "connection closed by", "kex_exchange_identification", "operation timed out",
+    "connection reset by peer",
+)  # fmt: skip
+
+
+def unreachable(stderr: str) -> None:
+    """Raise Unavailable (exit 4) with what to check when the ``stderr`` of a git command
+    that talked to the hub says it could not be reached or refused this machine at the
+    door; return otherwise. Call it only for such commands (clone, fetch, ls-remote, push):
+    a local repository's errors can read alike."""
+    said = stderr.lower()
+    if any(words in said for words in _UNREACHABLE):
+        raise Unavailable(
+            f"cannot reach the hub: {one_line(stderr.strip())}; check the hub's location "
+            "(`ainarres hub show`), the network to it, and, for an ssh hub, that this "
+            "family's key is in the hub's authorized_keys and its host key in known_hosts"
+        )
 
 
 def one_line(text: str, limit: int = 400) -> str:

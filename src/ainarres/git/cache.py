@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ainarres.errors import AinarresError
 from ainarres.git._env import clean_env
-from ainarres.git._run import git
+from ainarres.git._run import git, one_line, unreachable
 
 Log = Callable[[str], None]
 LOCK_WAIT = 600.0
@@ -125,7 +125,10 @@ def clone_into(url: str, dest: Path, shape: Callable[[Path], None], log: Log) ->
     sweep_half_made(dest, log)
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     try:
-        git("clone", "--quiet", "--bare", url, str(tmp), env=clean_env())
+        cloned = git("clone", "--quiet", "--bare", url, str(tmp), env=clean_env(), check=False)
+        if cloned.returncode != 0:
+            unreachable(cloned.stderr)
+            raise AinarresError(f"cannot clone the hub {url}: {one_line(cloned.stderr)}")
         shape(tmp)
         os.replace(tmp, dest)
     finally:

@@ -17,7 +17,7 @@ from typing import Literal
 from ainarres.errors import AinarresError, BadInput
 from ainarres.git import cache
 from ainarres.git._env import clean_env
-from ainarres.git._run import git
+from ainarres.git._run import git, one_line, unreachable
 from ainarres.git.layout import MAIN_REF
 
 ORIGIN_MAIN = "refs/remotes/origin/main"
@@ -102,6 +102,7 @@ def _unusable(dest: Path, origin: subprocess.CompletedProcess[str]) -> str | Non
         return "an older version of ainarres made it with another shape"
     fetched = _fetch(dest)
     if fetched.returncode != 0:
+        unreachable(fetched.stderr)  # a copy is not discarded because the network is down
         return fetched.stderr.strip() or "git fetch failed"
     usable = git("rev-list", "-n1", MAIN_REF, ORIGIN_MAIN, "--", cwd=dest, env=clean_env(),
                  check=False)  # fmt: skip
@@ -131,6 +132,7 @@ def fetch(dest: Path) -> None:
     """Bring the copy ``dest`` up to date with its hub (branches the hub deleted go)."""
     done = _fetch(dest)
     if done.returncode != 0:
+        unreachable(done.stderr)
         raise AinarresError(f"cannot fetch the hub into {dest}: {done.stderr.strip()}")
 
 
@@ -161,7 +163,10 @@ def hub_ref(hub_url: str, ref: str) -> str | None:
     """
     if not ref.startswith("refs/"):
         raise BadInput(f"give a full ref name like refs/heads/{ref}, not {ref!r}")
-    done = git("ls-remote", "--refs", hub_url, ref, env=clean_env())
+    done = git("ls-remote", "--refs", hub_url, ref, env=clean_env(), check=False)
+    if done.returncode != 0:
+        unreachable(done.stderr)
+        raise AinarresError(f"cannot read {ref} from the hub {hub_url}: {one_line(done.stderr)}")
     # ls-remote matches patterns by their tail (refs/heads/x/main matches "main"), so
     # only an exact name counts.
     for line in done.stdout.splitlines():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ainarres.errors import BadInput
 from ainarres.git._env import clean_env
-from ainarres.git._run import git
+from ainarres.git._run import git, unreachable
 from ainarres.git.keys import SigningKey
 
 # Flags of `git push --porcelain`: ' ' fast-forward, '+' forced, '-' deleted,
@@ -123,6 +123,8 @@ def push(
         *refspecs,
     ]
     done = git(*args, cwd=clone, env=clean_env(None, **extra), check=False)
+    if done.returncode != 0 and not _parse_porcelain(done.stdout):
+        unreachable(done.stderr)  # no ref was even judged: the hub was not reached
     return PushResult(
         returncode=done.returncode,
         refs=_parse_porcelain(done.stdout),

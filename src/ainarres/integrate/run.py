@@ -40,6 +40,7 @@ from ainarres.git import merge as merges
 from ainarres.git.keys import SigningKey
 from ainarres.git.layout import MAIN_REF as MAIN
 from ainarres.git.layout import TASK_TRAILER
+from ainarres.git.location import HubLocation
 from ainarres.git.push import push
 from ainarres.git.worktree import isolated_checkout
 from ainarres.integrate.checks import HOW_TO, CheckResult, Checks, load_checks, run_checks
@@ -90,7 +91,7 @@ def _failpoint(name: str) -> None:
 
 
 def _mirror(settings: Settings, family: str, progress: Callable[[str], None]) -> Path:
-    hub = project.require_hub(settings)
+    hub = project.require_hub(settings, family)
     dest = Store(settings.state_dir).integrator_copy(family)
     return mirrors.ensure_bare_mirror(str(hub), dest, progress)
 
@@ -148,7 +149,8 @@ def _plan(settings: Settings, mirror: Path, tip: str, options: Options) -> _Plan
         raise BadInput(f"the checks run the task's code and must run in the sandbox, which "
                        f"cannot start here ({reason}); install bubblewrap, or pass "
                        "--unsandboxed-checks to run them as you (unsafe)")  # fmt: skip
-    hidden = (settings.state_dir, project.require_hub(settings))
+    local = project.require_hub(settings).local
+    hidden = (settings.state_dir, *([local] if local is not None else []))
 
     def mounts_for(checkout: Path, objects: Path) -> sandbox.Mounts:
         return sandbox.Mounts(writable=(checkout,), hidden=hidden, readable=(objects,))
@@ -246,7 +248,7 @@ def integrate(
 def _integrate_once(
     settings: Settings, options: Options, progress: Callable[[str], None]
 ) -> list[TaskResult]:
-    hub = project.require_hub(settings)
+    hub = project.require_hub(settings, options.family)
     key = project.family_key(settings, options.family)
     mirror = _mirror(settings, options.family, progress)
     _failpoint("fetch")
@@ -315,7 +317,7 @@ def _beat(settings: Settings, family: str, agent: Agent, pid: int, stop: threadi
 def _integrate_held(
     conn: Connection,
     agent: Agent,
-    hub: Path,
+    hub: HubLocation,
     key: SigningKey,
     mirror: Path,
     tip: str,

@@ -70,7 +70,7 @@ class Concluded:
 
 def mirror(settings: Settings, family: str | None, agent: str | None = None) -> Path:
     """A bare mirror of the hub for reading it (an agent's, or the operator's)."""
-    hub = project.require_hub(settings)
+    hub = project.require_hub(settings, family)
     return mirrors.ensure_bare_mirror(str(hub), Store(settings.state_dir).hub_copy(family, agent))
 
 
@@ -182,7 +182,8 @@ def approve(settings: Settings, agent: Agent, task: Task, epoch: int) -> Outcome
     """Approve the head that was reviewed; refused if the hub's branch is elsewhere now."""
     if task.head_commit is None:
         raise AinarresError(f"task {task.short_id} has no head commit to approve")
-    tip = mirrors.hub_ref(str(project.require_hub(settings)), f"refs/heads/{task.branch}")
+    tip = mirrors.hub_ref(str(project.require_hub(settings, agent.family)),
+                          f"refs/heads/{task.branch}")  # fmt: skip
     if tip != task.head_commit:
         raise AinarresError(
             f"the hub's {task.branch} is at {(tip or 'nothing')[:12]}, not at the "
@@ -206,7 +207,7 @@ def _mirrored(
     body = "\n".join(note_line(kind, agent.family, task, words) for kind, words in lines)
     result = notes.append_and_push(
         mirror(settings, agent.family, agent.name),
-        str(project.require_hub(settings)),
+        str(project.require_hub(settings, agent.family)),
         task.head_commit,
         body,
         project.family_key(settings, agent.family),

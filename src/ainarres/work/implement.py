@@ -69,7 +69,7 @@ def open_task(settings: Settings, agent: Agent, task: Task, epoch: int,
     (`Workspace.catch_up`); the work then is to resolve them by editing the files.
     """
     store = Store(settings.state_dir)
-    hub = project.require_hub(settings)
+    hub = project.require_hub(settings, agent.family)
     copy = store.hub_copy(agent.family, agent.name)
     wt = prepare_task_worktree(str(hub), copy, store.worktrees(agent.family, agent.name),
                                task.branch, log=log)  # fmt: skip
@@ -120,7 +120,7 @@ def push_head(settings: Settings, agent: Agent, task: Task, epoch: int, layout: 
     """Push the worktree's HEAD to the task branch on the hub, signed, with the claim epoch;
     return the commit the hub now holds there."""
     head = trusted.run(layout, "rev-parse", "HEAD").stdout.strip()
-    hub = project.require_hub(settings)
+    hub = project.require_hub(settings, agent.family)
     if mirrors.hub_ref(str(hub), f"refs/heads/{task.branch}") == head:
         # Nothing to send (a push of an up-to-date ref with push options can die of
         # SIGPIPE when receive-pack hangs up first).
@@ -155,7 +155,7 @@ def changes_main(settings: Settings, agent: Agent, head: str) -> bool:
     """Whether `head` (on the hub) changes anything against the hub's main."""
     copy = Store(settings.state_dir).hub_copy(agent.family, agent.name)
     with cache.exclusive(copy):
-        mirrors.refresh(str(project.require_hub(settings)), copy)
+        mirrors.refresh(str(project.require_hub(settings, agent.family)), copy)
         return mirrors.tree_differs_from_main(copy, head)
 
 
@@ -183,5 +183,5 @@ def prune(settings: Settings, family: str, agent: str, keep: set[str]) -> PruneR
     if not copy.is_dir():
         return PruneReport(removed=[], kept=[])
     with cache.exclusive(copy):
-        mirrors.refresh(str(project.require_hub(settings)), copy)
+        mirrors.refresh(str(project.require_hub(settings, family)), copy)
     return prune_worktrees(copy, keep, "origin/main")
