@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable
@@ -41,6 +42,8 @@ from ainarres.models import Outcome
 from ainarres.store import Store
 
 HUB_ENV = "AINARRES_HUB"
+# A known_hosts line: [@marker] hosts key-type base64-key [comment]
+_KNOWN_HOST = re.compile(r"^(@\S+ )?\S+ (ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/]+={0,2}( .*)?$")
 
 
 def key_path(settings: Settings, family: str) -> Path:
@@ -111,8 +114,8 @@ def record_hub(settings: Settings, location: str, known_hosts: str | None = None
     hub = parse_hub(location)
     ensure_private_dir(settings.state_dir)
     if known_hosts is not None:
-        lines = [line for line in known_hosts.splitlines() if line.strip()]
-        if not lines or any(len(line.split()) < 3 for line in lines):
+        lines = [line.strip() for line in known_hosts.splitlines() if line.strip()]
+        if not lines or not all(_KNOWN_HOST.match(line) for line in lines):
             raise BadInput("the hub's host keys must be known_hosts lines "
                            "(host type key), as `ssh-keyscan HOST` prints")  # fmt: skip
         write_private_text(Store(settings.state_dir).known_hosts, "\n".join(lines) + "\n")
