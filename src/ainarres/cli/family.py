@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import click
 
-from ainarres import project
+from ainarres import bundle, project
 from ainarres.board import admin, reads
 from ainarres.cli.context import JSON_OPTION, Ctx, new_passphrase, pass_ctx
 from ainarres.cli.render import emit_json, finish, safe
@@ -222,6 +223,105 @@ def family_retire(ctx: Ctx, name: str, reason: str, as_json: bool) -> None:
     family_name(name)
     with ctx.operator() as conn:
         finish(project.retire_family(conn, ctx.settings, name, reason), as_json)
+
+
+@family.command("export")
+@click.argument("name")
+@click.option(
+    "--to",
+    "dest",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The bundle file to write: mode 0600, never replaced without --force.",
+)
+@click.option(
+    "--seal",
+    is_flag=True,
+    help="Encrypt it under a passphrase: asked twice on the terminal, or with no "
+    f"terminal read from the file named by ${bundle.PASSPHRASE_ENV}.",
+)
+@click.option(
+    "--hub",
+    "hub_url",
+    help="The hub's URL as the agent's machine reaches it (default: this project's "
+    "hub, when that is a URL), e.g. ssh://hub@server/srv/project.git.",
+)
+@click.option(
+    "--hub-host-key-file",
+    type=click.Path(dir_okay=False),
+    help="The hub server's ssh host keys, as `ssh-keyscan HOST` prints them: the "
+    "joined machine accepts only these.",
+)
+@click.option(
+    "--board-url",
+    help="The board's address as the agent's machine reaches it: postgresql://HOST"
+    "[:PORT]/DBNAME[?sslmode=verify-full&sslrootcert=CA_FILE] (default: this "
+    "project's database URL, without its login). No user or password in it.",
+)
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@JSON_OPTION
+@pass_ctx
+def family_export(
+    ctx: Ctx,
+    name: str,
+    dest: str,
+    seal: bool,
+    hub_url: str | None,
+    hub_host_key_file: str | None,
+    board_url: str | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Write one file that sets up another machine to run family NAME: the board's address
+    and CA certificate, the family's own login, its signing key, the hub's URL (and the
+    hub server's host keys). Run `ainarres join FILE` on that machine, then delete FILE.
+
+    Nothing of the operator's, nor of any other family's, goes in; a family that holds the
+    integrator grant is refused (that key stays on the person's machine), and so is a board
+    or hub no other machine could reach (the embedded board, a Unix socket, localhost, a
+    hub that is a folder here).
+    """
+    family_name(name)
+    target = Path(dest)
+    bundle.refuse_existing(target, force)
+    address = bundle.board_address(ctx.settings, board_url)
+    keys = Path(hub_host_key_file) if hub_host_key_file else None
+    hub_place = bundle.hub_place(ctx.settings, hub_url, keys)
+    with ctx.operator() as conn:
+        row = reads.families(conn, name)[0]
+    made = bundle.build(ctx.settings, row, address, hub_place)
+    # Asked last: a refused export never asks.
+    secret = new_passphrase(bundle.PASSPHRASE_ENV, "Passphrase for the bundle") if seal else None
+    bundle.write_new_file(target, bundle.render(made.bundle, secret), force)
+    board = made.bundle.board.address
+    where = f"{board['host']}:{board.get('port', '5432')}/{board['dbname']}"
+    if as_json:
+        emit_json(
+            {
+                "family": name,
+                "file": str(target.absolute()),
+                "sealed": seal,
+                "board": {
+                    **board,
+                    "user": made.bundle.board.user,
+                    "ca": made.bundle.board.ca is not None,
+                },
+                "hub": made.bundle.hub.url,
+                "hub_host_keys": len((made.bundle.hub.known_hosts or "").splitlines()),
+                "key_fingerprint": made.fingerprint,
+                "warnings": made.warnings,
+            }
+        )
+        return
+    for line in made.warnings:
+        click.echo(f"ainarres: warning: {line}", err=True)
+    sealed = ", sealed under your passphrase" if seal else ""
+    click.echo(
+        f"wrote {target} (0600{sealed}) for family {name}: board {where} as "
+        f"{made.bundle.board.user}, hub {made.bundle.hub.url}, key {made.fingerprint}.\n"
+        f"It holds {name}'s password and private key: move it to the agent's machine over a "
+        "private channel, run `ainarres join FILE` there, and delete it from both."
+    )
 
 
 @click.command()

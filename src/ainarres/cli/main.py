@@ -15,6 +15,7 @@ from ainarres.cli import (
     govern,
     hub,
     integrate,
+    join,
     review,
     setup,
     tasks,
@@ -77,6 +78,7 @@ for group in (
     govern,
     board_cmd,
     workflow,
+    join,
 ):
     for command in group.COMMANDS:
         cli.add_command(command)
