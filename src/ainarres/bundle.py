@@ -56,10 +56,11 @@ from ainarres.board.embedded import EmbeddedServer
 from ainarres.config import Settings
 from ainarres.credentials import (
     DbCredential,
-    _fernet,
     ensure_private_dir,
+    fernet,
     passphrase_from_file,
     write_credential,
+    write_private_json,
     write_private_text,
 )
 from ainarres.errors import AinarresError, BadInput
@@ -469,7 +470,7 @@ def render(made: Bundle, passphrase: str | None) -> str:
     if not passphrase:
         raise BadInput("the passphrase must not be empty")
     salt = secrets.token_bytes(16)
-    token = _fernet(passphrase, salt).encrypt(plain.encode()).decode()
+    token = fernet(passphrase, salt).encrypt(plain.encode()).decode()
     sealed = {
         "format": FORMAT,
         "version": VERSION,
@@ -607,7 +608,7 @@ def _unseal(path: Path, sealed: _Sealed, ask: Callable[[str], str] | None) -> st
 
     try:
         salt = base64.b64decode(sealed.salt, validate=True)
-        return _fernet(passphrase, salt).decrypt(sealed.sealed.encode()).decode()
+        return fernet(passphrase, salt).decrypt(sealed.sealed.encode()).decode()
     except (InvalidToken, ValueError):
         raise BadInput(
             f"wrong passphrase for the bundle {path}, or the bundle was altered; "
@@ -713,7 +714,7 @@ def join(settings: Settings, made: Bundle, force: bool) -> Joined:
     cred_path = store.family_credential(name)
     key_path = store.family_key(name)
     pub_path = key_path.with_name(key_path.name + ".pub")
-    ca_path = cred_path.with_name(f"{name}.ca.pem")
+    ca_path = store.family_ca(name)
     if EmbeddedServer(settings.state_dir).initialized:
         raise BadInput(
             f"{settings.state_dir} holds an embedded board: join a machine in a "
@@ -755,7 +756,8 @@ def join(settings: Settings, made: Bundle, force: bool) -> Joined:
     ):
         ensure_private_dir(folder)
     ignore = settings.state_dir / ".gitignore"
-    ours = [ignore, ca_path, key_path, pub_path, cred_path, store.hub_record, store.known_hosts]
+    ours = [ignore, ca_path, key_path, pub_path, cred_path, store.board_record, store.hub_record,
+            store.known_hosts]  # fmt: skip
     before = {p for p in ours if p.exists() or p.is_symlink()}
     try:
         if ignore not in before:
@@ -767,6 +769,7 @@ def join(settings: Settings, made: Bundle, force: bool) -> Joined:
         write_credential(
             cred_path, DbCredential(made.board.user, made.board.password), database_url=url
         )
+        write_private_json(store.board_record, {"url": url})
         project.record_hub(settings, hub.url, made.hub.known_hosts)
         printed = fingerprint(load_signing_key(key_path, name))
     except BaseException:

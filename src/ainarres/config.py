@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from ainarres.errors import BadInput
 
 STATE_DIR_ENV = "AINARRES_HOME"
 DATABASE_URL_ENV = "AINARRES_DATABASE_URL"
@@ -50,4 +53,17 @@ def resolve(state_dir: str | Path | None = None, database_url: str | None = None
     found = Path(raw_dir).expanduser() if raw_dir else find_state_dir(cwd)
     url = database_url or os.environ.get(DATABASE_URL_ENV) or None
     path = (found or cwd / STATE_DIR_NAME).absolute()
-    return Settings(state_dir=path, database_url=url)
+    return Settings(state_dir=path, database_url=url or _joined_board(path))
+
+
+def _joined_board(state_dir: Path) -> str | None:
+    """The board a machine joined from a bundle records (`board.json`, no login in it)."""
+    try:
+        return str(json.loads((state_dir / "board.json").read_text())["url"]) or None
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        raise BadInput(
+            f"{state_dir / 'board.json'} is damaged: run `ainarres join` again, "
+            "or give the board with --database-url"
+        ) from None

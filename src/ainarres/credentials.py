@@ -105,7 +105,8 @@ def passphrase_from_file(env_var: str) -> str | None:
         raise BadInput(f"cannot read the passphrase file {source}: {exc.strerror}") from None
 
 
-def _fernet(passphrase: str, salt: bytes) -> Fernet:
+def fernet(passphrase: str, salt: bytes) -> Fernet:
+    """The key a passphrase and salt make (scrypt), for sealing a credential or a bundle."""
     # Imported here: most commands (and the hub's hook) never open a sealed credential.
     from cryptography.fernet import Fernet
     from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
@@ -119,7 +120,7 @@ def seal_credential(path: Path, cred: DbCredential, passphrase: str) -> None:
     if not passphrase:
         raise BadInput("the passphrase must not be empty")
     salt = secrets.token_bytes(16)
-    token = _fernet(passphrase, salt).encrypt(cred.password.encode()).decode()
+    token = fernet(passphrase, salt).encrypt(cred.password.encode()).decode()
     write_private_json(
         path, {"user": cred.user, "sealed": token, "salt": base64.b64encode(salt).decode()}
     )
@@ -141,7 +142,7 @@ def _unseal(path: Path, data: dict[str, Any], what: str) -> str:
 
     try:
         salt = base64.b64decode(data["salt"])
-        return _fernet(passphrase, salt).decrypt(data["sealed"].encode()).decode()
+        return fernet(passphrase, salt).decrypt(data["sealed"].encode()).decode()
     except InvalidToken:
         raise BadInput(f"wrong passphrase for {path}") from None
 

@@ -4,6 +4,7 @@ checks that let a family or agent name become part of a path.
     <state>/
       credentials/            0700: operator.json, families/<family>.json, keys/<family>/
       hub.json                where this project's hub is
+      board.json              where the board is, on a machine joined from a bundle
       known_hosts             the hub server's ssh host keys, when the hub is reached over ssh
       pg/                     the embedded PostgreSQL (board/embedded.py)
       copies/<family>/<agent>.git         an agent's one copy of the hub (bare, a cache):
@@ -90,6 +91,16 @@ class Store:
     @property
     def hub_record(self) -> Path:
         return self.root / "hub.json"
+
+    @property
+    def board_record(self) -> Path:
+        """Where the board is, for a machine joined from a bundle (`join`): a URL
+        without a login, used when no --database-url or AINARRES_DATABASE_URL is given."""
+        return self.root / "board.json"
+
+    def family_ca(self, family: str) -> Path:
+        """The CA certificate a joined family's login verifies the board's server with."""
+        return self.root / "credentials" / "families" / f"{family_name(family)}.ca.pem"
 
     @property
     def known_hosts(self) -> Path:

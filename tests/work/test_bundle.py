@@ -335,6 +335,7 @@ def test_export_then_join_gives_a_machine_that_logs_in_as_that_family_and_nothin
         key: 0o600,
         f"{key}.pub": 0o600,
         "hub.json": 0o600,
+        "board.json": 0o600,
         "known_hosts": 0o600,
     }
     assert stat.S_IMODE(agent.stat().st_mode) == 0o700
@@ -353,20 +354,21 @@ def test_export_then_join_gives_a_machine_that_logs_in_as_that_family_and_nothin
     assert board.snapshot() == before  # export and join's login change nothing on the board
     assert tcp.accepted >= 1  # join logged in over TCP
 
-    url = got["database_url"]  # the joined machine's board, password from the credential
+    # The joined machine finds its board in board.json: no URL to give, no password in it.
+    assert json.loads((agent / "board.json").read_text()) == {"url": got["database_url"]}
     seen = tcp.accepted
-    read = ainarres(agent, "board", "--family", REVIEWER, "--json", url=url)
+    read = ainarres(agent, "board", "--family", REVIEWER, "--json")
     assert read.returncode == 0, read.stderr
     assert "stages" in json.loads(read.stdout)
-    claim = ainarres(agent, "next", "--family", REVIEWER, "--json", url=url)
+    claim = ainarres(agent, "next", "--family", REVIEWER, "--json")
     assert claim.returncode == 5, claim.stderr  # logged in, asked, nothing to review
     assert tcp.accepted >= seen + 2
     hub = ainarres(agent, "hub", "show", "--json")
     assert hub.returncode == 0 and json.loads(hub.stdout)["url"] == HUB
     # Nobody else: not the operator, not another family.
-    as_operator = ainarres(agent, "family", "list", url=url)
+    as_operator = ainarres(agent, "family", "list")
     assert as_operator.returncode == 4 and "password" in as_operator.stderr
-    as_other = ainarres(agent, "board", "--family", IMPLEMENTER, url=url)
+    as_other = ainarres(agent, "board", "--family", IMPLEMENTER)
     assert as_other.returncode == 1 and "no credential for family" in as_other.stderr
 
 

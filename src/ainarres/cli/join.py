@@ -59,9 +59,8 @@ def join(ctx: Ctx, file: str, force: bool, as_json: bool) -> None:
         click.echo(
             f"joined family {joined.family} in {joined.state_dir}: its credential, its key "
             f"({joined.fingerprint}{', passphrase-protected' if joined.key_protected else ''}) "
-            f"and the hub {joined.hub}.\n"
-            f'Commands reach the board with {DATABASE_URL_ENV}="{url}" (the password stays '
-            "in the credential file); delete the bundle file now."
+            f"and the hub {joined.hub}; commands with this state directory reach the board "
+            "as that family. Delete the bundle file now."
         )
     other = os.environ.get(DATABASE_URL_ENV)
     if other and other != url:
