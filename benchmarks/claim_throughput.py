@@ -246,12 +246,13 @@ def _worker(
                     break
                 if not out.ok or out.task is None or out.epoch is None:
                     raise RuntimeError(f"claim_next: {out.outcome}: {out.message}")
+                task_id, epoch = out.task.id, out.epoch
                 if combined:
-                    out = agent.advance_and_claim(out.task.id, out.epoch)
-                    if out.done is None or out.done.get("outcome") != "ok":
+                    out = agent.advance_and_claim(task_id, epoch)
+                    if out.done is None or not out.done.ok:
                         raise RuntimeError(f"advance_and_claim: {out.outcome}: {out.message}")
                 else:
-                    done = agent.advance(out.task.id, out.epoch)
+                    done = agent.advance(task_id, epoch)
                     if not done.ok:
                         raise RuntimeError(f"advance: {done.outcome}: {done.message}")
                     out = agent.claim_next()

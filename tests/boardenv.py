@@ -10,7 +10,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.conninfo import make_conninfo
@@ -24,6 +24,8 @@ from ainarres.credentials import DbCredential
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = "ainarres_template"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -146,3 +148,12 @@ class BoardEnv:
 def rows(conn: Connection, sql: str, *params: Any) -> list[dict[str, Any]]:
     """Plain query helper for assertions."""
     return list(conn.execute(sql.encode(), params).fetchall())
+
+
+def must(value: T | None) -> T:
+    """`value`, asserted present: an outcome's `task` or `epoch`, a row the test expects.
+
+    Fails the test if it is None, and tells the type checker that it is not.
+    """
+    assert value is not None, "expected a value, got None"
+    return value

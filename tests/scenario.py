@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
-from boardenv import REPO_ROOT, BoardEnv
+from boardenv import REPO_ROOT, BoardEnv, must
 
 from ainarres import project
 from ainarres.board.verbs import Agent
@@ -92,7 +92,7 @@ class Project:
     ) -> tuple[UUID, str, int]:
         """A task implemented (writing `name`), pushed, reviewed and, with claim, claimed by
         the integrator: returns (task id, reviewed head, integrator's epoch or 0)."""
-        task = self.agent(DESIGNER).create_task(f"add {name}").task
+        task = must(self.agent(DESIGNER).create_task(f"add {name}").task)
         impl = self.agent(IMPLEMENTER)
         claimed = impl.claim_next()
         assert claimed.task is not None and claimed.task.id == task.id

@@ -8,16 +8,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from boardenv import rows
+from boardenv import must, rows
 from scenario import DESIGNER, IMPLEMENTER, REVIEWER, Project, git
 
 from ainarres import project
 from ainarres.agents.sandbox import unavailable_reason
 from ainarres.board import admin
+from ainarres.board.db import Connection
 from ainarres.board.embedded import EmbeddedServer
 from ainarres.demo import run_demo
 
@@ -84,18 +85,19 @@ def _holder(proj: Project, task: object) -> str | None:
             "ON f.id = t.holder_family WHERE t.id = %s",
             task,
         )
-    return got[0]["name"]
+    name: str | None = got[0]["name"]
+    return name
 
 
-def _kinds(conn: object, task: object) -> list[str]:
+def _kinds(conn: Connection, task: object) -> list[str]:
     sql = "SELECT kind FROM ainarres.events WHERE task_id = %s ORDER BY id"
-    return [r["kind"] for r in rows(conn, sql, task)]  # type: ignore[arg-type]
+    return [r["kind"] for r in rows(conn, sql, task)]
 
 
-def _wait_for(check: object, seconds: float = 30.0) -> None:
+def _wait_for(check: Callable[[], bool], seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
+        if check():
             return
         time.sleep(0.1)
     raise AssertionError("timed out waiting")
@@ -103,7 +105,7 @@ def _wait_for(check: object, seconds: float = 30.0) -> None:
 
 def test_runner_implementer_commits_pushes_and_says_done(proj: Project, tmp_path: Path) -> None:
     cfg = _config(tmp_path, {IMPLEMENTER: ("implementer", SCRIPTED)})
-    task = proj.agent(DESIGNER).create_task("longest", "feature: longest").task
+    task = must(proj.agent(DESIGNER).create_task("longest", "feature: longest").task)
     proc = _agent(proj, cfg, IMPLEMENTER, "--max-tasks", "1")
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out
@@ -128,7 +130,7 @@ def test_runner_implementer_commits_pushes_and_says_done(proj: Project, tmp_path
 
 def test_runner_sigterm_stops_the_tool_and_releases_the_task(proj: Project, tmp_path: Path) -> None:
     cfg = _config(tmp_path, {IMPLEMENTER: ("implementer", ["sh", "-c", "sleep 120"])})
-    task = proj.agent(DESIGNER).create_task("slow").task
+    task = must(proj.agent(DESIGNER).create_task("slow").task)
     proc = _agent(proj, cfg, IMPLEMENTER)
     _wait_for(lambda: _holder(proj, task.id) == IMPLEMENTER)
     time.sleep(0.5)  # the tool is running now
@@ -151,8 +153,10 @@ def test_runner_reviewer_killed_mid_review_other_family_finishes(
     proj: Project, tmp_path: Path
 ) -> None:
     with proj.board.operator() as conn:
-        out = admin.add_family(conn, proj.board.settings, SECOND_REVIEWER, "claude-code", "sonnet")
-        assert out.ok and admin.grant(conn, SECOND_REVIEWER, "reviewer").ok
+        added = admin.add_family(
+            conn, proj.board.settings, SECOND_REVIEWER, "claude-code", "sonnet"
+        )
+        assert added.ok and admin.grant(conn, SECOND_REVIEWER, "reviewer").ok
         conn.execute(b"UPDATE ainarres.stages SET lease_seconds = 2 WHERE name = 'review'")
     project.ensure_family_key(proj.board.settings, SECOND_REVIEWER)
     cfg = _config(
@@ -163,7 +167,7 @@ def test_runner_reviewer_killed_mid_review_other_family_finishes(
             SECOND_REVIEWER: ("reviewer", SCRIPTED),
         },
     )
-    task = proj.agent(DESIGNER).create_task("vocabulary", "feature: vocabulary").task
+    task = must(proj.agent(DESIGNER).create_task("vocabulary", "feature: vocabulary").task)
     impl = _agent(proj, cfg, IMPLEMENTER, "--max-tasks", "1")
     impl.communicate(timeout=120)
     assert impl.returncode == 0

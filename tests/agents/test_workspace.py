@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from boardenv import rows
+from boardenv import must, rows
 from scenario import DESIGNER, IMPLEMENTER, INTEGRATOR, MAIN, REVIEWER, Project, git
 
 GIT_ENV = {
@@ -31,7 +31,7 @@ def _commit(worktree: Path, name: str, text: str) -> str:
 
 
 def test_workspace_next_push_done_return_and_prune(proj: Project) -> None:
-    task = proj.agent(DESIGNER).create_task("word stats").task
+    task = must(proj.agent(DESIGNER).create_task("word stats").task)
     run = proj.board.run
     claimed = json.loads(run("next", "--json", family=IMPLEMENTER).stdout)
     wt = Path(claimed["worktree"])
@@ -59,20 +59,20 @@ def test_workspace_next_push_done_return_and_prune(proj: Project) -> None:
 
     reviewer = proj.agent(REVIEWER)
     review = reviewer.claim_next()
-    assert review.task.head_commit == head
-    reviewer.return_task(task.id, review.epoch, "add a test")
+    assert must(review.task).head_commit == head
+    reviewer.return_task(task.id, must(review.epoch), "add a test")
     again = json.loads(run("next", "--json", family=IMPLEMENTER).stdout)
     assert Path(again["worktree"]) == wt and git(wt, "rev-parse", "HEAD") == head
     fixed = _commit(wt, "test_stats.txt", "tested\n")
     assert run("push", task.short_id, family=IMPLEMENTER).returncode == 0
     assert run("done", task.short_id, family=IMPLEMENTER).returncode == 0
     review = reviewer.claim_next()
-    assert review.task.head_commit == fixed
-    reviewer.advance(task.id, review.epoch)
+    assert must(review.task).head_commit == fixed
+    reviewer.advance(task.id, must(review.epoch))
     assert proj.board.run("integrate", "--family", INTEGRATOR).returncode == 0
 
     # a second task whose worktree has unmerged work is kept, the shipped one goes
-    other = proj.agent(DESIGNER).create_task("unfinished").task
+    other = must(proj.agent(DESIGNER).create_task("unfinished").task)
     wt2 = Path(json.loads(run("next", "--json", family=IMPLEMENTER).stdout)["worktree"])
     _commit(wt2, "wip.txt", "wip\n")
     with proj.board.operator() as conn:  # abandon it: not open any more, work not merged

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from boardenv import Cluster
+from boardenv import Cluster, must
 from psycopg.conninfo import make_conninfo
 
 from ainarres.board import migrate
@@ -18,7 +18,8 @@ from ainarres.errors import AinarresError
 
 @pytest.fixture
 def empty_db(cluster: Cluster, request: pytest.FixtureRequest) -> str:
-    name = "m_" + request.node.name.lower().replace("[", "_").replace("]", "")[:40]
+    node: str = request.node.name
+    name = "m_" + node.lower().replace("[", "_").replace("]", "")[:40]
     with open_connection(cluster.conninfo("postgres")) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
         conn.execute(f"CREATE DATABASE {name}".encode())
@@ -101,12 +102,12 @@ def test_migrate_0007_limits_families_and_the_gate_made_before_it(
         assert len(migrate.migrate(conn, before)) == 6
         # as a client of that time would: the four-argument family_add
         old = conn.execute(b"SELECT ainarres.family_add('old+family', 'old', 'family', 'pw') AS r")
-        assert old.fetchone()["r"]["outcome"] == "ok"  # type: ignore[index]
+        assert must(old.fetchone())["r"]["outcome"] == "ok"
         gate = conn.execute(b"SELECT ainarres.gate_login('pw') AS r").fetchone()
         assert gate is not None
         gate_role = gate["r"]["family"]["db_role"]
         role_of = "SELECT db_role FROM ainarres.families WHERE name = 'old+family'"
-        family_role = conn.execute(role_of.encode()).fetchone()["db_role"]  # type: ignore[index]
+        family_role = must(conn.execute(role_of.encode()).fetchone())["db_role"]
         limits = (
             "SELECT rolconnlimit, rolconfig, "
             "pg_has_role(%s, 'pg_use_reserved_connections', 'USAGE') AS reserved "

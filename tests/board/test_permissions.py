@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from boardenv import BoardEnv, rows
+from boardenv import BoardEnv, must, rows
 from psycopg.conninfo import make_conninfo
 
 from ainarres.board.db import family_conninfo
@@ -68,10 +68,10 @@ def test_permissions_family_can_read_the_board(wired: BoardEnv) -> None:
 
 def test_permissions_no_grant_no_claim_of_the_integration_step(wired: BoardEnv) -> None:
     designer = wired.agent("claude-code+opus")
-    task = designer.create_task("t").task.id
+    task = must(designer.create_task("t").task).id
     impl, rev = wired.agent("opencode+qwen"), wired.agent("grok+grok-build")
-    impl.advance(task, impl.claim_next().epoch)
-    rev.advance(task, rev.claim_next().epoch)  # now in integrate
+    impl.advance(task, must(impl.claim_next().epoch))
+    rev.advance(task, must(rev.claim_next().epoch))  # now in integrate
     before = wired.snapshot()
     for agent in (impl, rev, designer):
         assert agent.claim_next().outcome == "empty"

@@ -21,7 +21,7 @@ from ainarres.board import reads
 from ainarres.board.queries import q
 from ainarres.models import Annotation
 
-TASK = {"task": uuid.uuid4()}
+TASK: dict[str, object] = {"task": uuid.uuid4()}
 # named query -> (model, parameters)
 READS: dict[str, tuple[type[BaseModel], dict[str, object]]] = {
     "task_list": (rows.TaskRow, {"stage": None, "all": True, "limit": 1}),

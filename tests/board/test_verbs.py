@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from boardenv import BoardEnv, rows
+from boardenv import BoardEnv, must, rows
 
 
 def _wire(board: BoardEnv) -> None:
@@ -17,29 +17,29 @@ def test_verbs_walk_a_task_from_brief_to_shipped(board: BoardEnv) -> None:
     brief = board.brief("Add word statistics")
     designer = board.agent("claude-code+opus")
     got = designer.claim_next()
-    assert (got.outcome, got.role, got.task.id, got.epoch) == ("ok", "designer", brief.id, 1)
+    assert (got.outcome, got.role, must(got.task).id, got.epoch) == ("ok", "designer", brief.id, 1)
     made = designer.create_task("count words", "body", parent=brief.id)
-    assert made.ok and made.task.stage == "implement"
-    assert designer.advance(brief.id, 1).task.stage == "designed"
+    assert made.ok and must(made.task).stage == "implement"
+    assert must(designer.advance(brief.id, 1).task).stage == "designed"
 
     implementer, reviewer = board.agent("opencode+qwen"), board.agent("grok+grok-build")
     integrator = board.agent("person+integrator")
-    task = made.task.id
+    task = must(made.task).id
     claim = implementer.claim_next()
-    assert claim.task.id == task and claim.role == "implementer"
-    assert implementer.advance(task, claim.epoch, "a" * 40).task.stage == "review"
+    assert must(claim.task).id == task and claim.role == "implementer"
+    assert must(implementer.advance(task, must(claim.epoch), "a" * 40).task).stage == "review"
     claim = reviewer.claim_next()
-    returned = reviewer.return_task(task, claim.epoch, "tests are missing")
-    assert returned.ok and returned.task.stage == "implement"
+    returned = reviewer.return_task(task, must(claim.epoch), "tests are missing")
+    assert returned.ok and must(returned.task).stage == "implement"
     claim = implementer.claim_next()
-    assert claim.task.id == task and claim.epoch == 3
+    assert must(claim.task).id == task and claim.epoch == 3
     implementer.advance(task, claim.epoch, "b" * 40)
     claim = reviewer.claim_next()
-    assert reviewer.advance(task, claim.epoch).task.stage == "integrate"
+    assert must(reviewer.advance(task, must(claim.epoch)).task).stage == "integrate"
     claim = integrator.claim_next()
-    shipped = integrator.advance(task, claim.epoch)
-    assert shipped.task.stage == "shipped" and not shipped.task.open
-    assert shipped.task.head_commit == "b" * 40
+    shipped = integrator.advance(task, must(claim.epoch))
+    assert must(shipped.task).stage == "shipped" and not must(shipped.task).open
+    assert must(shipped.task).head_commit == "b" * 40
     with board.operator() as conn:
         kinds = [
             r["kind"]
@@ -65,12 +65,12 @@ def test_verbs_walk_a_task_from_brief_to_shipped(board: BoardEnv) -> None:
 def test_claim_next_orders_by_priority_then_age(board: BoardEnv) -> None:
     _wire(board)
     designer = board.agent("claude-code+opus")
-    low = designer.create_task("low", priority=-5).task.id
-    first = designer.create_task("first of two at 0").task.id
-    high = designer.create_task("high", priority=10).task.id
-    second = designer.create_task("second of two at 0").task.id
+    low = must(designer.create_task("low", priority=-5).task).id
+    first = must(designer.create_task("first of two at 0").task).id
+    high = must(designer.create_task("high", priority=10).task).id
+    second = must(designer.create_task("second of two at 0").task).id
     implementer = board.agent("opencode+qwen")
-    order = [implementer.claim_next().task.id for _ in range(4)]
+    order = [must(implementer.claim_next().task).id for _ in range(4)]
     assert order == [high, first, second, low]
     assert implementer.claim_next().outcome == "empty"
 
@@ -78,56 +78,56 @@ def test_claim_next_orders_by_priority_then_age(board: BoardEnv) -> None:
 def test_claim_next_waits_for_dependencies_to_ship(board: BoardEnv) -> None:
     _wire(board)
     designer = board.agent("claude-code+opus")
-    base = designer.create_task("base").task.id
-    dependent = designer.create_task("dependent", priority=100, depends_on=[base]).task.id
+    base = must(designer.create_task("base").task).id
+    dependent = must(designer.create_task("dependent", priority=100, depends_on=[base]).task).id
     implementer = board.agent("opencode+qwen")
     claim = implementer.claim_next()
-    assert claim.task.id == base  # the dependent has higher priority but is not ready
+    assert must(claim.task).id == base  # the dependent has higher priority but is not ready
     assert implementer.claim_next().outcome == "empty"
-    implementer.advance(base, claim.epoch)
+    implementer.advance(base, must(claim.epoch))
     reviewer, integrator = board.agent("grok+grok-build"), board.agent("person+integrator")
     c = reviewer.claim_next()
-    reviewer.advance(base, c.epoch)
+    reviewer.advance(base, must(c.epoch))
     assert implementer.claim_next().outcome == "empty"  # reviewed is not shipped
     c = integrator.claim_next()
-    integrator.advance(base, c.epoch)
-    assert implementer.claim_next().task.id == dependent
+    integrator.advance(base, must(c.epoch))
+    assert must(implementer.claim_next().task).id == dependent
 
 
 def test_release_returns_the_task_to_the_queue_unchanged(board: BoardEnv) -> None:
     _wire(board)
-    task = board.agent("claude-code+opus").create_task("t").task.id
+    task = must(board.agent("claude-code+opus").create_task("t").task).id
     a, b = board.agent("opencode+qwen", "a"), board.agent("opencode+qwen", "b")
     claim = a.claim_next()
     assert b.claim_next().outcome == "empty"
-    assert a.release(task, claim.epoch).ok
+    assert a.release(task, must(claim.epoch)).ok
     again = b.claim_next()
-    assert again.task.id == task and again.epoch == claim.epoch + 1
-    assert again.task.stage == "implement" and again.task.attempts == 0
+    assert must(again.task).id == task and again.epoch == must(claim.epoch) + 1
+    assert must(again.task).stage == "implement" and must(again.task).attempts == 0
 
 
 def test_block_holds_the_task_for_a_person_until_unblocked(board: BoardEnv) -> None:
     _wire(board)
-    task = board.agent("claude-code+opus").create_task("t").task.id
+    task = must(board.agent("claude-code+opus").create_task("t").task).id
     impl = board.agent("opencode+qwen")
     claim = impl.claim_next()
-    assert impl.block(task, claim.epoch, "the spec contradicts itself").ok
+    assert impl.block(task, must(claim.epoch), "the spec contradicts itself").ok
     assert impl.claim_next().outcome == "empty"
     with board.operator() as conn:
         from ainarres.board import admin
 
         assert admin.unblock(conn, task, "clarified the spec").ok
         assert admin.unblock(conn, task, "again").outcome == "illegal_transition"
-    assert impl.claim_next().task.id == task
+    assert must(impl.claim_next().task).id == task
 
 
 def test_return_is_illegal_where_the_workflow_has_no_return(board: BoardEnv) -> None:
     _wire(board)
-    task = board.agent("claude-code+opus").create_task("t").task.id
+    task = must(board.agent("claude-code+opus").create_task("t").task).id
     impl = board.agent("opencode+qwen")
     claim = impl.claim_next()
     before = board.snapshot()
-    out = impl.return_task(task, claim.epoch, "no")
+    out = impl.return_task(task, must(claim.epoch), "no")
     assert out.outcome == "illegal_transition"
     assert "cannot be returned" in out.message
     assert board.snapshot() == before
@@ -150,29 +150,31 @@ def test_workflow_is_rows_a_new_stage_needs_no_code(board: BoardEnv) -> None:
             SELECT s.workflow_id, s.id, i.id, 'advance', 'reviewer'
             FROM ainarres.stages s, ainarres.stages i
             WHERE s.name = 'security' AND i.name = 'integrate'""")
-    task = board.agent("claude-code+opus").create_task("t").task.id
+    task = must(board.agent("claude-code+opus").create_task("t").task).id
     impl, rev = board.agent("opencode+qwen"), board.agent("grok+grok-build")
-    impl.advance(task, impl.claim_next().epoch)
-    assert rev.advance(task, rev.claim_next().epoch).task.stage == "security"
+    impl.advance(task, must(impl.claim_next().epoch))
+    assert must(rev.advance(task, must(rev.claim_next().epoch)).task).stage == "security"
     second = board.agent("codex+gpt")
     c = second.claim_next()
-    assert c.role == "reviewer" and c.task.stage == "security"
-    assert second.advance(task, c.epoch).task.stage == "integrate"
+    assert c.role == "reviewer" and must(c.task).stage == "security"
+    assert must(second.advance(task, must(c.epoch)).task).stage == "integrate"
 
 
 def test_advance_and_claim_is_done_and_next_in_one_call(board: BoardEnv) -> None:
     _wire(board)
     designer = board.agent("claude-code+opus")
-    first, second = (designer.create_task(t).task.id for t in ("first", "second"))
+    first, second = (must(designer.create_task(t).task).id for t in ("first", "second"))
     impl = board.agent("opencode+qwen")
     claim = impl.claim_next()
-    assert claim.task.id == first
-    both = impl.advance_and_claim(first, claim.epoch, "c" * 40)
-    assert both.outcome == "ok" and both.task.id == second
-    assert both.done is not None and both.done.ok and both.done.task.stage == "review"
-    last = impl.advance_and_claim(second, both.epoch)
-    assert last.outcome == "empty" and last.done is not None and last.done.task.stage == "review"
+    assert must(claim.task).id == first
+    both = impl.advance_and_claim(first, must(claim.epoch), "c" * 40)
+    assert both.outcome == "ok" and must(both.task).id == second
+    assert both.done is not None and both.done.ok and must(both.done.task).stage == "review"
+    last = impl.advance_and_claim(second, must(both.epoch))
+    assert (
+        last.outcome == "empty" and last.done is not None and must(last.done.task).stage == "review"
+    )
     before = board.snapshot()
-    stale = impl.advance_and_claim(first, claim.epoch)  # no longer held: nothing happens
+    stale = impl.advance_and_claim(first, must(claim.epoch))  # no longer held: nothing happens
     assert stale.outcome == "lease_lost" and stale.done is None
     assert board.snapshot()["tasks"] == before["tasks"]

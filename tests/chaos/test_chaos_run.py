@@ -19,6 +19,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from boardenv import REPO_ROOT
@@ -117,7 +118,7 @@ def _integrate(settings: Settings, secret: Path, failpoint: str | None) -> subpr
     )
 
 
-def _board(settings: Settings, sql: str) -> list[dict[str, object]]:
+def _board(settings: Settings, sql: str) -> list[dict[str, Any]]:
     with open_connection(operator_conninfo(settings)) as conn:
         return list(conn.execute(sql.encode()).fetchall())
 
@@ -132,7 +133,7 @@ def _open_work(settings: Settings) -> int:
         )
     except BoardLost:
         return -1
-    return int(rows[0]["n"])  # type: ignore[call-overload]
+    return int(rows[0]["n"])
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -204,8 +205,8 @@ def test_chaos_run_ships_every_task_once(tmp_path: Path) -> None:
             integrating.communicate(timeout=120)
     settled = time.monotonic() - started
     clean = _integrate(settings, secret, None)
-    out, _ = clean.communicate(timeout=180)
-    assert clean.returncode == 0, out
+    output, _ = clean.communicate(timeout=180)
+    assert clean.returncode == 0, output
 
     # every task shipped once, or blocked with a reason a person would accept
     tasks = _board(
@@ -229,7 +230,7 @@ def test_chaos_run_ships_every_task_once(tmp_path: Path) -> None:
         "--format=%P %(trailers:key=Ainarres-Task,valueonly)",
         "refs/heads/main",
     ).split("\n")
-    seen = Counter()
+    seen: Counter[str] = Counter()
     for line in filter(None, merges):
         _, head, task = line.split()
         seen[task] += 1

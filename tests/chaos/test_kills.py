@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from agentrun import run_agent, script_config
-from boardenv import rows
+from boardenv import must, rows
 from scenario import IMPLEMENTER, INTEGRATOR, MAIN, REVIEWER, Project, git
 
 PHASES = ["fetch", "merge", "checkout", "checks", "before-push", "after-push", "shipping"]
@@ -116,7 +116,7 @@ def test_a_runner_killed_between_push_and_done_is_not_blamed_for_changing_nothin
     counts the work already on the hub's task branch."""
     from scenario import DESIGNER
 
-    task = proj.agent(DESIGNER).create_task("work survives a crash").task
+    task = must(proj.agent(DESIGNER).create_task("work survives a crash").task)
     cfg = _config(tmp_path)
     killed = _agent(
         proj, cfg, IMPLEMENTER, "--max-tasks", "1", env={"AINARRES_FAILPOINT": "runner-after-push"}

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from agentrun import run_agent, script_config
-from boardenv import rows
+from boardenv import must, rows
 from scenario import DESIGNER, IMPLEMENTER, INTEGRATOR, MAIN, OTHER_IMPLEMENTER, Project, git
 
 from ainarres.agents.runner import RUNNER_LEASE
@@ -21,20 +21,18 @@ from ainarres.agents.runner import RUNNER_LEASE
 def test_a_runner_claim_lasts_a_heartbeat_window_and_a_cli_claim_the_stage_lease(
     proj: Project,
 ) -> None:
-    first = proj.agent(DESIGNER).create_task("a").task
-    second = proj.agent(DESIGNER).create_task("b").task
+    first = must(proj.agent(DESIGNER).create_task("a").task)
+    second = must(proj.agent(DESIGNER).create_task("b").task)
     agent = proj.agent(IMPLEMENTER)
     runner_claim = agent.claim_next("implementer", lease_seconds=RUNNER_LEASE)
     cli_claim = agent.claim_next("implementer")
     assert runner_claim.task is not None and cli_claim.task is not None
     assert {runner_claim.task.id, cli_claim.task.id} == {first.id, second.id}
-    left = runner_claim.task.lease_expires_at - datetime.now(
-        runner_claim.task.lease_expires_at.tzinfo
-    )  # type: ignore[operator]
+    runner_until = must(runner_claim.task.lease_expires_at)
+    cli_until = must(cli_claim.task.lease_expires_at)
+    left = runner_until - datetime.now(runner_until.tzinfo)
     assert timedelta(seconds=RUNNER_LEASE - 5) < left <= timedelta(seconds=RUNNER_LEASE)
-    assert cli_claim.task.lease_expires_at - runner_claim.task.lease_expires_at > timedelta(  # type: ignore[operator]
-        minutes=20
-    )
+    assert cli_until - runner_until > timedelta(minutes=20)
     beat = agent.heartbeat(runner_claim.task.id, runner_claim.epoch or 0)
     assert beat.task is not None and beat.task.lease_expires_at is not None
     again = beat.task.lease_expires_at - datetime.now(beat.task.lease_expires_at.tzinfo)
@@ -73,7 +71,7 @@ def test_leases_lost_by_dead_agents_do_not_demote_a_family(proj: Project) -> Non
     demote the family for abandoning. An agent that went silent is not blamed."""
     designer, rescuer = proj.agent(DESIGNER), proj.agent(OTHER_IMPLEMENTER)
     for i in range(3):
-        task = designer.create_task(f"dies {i}").task
+        task = must(designer.create_task(f"dies {i}").task)
         assert proj.agent(IMPLEMENTER, f"dies-{i}").claim_next().ok
         _expire(proj, task.id, seen_after=False)
         assert rescuer.claim_next().ok  # reclaims it: lease_expired
@@ -83,7 +81,7 @@ def test_leases_lost_by_dead_agents_do_not_demote_a_family(proj: Project) -> Non
 def test_leases_let_lapse_by_a_live_agent_still_demote(proj: Project) -> None:
     designer, rescuer = proj.agent(DESIGNER), proj.agent(OTHER_IMPLEMENTER)
     for i in range(3):
-        task = designer.create_task(f"lapses {i}").task
+        task = must(designer.create_task(f"lapses {i}").task)
         assert proj.agent(IMPLEMENTER, "sloppy").claim_next().ok
         _expire(proj, task.id, seen_after=True)
         assert rescuer.claim_next().ok
@@ -94,7 +92,7 @@ def test_leases_let_lapse_by_a_live_agent_still_demote(proj: Project) -> None:
 def test_a_restarted_agent_takes_back_even_its_expired_claims_and_lets_them_go(
     proj: Project,
 ) -> None:
-    task = proj.agent(DESIGNER).create_task("expired, not reclaimed").task
+    task = must(proj.agent(DESIGNER).create_task("expired, not reclaimed").task)
     first = proj.agent(IMPLEMENTER, "same-name")
     assert first.claim_next().ok
     _expire(proj, task.id, seen_after=False)
@@ -179,7 +177,7 @@ def test_a_denied_runner_waits_for_the_denial_to_heal_then_works(
             b"FROM ainarres.families WHERE name = %s",
             (IMPLEMENTER,),
         )
-    task = proj.agent(DESIGNER).create_task("after the denial").task
+    task = must(proj.agent(DESIGNER).create_task("after the denial").task)
     done = run_agent(proj.board, cfg, IMPLEMENTER, "--max-tasks", "1", "--poll", "0.5", timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "waiting until it may work" in done.stdout

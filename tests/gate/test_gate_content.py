@@ -36,7 +36,7 @@ def short(task: UUID) -> str:
     return "…" + str(task).replace("-", "")[-4:]
 
 
-def amended(proj: Project, merge: str, change: Callable[[Path], None]) -> str:
+def amended(proj: Project, merge: str, change: Callable[[Path], object]) -> str:
     """The same merge (parents, message, trailer) with `change` made to its files."""
     git(proj.clone, "checkout", "--quiet", "--detach", merge)
     change(proj.clone)
@@ -62,7 +62,7 @@ def test_gate_refuses_a_merge_that_adds_changes_or_removes_a_file(proj: Project)
     task, head, _ = proj.approved_task("feature.txt")
     main = proj.hub_ref(MAIN)
     honest = proj.merge_commit(head, task)
-    changes: dict[str, tuple[Callable[[Path], None], str]] = {
+    changes: dict[str, tuple[Callable[[Path], object], str]] = {
         "extra file": (lambda wt: (wt / "extra.txt").write_text("unreviewed\n"), "adds extra.txt"),
         "changed file": (
             lambda wt: (wt / "README.md").write_text("rewritten at the merge\n"),

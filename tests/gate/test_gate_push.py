@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from boardenv import must
 from scenario import (
     DESIGNER,
     IMPLEMENTER,
@@ -13,14 +14,17 @@ from scenario import (
     git,
 )
 
+from ainarres.git.push import PushResult
+from ainarres.models import Task
+
 REFUSED_MAIN = "ainarres gate: refused refs/heads/main: "
 
 
-def _claimed_task(proj: Project) -> tuple[object, int]:
-    task = proj.agent(DESIGNER).create_task("t").task
+def _claimed_task(proj: Project) -> tuple[Task, int]:
+    task = must(proj.agent(DESIGNER).create_task("t").task)
     claim = proj.agent(IMPLEMENTER).claim_next()
-    assert claim.ok and claim.task.id == task.id
-    return task, claim.epoch
+    assert claim.ok and must(claim.task).id == task.id
+    return task, must(claim.epoch)
 
 
 def test_gate_lease_holder_pushes_its_task_branch(proj: Project) -> None:
@@ -112,7 +116,7 @@ def test_gate_main_refusals_each_say_why(proj: Project) -> None:
     task, head, _ = proj.approved_task()
     main = proj.hub_ref(MAIN)
     good = proj.merge_commit(head, task)
-    cases = {
+    cases: dict[str, tuple[PushResult, str | None]] = {
         "unsigned": (
             proj.push(f"{good}:{MAIN}", None),
             REFUSED_MAIN + "the push is not signed; only an integrator may update main, "

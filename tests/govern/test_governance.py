@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from boardenv import BoardEnv, rows
+from boardenv import BoardEnv, must, rows
 from psycopg.conninfo import make_conninfo
 from scenario import DESIGNER, IMPLEMENTER, INTEGRATOR, INTEGRATOR_PASSPHRASE, REVIEWER, Project
 
@@ -28,23 +28,26 @@ def _second_reviewer(proj: Project) -> None:
 
 def _bad_change_approved_by(proj: Project, reviewer: str, name: str) -> None:
     """A change that breaks sandbox-repo's tests, approved by `reviewer`, then integrated."""
-    task = proj.agent(DESIGNER).create_task(f"break {name}").task
+    task = must(proj.agent(DESIGNER).create_task(f"break {name}").task)
     impl = proj.agent(IMPLEMENTER)
     claim = impl.claim_next()
     head = proj.commit_on(task.branch, "sandbox/stats.py", BROKEN + f"# {name}\n")
     assert proj.push(f"HEAD:refs/heads/{task.branch}", IMPLEMENTER, epoch=claim.epoch).ok
-    assert impl.advance(task.id, claim.epoch, head).ok
+    assert impl.advance(task.id, must(claim.epoch), head).ok
     rev = proj.agent(reviewer, f"{reviewer}-a")
     review = rev.claim_next()
-    assert review.ok and review.task.id == task.id, review.message
-    assert rev.advance(task.id, review.epoch).ok
+    assert review.ok and must(review.task).id == task.id, review.message
+    assert rev.advance(task.id, must(review.epoch)).ok
     results = integrate(
         proj.board.settings, Options(family=INTEGRATOR, passphrase=INTEGRATOR_PASSPHRASE)
     )
     assert [r.outcome for r in results] == ["returned"]
     # Out of the way: the returned task waits for a person, not in the queue.
     again = impl.claim_next()
-    assert again.task.id == task.id and impl.block(task.id, again.epoch, "broken on purpose").ok
+    assert (
+        must(again.task).id == task.id
+        and impl.block(task.id, must(again.epoch), "broken on purpose").ok
+    )
 
 
 def test_govern_reviewer_approving_failing_work_is_demoted_then_heals(proj: Project) -> None:
@@ -73,10 +76,10 @@ def test_govern_reviewer_approving_failing_work_is_demoted_then_heals(proj: Proj
     assert demoted[0]["data"]["policy"] == "reviewer-approves-failing"
     assert demoted[0]["data"]["value"] == 2
     # A third change needs review: the demoted family cannot take it, its peer can.
-    task = proj.agent(DESIGNER).create_task("fine").task
+    task = must(proj.agent(DESIGNER).create_task("fine").task)
     impl = proj.agent(IMPLEMENTER)
     claim = impl.claim_next()
-    assert claim.task.id != task.id or impl.advance(task.id, claim.epoch, "a" * 40).ok
+    assert must(claim.task).id != task.id or impl.advance(task.id, must(claim.epoch), "a" * 40).ok
     assert proj.agent(REVIEWER, "grok-b").claim_next("reviewer").outcome == "not_allowed"
     standing = proj.board.run("govern", "status").stdout
     assert f"denied: {REVIEWER} reviewer (heals in" in standing
@@ -128,9 +131,9 @@ def test_govern_permanent_ban_survives_expiry_until_a_person_lifts_it(board: Boa
             b"created_by) SELECT id, 'reviewer', 'old', now() - interval '1 s', 'x' "
             b"FROM ainarres.families WHERE name = 'grok+grok-build'"
         )
-    task = board.agent("claude-code+opus").create_task("t").task
+    task = must(board.agent("claude-code+opus").create_task("t").task)
     impl = board.agent("opencode+qwen")
-    impl.advance(task.id, impl.claim_next().epoch, "a" * 40)
+    impl.advance(task.id, must(impl.claim_next().epoch), "a" * 40)
     grok = board.agent("grok+grok-build")
     assert grok.claim_next().outcome == "not_allowed"
     assert (
@@ -139,7 +142,7 @@ def test_govern_permanent_ban_survives_expiry_until_a_person_lifts_it(board: Boa
         ).returncode
         == 0
     )
-    assert grok.claim_next().task.id == task.id
+    assert must(grok.claim_next().task).id == task.id
 
 
 def test_govern_implementer_returned_in_a_row_is_demoted(board: BoardEnv) -> None:
@@ -149,16 +152,16 @@ def test_govern_implementer_returned_in_a_row_is_demoted(board: BoardEnv) -> Non
     designer, impl = board.agent("claude-code+opus"), board.agent("opencode+qwen")
     rev = board.agent("grok+grok-build")
     for i in range(3):
-        task = designer.create_task(f"t{i}").task
+        task = must(designer.create_task(f"t{i}").task)
         claim = impl.claim_next()
-        assert claim.task.id == task.id, claim.message
-        impl.advance(task.id, claim.epoch, "a" * 40)
+        assert must(claim.task).id == task.id, claim.message
+        impl.advance(task.id, must(claim.epoch), "a" * 40)
         review = rev.claim_next()
-        assert rev.return_task(task.id, review.epoch, "not good enough").ok
+        assert rev.return_task(task.id, must(review.epoch), "not good enough").ok
         again = impl.claim_next()
         if again.outcome != "ok":
             break  # the third return tripped the policy: no more claims
-        impl.block(task.id, again.epoch, "set aside for the test")
+        impl.block(task.id, must(again.epoch), "set aside for the test")
     assert impl.claim_next().outcome == "not_allowed"
     with board.operator() as conn:
         reasons = [r["reason"] for r in rows(conn, "SELECT reason FROM ainarres.denials")]

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import psycopg
 import pytest
-from boardenv import rows
+from boardenv import must, rows
 from psycopg.conninfo import make_conninfo
 from scenario import DESIGNER, IMPLEMENTER, INTEGRATOR, MAIN, REVIEWER, Project
 
@@ -22,9 +23,9 @@ from ainarres.errors import BoardLost
 from ainarres.git.push import push
 
 
-def _refused(done: object, code: int, text: str) -> None:
-    assert done.returncode == code, (done.returncode, done.stderr)  # type: ignore[attr-defined]
-    lines = done.stderr.strip().splitlines()  # type: ignore[attr-defined]
+def _refused(done: subprocess.CompletedProcess[str], code: int, text: str) -> None:
+    assert done.returncode == code, (done.returncode, done.stderr)
+    lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and text in lines[0], lines
 
 
@@ -87,7 +88,7 @@ def _anthropic_side(proj: Project) -> tuple[str, str]:
 
 
 def _implemented(proj: Project, family: str, title: str) -> object:
-    task = proj.agent(DESIGNER).create_task(title).task
+    task = must(proj.agent(DESIGNER).create_task(title).task)
     agent = proj.agent(family, f"impl-{title}")
     claim = agent.claim_next("implementer")
     assert claim.task is not None and claim.task.id == task.id
@@ -126,7 +127,7 @@ def test_the_report_counts_cross_maker_review(proj: Project) -> None:
     with proj.board.operator() as conn:
         assert admin.grant(conn, "claude-code+opus4", "implementer").ok
     # the second: implemented by an Anthropic family, reviewed by another Anthropic family
-    task = proj.agent(DESIGNER).create_task("two").task
+    task = must(proj.agent(DESIGNER).create_task("two").task)
     impl = proj.agent("claude-code+opus4")
     claim = impl.claim_next("implementer")
     assert claim.task is not None and claim.task.id == task.id
@@ -228,7 +229,7 @@ def test_rotating_a_key_refuses_the_old_one_and_accepts_the_new(
     proj: Project, tmp_path: Path
 ) -> None:
     settings = proj.board.settings
-    task = proj.agent(DESIGNER).create_task("rotate").task
+    task = must(proj.agent(DESIGNER).create_task("rotate").task)
     agent = proj.agent(IMPLEMENTER)
     claim = agent.claim_next()
     assert claim.epoch is not None
@@ -267,7 +268,7 @@ def test_rotating_a_password_and_retiring_a_family(proj: Project) -> None:
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(make_conninfo(**{**info, "password": old["password"]})).close()
 
-    task = proj.agent(DESIGNER).create_task("held by the retiree").task
+    task = must(proj.agent(DESIGNER).create_task("held by the retiree").task)
     impl = proj.agent(IMPLEMENTER)
     assert impl.claim_next().ok
     retired = proj.board.run("family", "retire", IMPLEMENTER, "--reason", "done with it")

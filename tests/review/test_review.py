@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from boardenv import rows
+from boardenv import must, rows
 from scenario import DESIGNER, IMPLEMENTER, INTEGRATOR, MAIN, REVIEWER, Project, git
 
 OTHER_REVIEWER = "codex+gpt"  # holds implementer in the scenario; given reviewer below
@@ -41,7 +41,7 @@ def _implement(proj: Project, task_short: str, name: str, text: str) -> str:
 
 def test_review_two_rounds_annotate_return_fix_approve(proj: Project) -> None:
     run = proj.board.run
-    task = proj.agent(DESIGNER).create_task("words helper").task
+    task = must(proj.agent(DESIGNER).create_task("words helper").task)
     head1 = _implement(proj, task.short_id, "sandbox/words.py", WORDS_V1)
 
     assert run("next", family=REVIEWER).returncode == 0
@@ -148,7 +148,7 @@ def test_review_approve_refuses_a_moved_branch_and_gate_refuses_unapproved_head(
     proj: Project,
 ) -> None:
     run = proj.board.run
-    task = proj.agent(DESIGNER).create_task("t").task
+    task = must(proj.agent(DESIGNER).create_task("t").task)
     head = _implement(proj, task.short_id, "a.txt", "a\n")
     assert run("next", family=REVIEWER).returncode == 0
     # The branch moves on the hub behind the board's back (a bypass the gate would refuse).
@@ -191,11 +191,11 @@ def _two_implementing_reviewers(proj: Project, policy: str) -> None:
 
 
 def _implemented_by(proj: Project, family: str, title: str) -> object:
-    task = proj.agent(DESIGNER).create_task(title).task
+    task = must(proj.agent(DESIGNER).create_task(title).task)
     agent = proj.agent(family, f"impl-{title}")
     claim = agent.claim_next("implementer")
-    assert claim.task.id == task.id
-    assert agent.advance(task.id, claim.epoch, "a" * 40).ok
+    assert must(claim.task).id == task.id
+    assert agent.advance(task.id, must(claim.epoch), "a" * 40).ok
     return task.id
 
 
@@ -206,10 +206,10 @@ def test_review_prefer_gives_each_family_the_others_work_first(proj: Project) ->
     qwen = proj.agent(IMPLEMENTER, "qwen-reviewer")
     gpt = proj.agent(OTHER_REVIEWER, "gpt-reviewer")
     # each reviewer family takes the other's tasks first, oldest first
-    assert [qwen.claim_next("reviewer").task.id for _ in range(2)] == theirs
-    assert gpt.claim_next("reviewer").task.id == own[0]
+    assert [must(qwen.claim_next("reviewer").task).id for _ in range(2)] == theirs
+    assert must(gpt.claim_next("reviewer").task).id == own[0]
     # with nothing of the other family's left, qwen falls back to its own family's work
-    assert qwen.claim_next("reviewer").task.id == own[1]
+    assert must(qwen.claim_next("reviewer").task).id == own[1]
 
 
 def test_review_require_blocks_a_same_family_claim(proj: Project) -> None:
@@ -222,10 +222,10 @@ def test_review_require_blocks_a_same_family_claim(proj: Project) -> None:
 
 def test_review_off_still_never_lets_the_implementing_agent_review(proj: Project) -> None:
     _two_implementing_reviewers(proj, "off")
-    task = proj.agent(DESIGNER).create_task("solo").task
+    task = must(proj.agent(DESIGNER).create_task("solo").task)
     same = proj.agent(IMPLEMENTER, "both-hats")
     claim = same.claim_next("implementer")
-    same.advance(task.id, claim.epoch, "a" * 40)
+    same.advance(task.id, must(claim.epoch), "a" * 40)
     assert same.claim_next("reviewer").outcome == "empty"
     sibling = proj.agent(IMPLEMENTER, "sibling")
-    assert sibling.claim_next("reviewer").task.id == task.id  # same family, other instance
+    assert must(sibling.claim_next("reviewer").task).id == task.id  # same family, other instance

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from boardenv import must
 from scenario import DESIGNER, IMPLEMENTER, OTHER_IMPLEMENTER, REVIEWER, Project
 from test_review import _implement
 
@@ -11,7 +12,7 @@ ESC = "\x1b[31mred\x1b[0m\x07"
 
 @pytest.fixture
 def held(proj: Project) -> tuple[Project, str]:
-    task = proj.agent(DESIGNER).create_task("t").task
+    task = must(proj.agent(DESIGNER).create_task("t").task)
     _implement(proj, task.short_id, "sandbox/words.py", "a = 1\nb = 2\n")
     assert proj.board.run("next", family=REVIEWER).returncode == 0
     return proj, task.short_id

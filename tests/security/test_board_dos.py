@@ -19,7 +19,7 @@ from uuid import UUID
 
 import psycopg
 import pytest
-from boardenv import BoardEnv, rows
+from boardenv import BoardEnv, must, rows
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
@@ -73,13 +73,13 @@ def _timed(fn: Callable[[], Outcome]) -> tuple[Outcome, float]:
 @pytest.mark.parametrize("verb", sorted(HOSTILE_CALLS))
 def test_dos_a_foreign_open_transaction_freezes_no_task(wired: BoardEnv, verb: str) -> None:
     designer = wired.agent("claude-code+opus")
-    held_id = designer.create_task("held by the victim").task.id
+    held_id = must(designer.create_task("held by the victim").task).id
     victim = wired.agent("victim+m")
     claim = victim.claim_next()
     assert claim.ok and claim.task is not None and claim.task.id == held_id
     epoch = claim.epoch
     assert epoch is not None
-    free_id = designer.create_task("waiting for anyone").task.id
+    free_id = must(designer.create_task("waiting for anyone").task).id
 
     # The hostile family registers, then calls the verb on both tasks inside one
     # transaction that it keeps open.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from agentrun import run_agent, script_config
-from boardenv import rows
+from boardenv import must, rows
 from scenario import DESIGNER, IMPLEMENTER, INTEGRATOR, MAIN, REVIEWER, Project, git
 
 from ainarres.agents import sandbox
@@ -129,7 +129,7 @@ def test_a_task_whose_output_holds_escapes_does_not_stop_integration(proj: Proje
 def test_short_lapses_under_fresh_names_count_and_stop_the_family(proj: Project) -> None:
     """A family claimed a task with short leases under new agent names and let them lapse
     until the task blocked; none counted, since no lapsed agent was seen again."""
-    task = proj.agent(DESIGNER).create_task("target").task
+    task = must(proj.agent(DESIGNER).create_task("target").task)
     for i in range(3):
         out = proj.agent(IMPLEMENTER, f"fresh-{i}").claim_next("implementer", lease_seconds=10)
         assert out.ok, out.message
@@ -161,7 +161,7 @@ def test_short_lapses_under_fresh_names_count_and_stop_the_family(proj: Project)
 
 def test_review_show_escapes_trojan_source(proj: Project) -> None:
     """Bidi controls and invisible characters in a diff reached the terminal as they are."""
-    task = proj.agent(DESIGNER).create_task("trojan").task
+    task = must(proj.agent(DESIGNER).create_task("trojan").task)
     impl = proj.agent(IMPLEMENTER)
     claim = impl.claim_next()
     head = proj.commit_on(task.branch, "t.py", "access = 'user\u202e \u2066// admin\u2069'\n")
@@ -190,6 +190,6 @@ def test_a_tool_that_swaps_its_output_files_for_fifos_does_not_hang_the_runner(
     """The runner read tool.out and tool.err back by name; a FIFO there hung it for ever
     (its heartbeat kept the task held)."""
     cfg = script_config(tmp_path, {IMPLEMENTER: "implementer"}, SWAP)
-    task = proj.agent(DESIGNER).create_task("swap").task
+    task = must(proj.agent(DESIGNER).create_task("swap").task)
     out = _run_agent(proj, cfg, IMPLEMENTER)  # subprocess timeout: 120 s
     assert f"{task.short_id} ok" in out, out

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from boardenv import must
 from scenario import DESIGNER, IMPLEMENTER, INTEGRATOR, MAIN, Project
 
 from ainarres import project
@@ -219,7 +220,7 @@ print(json.dumps(out))
 
 
 def test_sandbox_sees_only_its_own_worktree(proj: Project) -> None:
-    other_task = proj.agent(DESIGNER).create_task("other").task
+    other_task = must(proj.agent(DESIGNER).create_task("other").task)
     other = proj.agent(IMPLEMENTER, "other-agent")
     claim = other.claim_next()
     assert claim.task is not None and claim.task.id == other_task.id

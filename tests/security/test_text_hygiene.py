@@ -125,13 +125,14 @@ def test_text_hygiene_database_and_python_agree_sample_by_sample(wired: BoardEnv
     designer.create_task("a task to take notes on")
     implementer, task, epoch = _holding(wired, "opencode+qwen")
     disagreements = []
+    fields: list[tuple[str, int, bool, bool, Callable[[str], Outcome]]] = [
+        ("title", 200, True, False, lambda v: designer.create_task(v)),
+        ("note", 16384, False, False, lambda v: implementer.note(task, epoch, v)),
+        ("body", 65536, False, True, lambda v: designer.create_task("t", v)),
+    ]
     with wired.operator() as op:
         for value in SAMPLES:
-            for field, max_bytes, single, empty, verb in (
-                ("title", 200, True, False, lambda v: designer.create_task(v)),
-                ("note", 16384, False, False, lambda v: implementer.note(task, epoch, v)),
-                ("body", 65536, False, True, lambda v: designer.create_task("t", v)),
-            ):
+            for field, max_bytes, single, empty, verb in fields:
                 python = _python(field, value, max_bytes, single, empty)
                 fn = "_bad_text_or_empty" if empty else "_bad_text"
                 direct = op.execute(

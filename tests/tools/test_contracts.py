@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from boardenv import must
 from scenario import DESIGNER, IMPLEMENTER, MAIN, REVIEWER, Project, git
 from standin import FILE_NAME, FILE_TEXT, StandIn
 from toolbox import TOOLS_DIR, events, require, run_agent, stage, write_config
@@ -196,7 +197,7 @@ def test_the_real_tool_takes_a_task_through_the_board(
             home = toolhome.ensure(proj.board.settings, family)
             if tool.seed is not None:
                 tool.seed(home, api.base_url)
-        task = proj.agent(DESIGNER).create_task(f"add {FILE_NAME}").task
+        task = must(proj.agent(DESIGNER).create_task(f"add {FILE_NAME}").task)
 
         done = run_agent(proj, cfg, IMPLEMENTER, env=variables)
         out = done.stdout + done.stderr

@@ -12,6 +12,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from boardenv import must
 from scenario import DESIGNER, IMPLEMENTER, REVIEWER, Project
 from standin import StandIn
 from toolbox import TOOLS_DIR, ainarres, events, require, stage, write_config
@@ -176,7 +177,7 @@ def test_root_without_the_sandbox(proj: Project, tmp_path: Path) -> None:
 
 
 def test_a_runner_that_cannot_work_takes_no_task(proj: Project, tmp_path: Path) -> None:
-    task = proj.agent(DESIGNER).create_task("nobody can do this").task
+    task = must(proj.agent(DESIGNER).create_task("nobody can do this").task)
     cfg = _claude_family(tmp_path, command=["claude-not-installed-here"])
     done = ainarres(
         proj, "agent", "run", "--family", IMPLEMENTER, "--config", str(cfg), "--until-idle", "1"
@@ -188,7 +189,7 @@ def test_a_runner_that_cannot_work_takes_no_task(proj: Project, tmp_path: Path) 
 
 
 def test_the_swarm_starts_nobody_while_a_family_cannot_work(proj: Project, tmp_path: Path) -> None:
-    task = proj.agent(DESIGNER).create_task("nobody can do this").task
+    task = must(proj.agent(DESIGNER).create_task("nobody can do this").task)
     good = {"adapter": "script", "model": "m", "roles": ["reviewer"], "command": ["true"]}
     bad = {
         "adapter": "claude-code",

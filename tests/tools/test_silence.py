@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from boardenv import must
 from scenario import DESIGNER, IMPLEMENTER, Project
 from standin import StandIn
 from test_contracts import TOOLS, Tool
@@ -65,7 +66,7 @@ def _notes(proj: Project, task: object) -> list[str]:
 def test_a_tool_that_goes_quiet_is_stopped_and_its_task_released(
     proj: Project, tmp_path: Path
 ) -> None:
-    task = proj.agent(DESIGNER).create_task("quiet").task
+    task = must(proj.agent(DESIGNER).create_task("quiet").task)
     cfg = _script_family(tmp_path, QUIET_TOOL, str(TIMEOUT))
     done = run_agent(proj, cfg, IMPLEMENTER)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -79,7 +80,7 @@ def test_a_tool_that_goes_quiet_is_stopped_and_its_task_released(
 
 
 def test_a_tool_that_keeps_printing_is_not_stopped(proj: Project, tmp_path: Path) -> None:
-    task = proj.agent(DESIGNER).create_task("busy").task
+    task = must(proj.agent(DESIGNER).create_task("busy").task)
     steps = 3 * SILENCE  # runs one and a half times the silence, printing every 0.5 s
     cfg = _script_family(tmp_path, BUSY_TOOL, str(steps))
     done = run_agent(proj, cfg, IMPLEMENTER)
@@ -118,7 +119,7 @@ def test_a_real_tool_whose_model_is_away_is_stopped(
     home = toolhome.ensure(proj.board.settings, IMPLEMENTER)
     if tool.seed is not None:
         tool.seed(home, url)
-    task = proj.agent(DESIGNER).create_task("the model is away").task
+    task = must(proj.agent(DESIGNER).create_task("the model is away").task)
     try:
         done = run_agent(proj, cfg, IMPLEMENTER, env=tool.env(url))
     finally:

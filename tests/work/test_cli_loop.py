@@ -8,8 +8,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-from boardenv import rows
+from boardenv import must, rows
 from scenario import DESIGNER, IMPLEMENTER, INTEGRATOR, MAIN, REVIEWER, Project, git
 
 GIT_ENV = {
@@ -33,7 +34,7 @@ def _commit(worktree: Path, name: str, text: str) -> str:
     return git(worktree, "rev-parse", "HEAD")
 
 
-def _next(proj: Project, family: str = IMPLEMENTER) -> dict[str, object]:
+def _next(proj: Project, family: str = IMPLEMENTER) -> dict[str, Any]:
     got = proj.board.run("next", "--json", family=family)
     assert got.returncode == 0, got.stderr
     return dict(json.loads(got.stdout))
@@ -42,7 +43,7 @@ def _next(proj: Project, family: str = IMPLEMENTER) -> dict[str, object]:
 def test_push_refuses_uncommitted_work_commits_on_request_and_says_what_it_pushed(
     proj: Project,
 ) -> None:
-    task = proj.agent(DESIGNER).create_task("notes").task
+    task = must(proj.agent(DESIGNER).create_task("notes").task)
     wt = Path(str(_next(proj)["worktree"]))
     (wt / "NOTES.md").write_text("work\n")
     refused = proj.board.run("push", task.short_id, family=IMPLEMENTER)
@@ -63,7 +64,7 @@ def test_push_refuses_uncommitted_work_commits_on_request_and_says_what_it_pushe
 
 
 def test_done_refuses_an_empty_change_unless_told_why(proj: Project) -> None:
-    task = proj.agent(DESIGNER).create_task("nothing to do?").task
+    task = must(proj.agent(DESIGNER).create_task("nothing to do?").task)
     wt = Path(str(_next(proj)["worktree"]))
     assert proj.board.run("push", task.short_id, family=IMPLEMENTER).returncode == 0
     before = proj.board.snapshot()
@@ -87,7 +88,7 @@ def test_done_refuses_an_empty_change_unless_told_why(proj: Project) -> None:
 
 
 def test_every_command_works_from_inside_a_task_worktree(proj: Project) -> None:
-    task = proj.agent(DESIGNER).create_task("from the worktree").task
+    task = must(proj.agent(DESIGNER).create_task("from the worktree").task)
     wt = Path(str(_next(proj)["worktree"]))
     _commit(wt, "A.md", "a\n")
     env = {k: v for k, v in os.environ.items() if k != "AINARRES_HOME"}
@@ -133,7 +134,7 @@ def test_no_command_makes_a_board_where_none_is_set_up(tmp_path: Path) -> None:
 
 
 def test_every_feedback_source_reaches_next_json(proj: Project) -> None:
-    task = proj.agent(DESIGNER).create_task("feedback").task
+    task = must(proj.agent(DESIGNER).create_task("feedback").task)
     wt = Path(str(_next(proj)["worktree"]))
     _commit(wt, "F.md", "one\ntwo\n")
     assert proj.board.run("push", task.short_id, family=IMPLEMENTER).returncode == 0
@@ -162,8 +163,8 @@ def test_every_feedback_source_reaches_next_json(proj: Project) -> None:
         == 0
     )
     first = _next(proj)
-    assert [f["source"] for f in first["feedback"]] == ["note", "review"]  # type: ignore[index]
-    review = first["feedback"][1]  # type: ignore[index]
+    assert [f["source"] for f in first["feedback"]] == ["note", "review"]
+    review = first["feedback"][1]
     assert (review["reason"], review["round"], review["family"]) == ("explain", 1, REVIEWER)
     assert [(a["file"], a["line"], a["body"]) for a in review["annotations"]] == [
         ("F.md", 2, "say why")
@@ -182,9 +183,9 @@ def test_every_feedback_source_reaches_next_json(proj: Project) -> None:
             (task.id,),
         )
     again = _next(proj)
-    sources = [f["source"] for f in again["feedback"]]  # type: ignore[index]
+    sources = [f["source"] for f in again["feedback"]]
     assert sources == ["note", "review", "blocked", "person", "lease_expiry"]
-    reasons = [f["reason"] for f in again["feedback"]]  # type: ignore[index]
+    reasons = [f["reason"] for f in again["feedback"]]
     assert reasons[2:4] == ["needs a decision", "use plan B"]
     text = proj.board.run("next", family=IMPLEMENTER)
     assert text.returncode == 5  # nothing else to claim; the task is held

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agentrun import run_agent, script_config
-from boardenv import rows
+from boardenv import must, rows
 from scenario import (
     DESIGNER,
     IMPLEMENTER,
@@ -115,8 +115,8 @@ def test_a_conflict_comes_back_is_resolved_by_the_tool_and_ships(
     proj: Project, tmp_path: Path
 ) -> None:
     designer = proj.agent(DESIGNER)
-    first = designer.create_task("add the first note").task
-    second = designer.create_task("add the second note").task
+    first = must(designer.create_task("add the first note").task)
+    second = must(designer.create_task("add the second note").task)
     cfg = _config(tmp_path, {IMPLEMENTER: "implementer", REVIEWER: "reviewer"})
     out = _run_agent(proj, cfg, IMPLEMENTER, 2)
     out += _run_agent(proj, cfg, REVIEWER, 2)
@@ -154,7 +154,7 @@ def test_a_conflict_comes_back_is_resolved_by_the_tool_and_ships(
 def test_a_test_breaking_task_comes_back_with_the_failing_test_and_is_fixed(
     proj: Project, tmp_path: Path
 ) -> None:
-    task = proj.agent(DESIGNER).create_task("fix: tidy word_count").task
+    task = must(proj.agent(DESIGNER).create_task("fix: tidy word_count").task)
     cfg = _config(tmp_path, {IMPLEMENTER: "implementer", REVIEWER: "reviewer"})
     _run_agent(proj, cfg, IMPLEMENTER, 1)
     _run_agent(proj, cfg, REVIEWER, 1)
@@ -177,7 +177,7 @@ def test_a_test_breaking_task_comes_back_with_the_failing_test_and_is_fixed(
 def test_a_reviewer_result_with_a_bad_severity_is_refused_and_the_task_freed_at_once(
     proj: Project, tmp_path: Path
 ) -> None:
-    task = proj.agent(DESIGNER).create_task("add a note").task
+    task = must(proj.agent(DESIGNER).create_task("add a note").task)
     cfg = _config(tmp_path, {IMPLEMENTER: "implementer", REVIEWER: "reviewer"})
     _run_agent(proj, cfg, IMPLEMENTER, 1)
     bad = json.dumps(

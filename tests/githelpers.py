@@ -1,6 +1,9 @@
-"""Helpers shared by the git tests (imported by conftest.py and by the test modules).
+"""Helpers shared by the git tests (imported by tests/git/conftest.py and the test modules).
 
 A module with its own name, because ``conftest`` is ambiguous next to tests/conftest.py.
+It lives in tests/, beside boardenv and scenario, so that mypy finds ``githelpers`` there:
+tests/git cannot be a module root of its own, whose conftest.py would clash with
+tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from pathlib import Path
 from ainarres.git.hub import Hub, add_allowed_signer, init_hub
 from ainarres.git.keys import SigningKey
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 SANDBOX = REPO_ROOT / "sandbox-repo"
 
 # Fixed identities and dates make every commit id reproducible across runs and hubs.
