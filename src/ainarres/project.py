@@ -38,6 +38,7 @@ from ainarres.git.keys import (
     replace_key,
 )
 from ainarres.git.location import HubLocation, parse_hub
+from ainarres.git.push import askpass_env
 from ainarres.models import Outcome
 from ainarres.store import Store
 
@@ -91,10 +92,13 @@ def configured_hub(settings: Settings) -> HubLocation | None:
     return parse_hub(str(record.get("url") or record["path"]), base=settings.state_dir)
 
 
-def require_hub(settings: Settings, family: str | None = None) -> HubLocation:
+def require_hub(
+    settings: Settings, family: str | None = None, passphrase: str | None = None
+) -> HubLocation:
     """The hub (refused when there is none). With ``family``, this process's git reaches
-    an ssh hub with that family's key: the same key signs its pushes, and the hub's
-    `authorized_keys` lets it run git and nothing else (`ainarres hub authorized-keys`)."""
+    an ssh hub with that family's key (opened with ``passphrase`` when it has one): the
+    same key signs its pushes, and the hub's `authorized_keys` lets it run git and nothing
+    else (`ainarres hub authorized-keys`)."""
     hub = configured_hub(settings)
     if hub is None:
         raise AinarresError(
@@ -103,7 +107,8 @@ def require_hub(settings: Settings, family: str | None = None) -> HubLocation:
         )
     if family is not None and hub.over_ssh:
         known = Store(settings.state_dir).known_hosts
-        use_ssh_identity(key_path(settings, family), known if known.exists() else None)
+        unlock = askpass_env(passphrase) if passphrase else {}
+        use_ssh_identity(key_path(settings, family), known if known.exists() else None, unlock)
     return hub
 
 

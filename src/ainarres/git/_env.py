@@ -27,11 +27,12 @@ _REPO_LOCAL = (
 _transport: dict[str, str] = {}
 
 
-def use_ssh_identity(key: Path, known_hosts: Path | None) -> None:
+def use_ssh_identity(key: Path, known_hosts: Path | None, unlock: Mapping[str, str] = {}) -> None:
     """Reach ssh hubs with ``key`` and only that key (an ssh-agent may hold its private
     half; no other key of the agent's or of ~/.ssh is offered), and,
     with ``known_hosts``, accept only the host keys it lists. No password or keyboard
-    prompt is ever tried; a key's passphrase comes from SSH_ASKPASS when a push sets one."""
+    prompt is ever tried; a protected key is opened by an ssh-agent, or by ``unlock`` (the
+    askpass environment of `git/push.py`)."""
     command = [
         "ssh", "-i", str(key), "-o", "IdentitiesOnly=yes", "-o", "PasswordAuthentication=no",
         "-o", "KbdInteractiveAuthentication=no", "-o", "ConnectTimeout=15",
@@ -39,6 +40,8 @@ def use_ssh_identity(key: Path, known_hosts: Path | None) -> None:
     ]  # fmt: skip
     if known_hosts is not None:
         command += ["-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes"]
+    _transport.clear()
+    _transport.update(unlock)
     _transport["GIT_SSH_COMMAND"] = shlex.join(command)
 
 

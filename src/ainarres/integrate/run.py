@@ -90,9 +90,9 @@ def _failpoint(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _mirror(settings: Settings, family: str, progress: Callable[[str], None]) -> Path:
-    hub = project.require_hub(settings, family)
-    dest = Store(settings.state_dir).integrator_copy(family)
+def _mirror(settings: Settings, options: Options, progress: Callable[[str], None]) -> Path:
+    hub = project.require_hub(settings, options.family, options.passphrase)
+    dest = Store(settings.state_dir).integrator_copy(options.family)
     return mirrors.ensure_bare_mirror(str(hub), dest, progress)
 
 
@@ -248,9 +248,9 @@ def integrate(
 def _integrate_once(
     settings: Settings, options: Options, progress: Callable[[str], None]
 ) -> list[TaskResult]:
-    hub = project.require_hub(settings, options.family)
+    hub = project.require_hub(settings, options.family, options.passphrase)
     key = project.family_key(settings, options.family)
-    mirror = _mirror(settings, options.family, progress)
+    mirror = _mirror(settings, options, progress)
     _failpoint("fetch")
     tip = mirrors.rev_parse(mirror, MAIN)
     if tip is None:

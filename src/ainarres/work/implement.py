@@ -132,12 +132,13 @@ def push_head(settings: Settings, agent: Agent, task: Task, epoch: int, layout: 
                       options=[f"ainarres-epoch={epoch}"])  # fmt: skip
     if not result.ok:
         raise AinarresError(f"the hub refused {task.branch}: {result.why}")
-    return verified_head(settings, task, head)
+    return verified_head(settings, agent.family, task, head)
 
 
-def verified_head(settings: Settings, task: Task, head: str | None) -> str:
-    """The head to record for `done`: it must be what the hub's task branch holds now."""
-    hub = project.require_hub(settings)
+def verified_head(settings: Settings, family: str, task: Task, head: str | None) -> str:
+    """The head to record for `done`: it must be what the hub's task branch holds now
+    (read with ``family``'s key when the hub is reached over ssh)."""
+    hub = project.require_hub(settings, family)
     tip = mirrors.hub_ref(str(hub), f"refs/heads/{task.branch}")
     if tip is None:
         raise AinarresError(
@@ -164,7 +165,7 @@ def done(settings: Settings, agent: Agent, task: Task, epoch: int, head: str | N
     """Done: the hub's tip of the task branch (checked against `head` when given) becomes
     the task's head. A change that leaves main as it is is refused unless `empty_reason`
     says why none is needed (it is recorded as a note)."""
-    tip = verified_head(settings, task, head)
+    tip = verified_head(settings, agent.family, task, head)
     if not changes_main(settings, agent, tip):
         if not empty_reason:
             raise BadInput(
