@@ -12,8 +12,9 @@ import pytest
 
 from ainarres.config import Settings
 from ainarres.errors import BadInput
+from ainarres.git.keys import generate_signing_key
 from ainarres.git.location import parse_hub
-from ainarres.project import configured_hub, record_hub
+from ainarres.project import configured_hub, record_hub, signer_step
 
 
 @pytest.mark.parametrize(
@@ -110,3 +111,22 @@ def test_location_unreachable_hub_exits_4_and_says_what_to_check(tmp_path: Path)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 4, done.stderr
     assert "cannot reach the hub" in done.stdout and "ainarres hub show" in done.stdout
+
+
+def test_location_a_remote_hub_makes_key_changes_a_step_on_its_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The allowed signers live on the hub's server only: with the hub elsewhere, adding,
+    rotating or retiring a family's key says the exact command to run there."""
+    monkeypatch.delenv("AINARRES_HUB", raising=False)
+    settings = Settings(state_dir=tmp_path / "state", database_url=None)
+    key = generate_signing_key(tmp_path / "k" / "id_ed25519", "opencode+qwen", None)
+    assert signer_step(settings, "opencode+qwen", key) is None  # no hub at all
+    record_hub(settings, str(tmp_path / "hub.git"))
+    assert signer_step(settings, "opencode+qwen", key) is None  # a hub here: done in place
+    record_hub(settings, "ssh://hub.example/srv/hub.git")
+    public = " ".join(key.public_key_path.read_text().split()[:2])
+    added = signer_step(settings, "opencode+qwen", key)
+    assert added is not None and f"`ainarres hub allow opencode+qwen --key '{public}'`" in added
+    removed = signer_step(settings, "opencode+qwen", None)
+    assert removed is not None and "`ainarres hub allow opencode+qwen --remove`" in removed

@@ -13,7 +13,7 @@ from ainarres.board import admin, reads
 from ainarres.cli.context import JSON_OPTION, Ctx, new_passphrase, pass_ctx
 from ainarres.cli.render import emit_json, finish, safe
 from ainarres.errors import BadInput
-from ainarres.git.keys import is_protected
+from ainarres.git.keys import SigningKey, is_protected
 from ainarres.store import family_name
 
 _DURATION = re.compile(r"^(\d{1,6})([smhd])$")
@@ -70,8 +70,16 @@ def family_add(
     with ctx.operator() as conn:
         out = admin.add_family(conn, ctx.settings, name, tool, model, maker)
     if out.ok:
-        project.ensure_family_key(ctx.settings, name, secret)
+        _signer_step(ctx, name, project.ensure_family_key(ctx.settings, name, secret))
     finish(out, as_json)
+
+
+def _signer_step(ctx: Ctx, family: str, key: SigningKey | None) -> None:
+    """Say what to run on the hub's server when the hub is on another machine (its
+    allowed signers live there only)."""
+    step = project.signer_step(ctx.settings, family, key)
+    if step is not None:
+        click.echo(f"ainarres: next step: {step}", err=True)
 
 
 @family.command("list")
@@ -199,6 +207,7 @@ def family_rotate_key(ctx: Ctx, name: str, passphrase: bool) -> None:
     with ctx.operator() as conn:
         made = project.rotate_key(conn, ctx.settings, name, secret)
     click.echo(f"{name} signs with a new key ({made}); the old one is refused from now on")
+    _signer_step(ctx, name, project.family_key(ctx.settings, name))
 
 
 @family.command("rotate-password")
@@ -222,7 +231,10 @@ def family_retire(ctx: Ctx, name: str, reason: str, as_json: bool) -> None:
     out of the hub's allowed signers. Its history stays on the board."""
     family_name(name)
     with ctx.operator() as conn:
-        finish(project.retire_family(conn, ctx.settings, name, reason), as_json)
+        out = project.retire_family(conn, ctx.settings, name, reason)
+    if out.ok:
+        _signer_step(ctx, name, None)
+    finish(out, as_json)
 
 
 @family.command("export")
