@@ -40,7 +40,6 @@ import json
 import os
 import re
 import secrets
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +67,7 @@ from ainarres.git.keys import fingerprint, load_signing_key
 from ainarres.git.location import HubLocation, parse_hub
 from ainarres.rows import FamilyRow
 from ainarres.store import Store, family_name
-from ainarres.text import clip
+from ainarres.text import clip, read_small_text
 
 FORMAT = "ainarres-bundle"
 VERSION = 1
@@ -527,28 +526,6 @@ def write_new_file(dest: Path, text: str, force: bool) -> None:
 
 
 # -- join ---------------------------------------------------------------------------------
-
-
-def read_small_text(path: Path, what: str, limit: int) -> str:
-    """A small regular file's UTF-8 text, read without following a symlink; BadInput else."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise BadInput(f"{what}: {path} does not exist") from None
-    except OSError as exc:
-        raise BadInput(
-            f"{what}: {path} cannot be read ({exc.strerror}); give a plain file"
-        ) from None
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise BadInput(f"{what}: {path} is not a plain file")
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise BadInput(f"{what}: {path} is larger than {limit} bytes")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadInput(f"{what}: {path} is not UTF-8 text") from None
 
 
 def open_bundle(path: Path, ask: Callable[[str], str] | None) -> Bundle:

@@ -16,7 +16,10 @@ table of samples through both.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+from pathlib import Path
 
 from ainarres.errors import BadInput
 
@@ -127,3 +130,26 @@ def storable(value: str, max_bytes: int) -> str:
     if len(data) <= max_bytes:
         return shown
     return data[: max_bytes - 16].decode("utf-8", "ignore") + "\n… (cut)"
+
+
+def read_small_text(path: Path, what: str, limit: int, *, missing: str | None = None) -> str:
+    """The UTF-8 text of a small plain file someone else wrote (a tool's result, a bundle,
+    a key), read without following a symlink or blocking on a FIFO; BadInput naming
+    ``what`` otherwise (``missing``: the message when there is no file)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise BadInput(missing or f"{what}: {path} does not exist") from None
+    except OSError as exc:
+        raise BadInput(f"{what}: {path} cannot be read ({exc.strerror}); it must be a plain "
+                       "file") from None  # fmt: skip
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise BadInput(f"{what}: {path} is not a plain file")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise BadInput(f"{what}: {path} is larger than {limit} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInput(f"{what}: {path} is not UTF-8 text") from None

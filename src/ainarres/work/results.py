@@ -7,8 +7,6 @@ a result with one bad field is refused as a whole, with the field named.
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -16,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ainarres.errors import BadInput
 from ainarres.review.service import Remark
+from ainarres.text import read_small_text
 
 MAX_RESULT = 1 << 20
 RESULT_FILE = "result.json"
@@ -57,24 +56,8 @@ Model = TypeVar("Model", bound=_Strict)
 
 
 def read_text(path: Path, limit: int = MAX_RESULT) -> str:
-    """A small regular file's UTF-8 text, never through a symlink; BadInput otherwise."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise BadInput(f"the tool wrote no {path.name}") from None
-    except OSError as exc:
-        raise BadInput(f"{path.name} cannot be read ({exc.strerror}); write a plain file") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise BadInput(f"{path.name} is not a plain file")
-    with os.fdopen(fd, "rb") as fh:
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise BadInput(f"{path.name} is larger than {limit} bytes")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadInput(f"{path.name} is not UTF-8 text") from None
+    """The text of a result file the tool wrote (see `text.read_small_text`)."""
+    return read_small_text(path, path.name, limit, missing=f"the tool wrote no {path.name}")
 
 
 def read(job_dir: Path, model: type[Model]) -> Model:
