@@ -1,7 +1,10 @@
-"""`hub init` and `hub show`: the bare repository only the integrator can move main in."""
+"""`hub init`, `show`, `check`, `use`, and serving it over ssh (`serve`, `authorized-keys`,
+`allow`): the bare repository only the integrator can move main in."""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -11,9 +14,11 @@ from ainarres.cli.context import JSON_OPTION, Ctx, pass_ctx
 from ainarres.cli.render import emit_json
 from ainarres.errors import BadInput
 from ainarres.git import hub as hubs
+from ainarres.git.location import parse_hub
 from ainarres.integrate.checks import load_checks
 from ainarres.integrate.detect import likely_test_command
 from ainarres.integrate.run import CONFIG
+from ainarres.store import Store, family_name
 
 
 @click.group()
@@ -101,9 +106,156 @@ def hub_check(ctx: Ctx, as_json: bool) -> None:
         for line in problems:
             click.echo(f"ainarres: hub check: {line}", err=True)
     else:
-        click.echo(f"hub {where}: hooks and settings as installed")
+        click.echo(f"hub {where}: hooks and settings as installed; its files are this "
+                   "account's and nobody else may write them")  # fmt: skip
     if problems:
         raise SystemExit(1)
+
+
+@hub.command("use")
+@click.argument("location")
+@click.option(
+    "--host-key-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The hub server's ssh host keys as known_hosts lines (ssh-keyscan prints them); "
+    "from then on only these are accepted.",
+)
+@pass_ctx
+def hub_use(ctx: Ctx, location: str, host_key_file: str | None) -> None:
+    """Use the hub at LOCATION (on another machine, or a folder here) from now on.
+
+    LOCATION is ssh://[user@]host[:port]/path, [user@]host:path, https://host/path,
+    file://PATH or a path. Over ssh each family connects with its own signing key, which the
+    hub's server lets in with `ainarres hub allow` and `ainarres hub authorized-keys`.
+    """
+    host_keys = None
+    if host_key_file is not None:
+        data = Path(host_key_file).read_bytes()
+        if len(data) > hubs.MAX_KEY_TEXT * 4:
+            raise BadInput(f"{host_key_file} is too big for a list of host keys")
+        host_keys = data.decode("utf-8")
+    named = parse_hub(location)
+    if named.local is not None:
+        hubs.open_hub(named.local)  # a folder here must be a hub
+    where = project.record_hub(ctx.settings, location, host_keys)
+    said = f"hub is now {where}"
+    if host_keys is not None:
+        said += f" (ssh accepts only the host keys of {host_key_file})"
+    click.echo(said)
+    if os.environ.get(project.HUB_ENV) and os.environ[project.HUB_ENV] != location:
+        click.echo(f"ainarres: note: ${project.HUB_ENV} is set and comes first: "
+                   f"{os.environ[project.HUB_ENV]}", err=True)  # fmt: skip
+    known = Store(ctx.settings.state_dir).known_hosts
+    if where.over_ssh and host_keys is None:
+        click.echo(
+            f"ainarres: note: ssh accepts the host keys in {known}"
+            if known.exists()
+            else "ainarres: note: no host keys recorded, so ssh checks ~/.ssh/known_hosts; "
+            "give the server's with --host-key-file (ssh-keyscan -p PORT HOST, compared with "
+            "`ssh-keygen -lf` of its key on the server)",
+            err=True,
+        )
+
+
+@hub.command("serve")
+@click.argument("hub_path")
+def hub_serve(hub_path: str) -> None:
+    """Serve git push and fetch of the hub at HUB_PATH to one ssh connection.
+
+    The forced command of the hub account's authorized_keys (`ainarres hub authorized-keys`
+    writes it): runs git-receive-pack or git-upload-pack on HUB_PATH when
+    $SSH_ORIGINAL_COMMAND asks for exactly that, and refuses everything else (a shell,
+    another repository, an interactive login). The gate decides every pushed ref.
+    """
+    from ainarres.git import serve
+
+    sys.exit(serve.main([hub_path], os.environ))
+
+
+@hub.command("authorized-keys")
+@click.option(
+    "--python",
+    "python",
+    help="The interpreter the forced command runs, one that imports ainarres "
+    "(default: the one running this).",
+)
+@JSON_OPTION
+@pass_ctx
+def hub_authorized_keys(ctx: Ctx, python: str | None, as_json: bool) -> None:
+    """Print the hub account's authorized_keys, on the hub's server.
+
+    One line per family key of the hub's allowed signers, each allowed to run only
+    `ainarres hub serve` of this hub (no shell, pty or forwarding). Write it with
+    `ainarres hub authorized-keys > ~/.ssh/authorized_keys` as the hub's account, and again
+    after every `ainarres hub allow`.
+    """
+    where = project.require_hub(ctx.settings).require_local("hub authorized-keys")
+    hub_ = hubs.open_hub(where)
+    interpreter = hubs.check_python(python or sys.executable)
+    lines, skipped = hubs.authorized_keys(hub_, interpreter)
+    for note in skipped:
+        click.echo(f"ainarres: note: left out {note}", err=True)
+    if as_json:
+        emit_json({
+            "hub": str(hub_.path),
+            "command": hubs.serve_command(hub_.path, interpreter),
+            "keys": [{"family": k.family, "key_type": k.key_type, "key": k.key, "line": k.line}
+                     for k in lines],
+        })  # fmt: skip
+        return
+    if not lines:
+        click.echo(f"ainarres: note: no family key in {hub_.allowed_signers_file} yet, so "
+                   "nobody can connect; add them with `ainarres hub allow`", err=True)  # fmt: skip
+    click.echo(f"# ainarres hub {hub_.path}: each family's key runs git on it and nothing else "
+               "(made by `ainarres hub authorized-keys`)")  # fmt: skip
+    for key in lines:
+        click.echo(key.line)
+
+
+@hub.command("allow")
+@click.argument("family")
+@click.option("--key", "key_text", help="The family's public key: 'ssh-ed25519 AAAA...'.")
+@click.option(
+    "--key-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The family's public key file (its .pub).",
+)
+@click.option("--remove", is_flag=True, help="Take the family's key away: its pushes fail.")
+@pass_ctx
+def hub_allow(
+    ctx: Ctx, family: str, key_text: str | None, key_file: str | None, remove: bool
+) -> None:
+    """Let FAMILY sign pushes to the hub with a key (or, with --remove, with none), on the
+    hub's server.
+
+    The key replaces any key the family had: a push signed with the old one is refused
+    from then on. Then make the account's authorized_keys again
+    (`ainarres hub authorized-keys`), so the family can connect with it.
+    """
+    family = family_name(family)
+    if sum(x is not None for x in (key_text, key_file)) + remove != 1:
+        raise BadInput("give exactly one of --key 'TYPE BASE64', --key-file PUB or --remove")
+    where = project.require_hub(ctx.settings).require_local("hub allow")
+    hub_ = hubs.open_hub(where)
+    again = "`ainarres hub authorized-keys > ~/.ssh/authorized_keys`"
+    if remove:
+        if hubs.allow_key(hub_, family, None):
+            click.echo(f"{family} has no key on the hub {hub_.path} now: its pushes are refused; "
+                       f"make the account's authorized_keys again: {again}")  # fmt: skip
+        else:
+            click.echo(f"{family} had no key on the hub {hub_.path}; nothing changed")
+        return
+    if key_file is not None:
+        data = Path(key_file).read_bytes()[: hubs.MAX_KEY_TEXT + 1]
+        key_text = data.decode("utf-8")
+    assert key_text is not None
+    key = hubs.parse_public_key(key_text)
+    changed = hubs.allow_key(hub_, family, key)
+    if not changed:
+        click.echo(f"{family} signs with {key.fingerprint} already; nothing changed")
+        return
+    click.echo(f"{family} may now push to the hub {hub_.path}, signing with {key.key_type} "
+               f"{key.fingerprint}; make the account's authorized_keys again: {again}")  # fmt: skip
 
 
 COMMANDS = [hub]
