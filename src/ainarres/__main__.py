@@ -1,6 +1,7 @@
-"""``python -m ainarres``: the hub's hook shims land here, everything else goes to the CLI.
+"""``python -m ainarres``: the hub's hook shims and its ssh forced command land here,
+everything else goes to the CLI.
 
-The hook path is dispatched before the CLI is imported, so a push does not pay for
+Those two paths are dispatched before the CLI is imported, so a push does not pay for
 click, rich or psycopg.
 """
 
@@ -20,6 +21,11 @@ def main() -> int:
         # git runs hooks from inside the bare hub with GIT_DIR set (usually ".").
         hub_dir = Path(os.environ.get("GIT_DIR", ".")).resolve()
         return run_pre_receive(sys.stdin, os.environ, hub_dir)
+    if sys.argv[1:3] == ["hub", "serve"]:
+        from ainarres.git.serve import main as serve
+
+        # The forced command of the hub's ssh account: every connection pays this start.
+        return serve(sys.argv[3:], os.environ)
     # Imported by name so this shim does not depend on the CLI's types (or existence)
     # while the hook path is checked.
     cli = importlib.import_module("ainarres.cli.main")

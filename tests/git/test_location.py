@@ -130,3 +130,21 @@ def test_location_a_remote_hub_makes_key_changes_a_step_on_its_server(
     assert added is not None and f"`ainarres hub allow opencode+qwen --key '{public}'`" in added
     removed = signer_step(settings, "opencode+qwen", None)
     assert removed is not None and "`ainarres hub allow opencode+qwen --remove`" in removed
+
+
+def test_location_the_hub_transport_reaches_ainarres_git_only(tmp_path: Path) -> None:
+    """The family's key and the integrator's askpass secret go to ainarres's own git, never
+    into an environment built for other code (the integration checks run the project's)."""
+    from ainarres.git import _env
+    from ainarres.integrate.checks import checks_env
+
+    saved = dict(_env._transport)
+    try:
+        _env.use_ssh_identity(tmp_path / "key", None, {"AINARRES_ASKPASS_SECRET": "s3cret"})
+        assert "s3cret" in _env.clean_env().values()
+        assert "ssh -i" in _env.clean_env()["GIT_SSH_COMMAND"]
+        built = _env.clean_env(checks_env())
+        assert "s3cret" not in built.values() and "GIT_SSH_COMMAND" not in built
+    finally:
+        _env._transport.clear()
+        _env._transport.update(saved)

@@ -181,12 +181,6 @@ def test_serving_imports_nothing_of_the_board_or_the_cli(hub: Hub) -> None:
     assert not {m for m in loaded if m.startswith(HEAVY)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`python -m ainarres` loads the whole CLI (psycopg, click, pydantic) before `hub "
-    "serve`; ainarres/__main__.py must dispatch `hub serve` to ainarres.git.serve as it does "
-    "`hook pre-receive`",
-)
 def test_the_forced_command_starts_without_the_board_or_the_cli(hub: Hub) -> None:
     loaded = _imported(["-m", "ainarres", "hub", "serve", str(hub.path)], "id")
     assert not {m for m in loaded if m.startswith(HEAVY)}

@@ -46,9 +46,14 @@ def use_ssh_identity(key: Path, known_hosts: Path | None, unlock: Mapping[str, s
 
 
 def clean_env(base: Mapping[str, str] | None = None, **extra: str) -> dict[str, str]:
-    """Return ``base`` (default os.environ) minus repository-pinning variables, plus ``extra``."""
+    """Return ``base`` (default os.environ) minus repository-pinning variables, plus ``extra``.
+
+    Only ainarres's own git (no ``base``) gets the hub transport (the family's key, the
+    integrator's askpass secret): an environment built for someone else's code, such as
+    the integration checks', never does."""
     env = {k: v for k, v in (os.environ if base is None else base).items() if k not in _REPO_LOCAL}
     env.pop("GIT_SSH", None)
-    env.update(_transport)
+    if base is None:
+        env.update(_transport)
     env.update(extra)
     return env

@@ -67,10 +67,12 @@ def unreachable(stderr: str) -> None:
     that talked to the hub says it could not be reached or refused this machine at the
     door; return otherwise. Call it only for such commands (clone, fetch, ls-remote, push):
     a local repository's errors can read alike."""
-    said = stderr.lower()
-    if any(words in said for words in _UNREACHABLE):
+    lines = [line.strip() for line in stderr.splitlines()]
+    said = next((line for line in lines if any(w in line.lower() for w in _UNREACHABLE)), None)
+    if said is not None:
+        # The line that says why, not what comes first (ssh's @@@ host key banner is long).
         raise Unavailable(
-            f"cannot reach the hub: {one_line(stderr.strip())}; check the hub's location "
+            f"cannot reach the hub: {one_line(said)}; check the hub's location "
             "(`ainarres hub show`), the network to it, and, for an ssh hub, that this "
             "family's key is in the hub's authorized_keys and its host key in known_hosts"
         )
