@@ -108,10 +108,13 @@ def _add_checks(hub_dir: Path, test_command: str) -> None:
 def _configure(hub_dir: Path) -> None:
     settings = {
         # A seed makes receive-pack advertise push-cert=<nonce>, without which
-        # `git push --signed` is refused. certNonceSlop stays unset (0): over ssh and
-        # file transports the signed nonce must then equal the one issued to this very
-        # connection, otherwise GIT_PUSH_CERT_NONCE_STATUS is BAD (SLOP over HTTP).
+        # `git push --signed` is refused. Over ssh and file transports the signed nonce
+        # must equal the one issued to this very connection (else BAD). Over HTTP the
+        # nonce is issued by one request and used in the next: git calls it OK when its
+        # HMAC is this hub's and its stamp at most certNonceSlop seconds old, SLOP
+        # otherwise; the gate's nonce ledger refuses any second use either way.
         "receive.certNonceSeed": secrets.token_hex(32),
+        "receive.certNonceSlop": "30",
         "receive.denyDeletes": "true",
         "receive.denyNonFastForwards": "true",
         "receive.fsckObjects": "true",
