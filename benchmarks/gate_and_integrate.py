@@ -382,11 +382,11 @@ class Project:
         return git(self.clone, "rev-parse", "HEAD")
 
     def approved_task(
-        self, name: str, *, claim: bool, mirrors_to: tuple[Path, ...] = ()
+        self, name: str, *, claim: bool, mirrors_to: tuple[Path, ...] = (), text: str | None = None
     ) -> tuple[UUID, str, int]:
-        """A task implemented (writing `name`), pushed, reviewed and, with claim, claimed by
-        the integrator: (task id, reviewed head, integrator's epoch or 0). The task branch
-        is also pushed to the hubs in `mirrors_to`."""
+        """A task implemented (writing `name`, with `text` or its name), pushed, reviewed
+        and, with claim, claimed by the integrator: (task id, reviewed head, integrator's
+        epoch or 0). The task branch is also pushed to the hubs in `mirrors_to`."""
         task = self.board.agent(DESIGNER).create_task(f"add {name}").task
         assert task is not None
         impl = self.board.agent(IMPLEMENTER)
@@ -395,7 +395,7 @@ class Project:
         assert claimed.epoch is not None
         git(self.clone, "fetch", "--quiet", "origin")
         git(self.clone, "checkout", "--quiet", "-B", task.branch, "origin/main")
-        head = self.commit(name, f"{name}\n")
+        head = self.commit(name, f"{name}\n" if text is None else text)
         refspec = f"HEAD:refs/heads/{task.branch}"
         for hub in (self.hub, *mirrors_to):
             self.must_push(hub, refspec, IMPLEMENTER, claimed.epoch)

@@ -21,6 +21,7 @@ from ainarres.git.history import (
 )
 from ainarres.git.hub import Hub
 from ainarres.git.merge import (
+    merge_base,
     merge_in_memory,
     merge_message,
     trailers_on_first_parent,
@@ -207,6 +208,18 @@ def test_merging_unrelated_histories_is_an_error(hub: Hub, work: Path) -> None:
     lonely = land(hub, work, "lonely")
     with pytest.raises(AinarresError, match="refusing to merge unrelated histories"):
         merge_in_memory(hub.path, main, lonely, "m", INTEGRATOR)
+
+
+def test_merge_base_is_where_two_branches_forked(hub: Hub, work: Path) -> None:
+    main = git_out(hub.path, "rev-parse", "main")
+    branch_with(work, "task/a", main, {"a.txt": "a\n"})
+    branch_with(work, "task/b", main, {"b.txt": "b\n"})
+    a, b = land(hub, work, "task/a"), land(hub, work, "task/b")
+    assert merge_base(hub.path, a, b) == main
+    assert merge_base(hub.path, main, a) == main
+    git_out(work, "checkout", "--quiet", "--orphan", "alone")
+    git_out(work, "commit", "--quiet", "--no-gpg-sign", "-m", "no common history")
+    assert merge_base(hub.path, main, land(hub, work, "alone")) is None
 
 
 def test_unknown_commit_and_non_repository_are_errors(hub: Hub, tmp_path: Path) -> None:

@@ -49,6 +49,18 @@ def test_load_checks_of_the_sandbox_and_of_a_full_table() -> None:
     assert load_checks('other = 1\n[checks]\ntest = "t"\ntimeout = 0.5').timeout == 0.5
 
 
+def test_load_checks_sizes_the_merge_queue() -> None:
+    plain = load_checks('[checks]\ntest = "t"')
+    assert (plain.batch, plain.max_batch, plain.retries) == (8, 32, 0)
+    grown = load_checks('[checks]\ntest = "t"\nbatch = 4\nretries = 2')
+    assert (grown.batch, grown.max_batch, grown.retries) == (4, 16, 2)
+    alone = load_checks('[checks]\ntest = "t"\nbatch = 1')
+    assert (alone.batch, alone.max_batch) == (1, 1)  # every merge on its own, as before
+    assert load_checks('[checks]\ntest = "t"\nbatch = 1\nmax_batch = 8').max_batch == 8
+    assert load_checks('[checks]\ntest = "t"\nbatch = 512').max_batch == 1024
+    assert load_checks('[checks]\nskip = "docs"\nbatch = 2').batch == 2
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -68,6 +80,13 @@ def test_load_checks_of_the_sandbox_and_of_a_full_table() -> None:
         ('[checks]\ntest = "t"\nnetwork = "yes"', "checks.network must be true or false"),
         ('[checks]\ntest = "t"\nskip = "why"', "checks.skip must be a non-empty reason"),
         ('[checks]\nskip = " "', "checks.skip must be a non-empty reason"),
+        ('[checks]\ntest = "t"\nbatch = 0', "checks.batch must be a whole number from 1"),
+        ('[checks]\ntest = "t"\nbatch = 2.5', "checks.batch must be a whole number"),
+        ('[checks]\ntest = "t"\nbatch = true', "checks.batch must be a whole number"),
+        ('[checks]\ntest = "t"\nbatch = 2000', "checks.batch must be a whole number"),
+        ('[checks]\ntest = "t"\nbatch = 8\nmax_batch = 4', "must be at least checks.batch"),
+        ('[checks]\ntest = "t"\nretries = -1', "checks.retries must be a whole number from 0"),
+        ('[checks]\ntest = "t"\nretries = "2"', "checks.retries must be a whole number"),
     ],
 )
 def test_load_checks_refuses_bad_tables(text: str, message: str) -> None:

@@ -72,6 +72,13 @@ def has_commit(repo_path: Path, oid: str) -> bool:
     return isinstance(obj, pygit2.Commit)
 
 
+def merge_base(repo_path: Path, one: str, other: str) -> str | None:
+    """The best common ancestor of two commits, or None when they share no history."""
+    repo = _open(repo_path)
+    base = repo.merge_base(_commit(repo, one).id, _commit(repo, other).id)
+    return None if base is None else str(base)
+
+
 def merge_in_memory(
     repo_path: Path, ours: str, theirs: str, message: str, author: tuple[str, str]
 ) -> MergeResult:

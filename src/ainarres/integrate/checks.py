@@ -1,5 +1,5 @@
 """The project's own checks (``[checks]`` in ainarres.toml on main), run on a checkout of
-each merge before it may reach main.
+the merges before they may reach main.
 
 The checks run the task's code, so they run as an untrusted process would: in the
 sandbox (`agents/sandbox.py`), with the checkout writable and nothing else of this machine
@@ -11,8 +11,21 @@ for it, and a time limit. The keys:
     pre_commit = false             # run `pre-commit run --all-files` first
     timeout = 600                  # seconds for all steps together
     network = false                # let the checks reach the network
+    batch = 8                      # merges checked together by one run (the merge queue)
+    max_batch = 32                 # the most a batch grows to (default 4 x batch)
+    retries = 0                    # runs again after a failure; a later pass is flaky
     # or, for a project with nothing to check:
     # skip = "why there are no checks"
+
+The merge queue (`integrate/queue.py`, ADR 0017): integrate merges up to ``batch``
+approved tasks one onto the other and runs the checks once, on the last merge. A batch
+that passes ships whole and the next one is twice as large (up to ``max_batch``); one
+that fails is bisected over its merges to the task(s) that broke it, which go back to
+their implementers with the failing output, while the others ship, and the next batch is
+half as large. ``batch = 1`` checks every merge on its own (integrate before the queue);
+it stays 1 unless ``max_batch`` is given. A run that fails is repeated up to ``retries``
+times; a pass after a failure counts as a pass, said in the output and noted on the
+tasks of that tree as flaky.
 """
 
 from __future__ import annotations
@@ -40,7 +53,11 @@ TAIL_LINES = 40
 PROGRESS_EVERY = 10.0
 # Enough bytes for TAIL_LINES of ordinary output; a huge log is never read whole.
 _TAIL_BYTES = 64 * 1024
-_KEYS = ("test", "pre_commit", "timeout", "network", "skip")
+_KEYS = ("test", "pre_commit", "timeout", "network", "skip", "batch", "max_batch", "retries")
+DEFAULT_BATCH = 8
+GROWTH = 4  # max_batch defaults to GROWTH x batch
+MOST = 1024  # a bound on batch and max_batch (a typo, not a queue)
+MOST_RETRIES = 10
 PRE_COMMIT = ("pre-commit", "run", "--all-files", "--show-diff-on-failure", "--color=never")
 HOW_TO = (
     'add a [checks] table to ainarres.toml on main, e.g. test = "python -m pytest -q" '
@@ -52,13 +69,17 @@ Progress = Callable[[str, float], None]
 @dataclass(frozen=True)
 class Checks:
     """What to run: ``test`` is a shell command; ``timeout`` bounds the whole run, in
-    seconds; ``skip`` (instead of a test) records why a project has no checks."""
+    seconds; ``skip`` (instead of a test) records why a project has no checks. ``batch``
+    and ``max_batch`` size the merge queue's batches, ``retries`` the runs after a failure."""
 
     test: str
     pre_commit: bool = False
     timeout: float = DEFAULT_TIMEOUT
     network: bool = False
     skip: str | None = None
+    batch: int = DEFAULT_BATCH
+    max_batch: int = GROWTH * DEFAULT_BATCH
+    retries: int = 0
 
 
 @dataclass(frozen=True)
@@ -92,11 +113,13 @@ def load_checks(config_text: str) -> Checks:
             raise BadInput(
                 f"unknown key checks.{key} in ainarres.toml; the keys are {', '.join(_KEYS)}"
             )
+    batch, max_batch, retries = _queue_keys(table)
     skip = table.get("skip")
     if skip is not None:
         if not isinstance(skip, str) or not skip.strip() or "test" in table:
             raise BadInput("checks.skip must be a non-empty reason, and goes without checks.test")
-        return Checks(test="", skip=skip.strip())
+        return Checks(test="", skip=skip.strip(), batch=batch, max_batch=max_batch,
+                      retries=retries)  # fmt: skip
     test = table.get("test")
     if not isinstance(test, str) or not test.strip():
         raise BadInput("checks.test must be a non-empty string: the command that runs the tests")
@@ -115,7 +138,27 @@ def load_checks(config_text: str) -> Checks:
         or timeout <= 0
     ):
         raise BadInput("checks.timeout must be a positive number of seconds")
-    return Checks(test=test, pre_commit=pre_commit, timeout=float(timeout), network=network)
+    return Checks(test=test, pre_commit=pre_commit, timeout=float(timeout), network=network,
+                  batch=batch, max_batch=max_batch, retries=retries)  # fmt: skip
+
+
+def _count(table: dict[str, object], key: str, default: int, low: int, high: int) -> int:
+    value = table.get(key, default)
+    # bool is an int in Python, but `batch = true` is surely a mistake.
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadInput(f"checks.{key} must be a whole number from {low} to {high}")
+    return value
+
+
+def _queue_keys(table: dict[str, object]) -> tuple[int, int, int]:
+    """batch, max_batch and retries, checked; max_batch defaults to GROWTH x batch, except
+    that batch = 1 (every merge checked on its own) stays 1 unless max_batch says more."""
+    batch = _count(table, "batch", DEFAULT_BATCH, 1, MOST)
+    most = _count(table, "max_batch", 1 if batch == 1 else min(MOST, GROWTH * batch), 1, MOST)
+    if most < batch:
+        raise BadInput(f"checks.max_batch ({most}) must be at least checks.batch ({batch})")
+    retries = _count(table, "retries", 0, 0, MOST_RETRIES)
+    return batch, most, retries
 
 
 @dataclass(frozen=True)

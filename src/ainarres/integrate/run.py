@@ -2,9 +2,13 @@
 
 The integrator claims the integration steps as its family, merges each reviewed head onto
 main in its own copy of the hub, kept apart from any other (ADR 0016), with `git
-merge-tree` (no checkout, the same tree the gate recomputes); runs the project's checks on
-each merge result in the sandbox, pushes the batch of good merges with one signed push,
-then marks those tasks shipped.
+merge-tree` (no checkout, the same tree the gate recomputes), each merge onto the one
+before. The project's checks run in the sandbox once per batch of merges, on the last one
+(the merge queue, `queue.py`, ADR 0017): a batch that passes ships whole; one that fails
+is bisected to the task(s) that broke it, which go back to their implementers with the
+failing output, and the others are merged again without them. The good merges go to the
+hub with one signed push (the gate checks each first-parent merge), then the board marks
+those tasks shipped. `[checks] batch = 1` checks every merge on its own.
 
 Rerun-safe: every merge carries an `Ainarres-Task` trailer. After a crash between the
 push and the board update, a rerun resumes the tasks its agent still holds, finds their
@@ -13,7 +17,8 @@ the checks' checkouts are caches: a kill can damage neither for the next run.
 
 Nothing ships unchecked by surprise: with no `[checks]` on main, integrate refuses unless
 a person passes `--no-checks` or the project says `skip = "why"`. A task that changes the
-checks is integrated alone, and the new checks apply from the next run.
+checks is integrated alone, and the new checks apply from the next run. A check that
+fails and then passes when run again (`retries`) is flaky: said, and noted on the tasks.
 """
 
 from __future__ import annotations
@@ -24,9 +29,10 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from uuid import UUID
 
 from ainarres import project
 from ainarres.agents import sandbox
@@ -44,6 +50,7 @@ from ainarres.git.location import HubLocation
 from ainarres.git.push import push
 from ainarres.git.worktree import isolated_checkout
 from ainarres.integrate.checks import HOW_TO, CheckResult, Checks, load_checks, run_checks
+from ainarres.integrate.queue import Culprit, Link, Sizing, batches
 from ainarres.models import Outcome, Task
 from ainarres.processes import alive
 from ainarres.store import Store
@@ -158,36 +165,37 @@ def _plan(settings: Settings, mirror: Path, tip: str, options: Options) -> _Plan
     return _Plan(checks, text, mounts_for, scratch)
 
 
-def _check(plan: _Plan, mirror: Path, merge: str, t: Task,
-           progress: Callable[[str], None]) -> CheckResult | None:  # fmt: skip
-    """Run the project's checks on the merge result; None when not checking."""
-    if plan.checks is None:
-        return None
-    if plan.checks.skip is not None:
-        return CheckResult(True, None, "", 0.0)
-    progress(f"{t.short_id} checking the merge with main")
-    with isolated_checkout(mirror, merge, plan.scratch) as workdir:
+def _run_checks(plan: _Plan, checks: Checks, mirror: Path, commit: str,
+                progress: Callable[[str], None]) -> CheckResult:  # fmt: skip
+    """Run the project's checks once on a checkout of `commit` (in the sandbox, unless the
+    person chose otherwise)."""
+    with isolated_checkout(mirror, commit, plan.scratch) as workdir:
         _failpoint("checkout")
         mounts = None if plan.mounts_for is None else plan.mounts_for(workdir, mirror / "objects")
 
         def heard(step: str, seconds: float) -> None:
             if seconds == 0.0:
                 _failpoint("checks")
-                progress(f"{t.short_id} checks: {step} started")
+                progress(f"{commit[:12]} checks: {step} started")
             else:
-                progress(f"{t.short_id} checks: {step} running ({seconds:.0f} s)")
+                progress(f"{commit[:12]} checks: {step} running ({seconds:.0f} s)")
 
-        return run_checks(plan.checks, workdir, mounts=mounts, progress=heard)
+        return run_checks(checks, workdir, mounts=mounts, progress=heard)
 
 
-def _changes_checks(plan: _Plan, mirror: Path, head: str) -> bool:
-    """Whether the task's head has another [checks] than main had at the start (only asked
-    when this run checks at all)."""
-    if plan.checks is None:
+def _changes_checks(plan: _Plan, mirror: Path, tip: str, head: str | None) -> bool:
+    """Whether the task changes [checks]: its head has other checks than main had at the
+    start, and it changed the file itself (a head that forked before main's checks last
+    changed has the old file, and its merge keeps main's). Only asked when checking."""
+    if plan.checks is None or head is None:
         return False
     theirs = mirrors.read_blob(mirror, head, CONFIG)
     if theirs == plan.config_text:
         return False
+    if merges.has_commit(mirror, head):
+        base = merges.merge_base(mirror, tip, head)
+        if base is not None and mirrors.read_blob(mirror, base, CONFIG) == theirs:
+            return False
     try:
         mine = load_checks(plan.config_text) if plan.config_text else None
     except BadInput:
@@ -331,77 +339,55 @@ def _integrate_held(
         progress("nothing approved to integrate")
         return []
     results: list[TaskResult] = []
-    batch: list[_Held] = []
     landed: list[_Held] = []
-    alone = False
+    queue: list[_Held] = []
     for h in held:
-        t = h.task
-        if str(t.id) in on_main:
-            progress(f"{t.short_id} already on main ({on_main[str(t.id)][:12]}): shipping")
+        if str(h.task.id) in on_main:
+            found = on_main[str(h.task.id)]
+            progress(f"{h.task.short_id} already on main ({found[:12]}): shipping")
             landed.append(h)
-            continue
-        if alone:
-            _verb(agent.release(t.id, h.epoch), f"releasing {t.short_id}")
-            progress(f"{t.short_id} waits for the next run (a change of the checks goes alone)")
-            results.append(
-                TaskResult(
-                    t.short_id,
-                    t.title,
-                    "deferred",
-                    "after a change of the checks, in the next run",
-                )
-            )
-            continue
-        if t.head_commit is not None and _changes_checks(plan, mirror, t.head_commit):
-            if batch:
-                _verb(agent.release(t.id, h.epoch), f"releasing {t.short_id}")
-                progress(f"{t.short_id} changes the checks: it goes alone, in the next run")
-                results.append(
-                    TaskResult(
-                        t.short_id,
-                        t.title,
-                        "deferred",
-                        "it changes the checks: integrated alone",
-                    )
-                )
-                continue
-            alone = True
-        merged = _merge_one(conn, mirror, tip, plan, h, options, progress)
-        if merged.commit is None:
-            why = merged.why or "not merged"
-            if not _send_back(agent, h, why, merged, progress):
-                results.append(TaskResult(t.short_id, t.title, "deferred", why))
-                continue
-            progress(f"{t.short_id} returned: {visible(why)}")
-            results.append(
-                TaskResult(
-                    t.short_id,
-                    t.title,
-                    "returned",
-                    why + (f"\n{merged.detail}" if merged.detail else ""),
-                )
-            )
-            alone = False if not batch else alone
-            continue
-        tip = merged.commit
-        batch.append(h)
-        progress(f"{t.short_id} merged as {tip[:12]}: {t.title}")
-        _failpoint("merge")
-    if batch:
+        else:
+            queue.append(h)
+    run = _Queue(conn, agent, mirror, plan, options, progress, results)
+
+    def defer(h: _Held, said: str, detail: str) -> None:
+        _verb(agent.release(h.task.id, h.epoch), f"releasing {h.task.short_id}")
+        progress(f"{h.task.short_id} {said}")
+        results.append(TaskResult(h.task.short_id, h.task.title, "deferred", detail))
+
+    # A task that changes the checks is judged by main's checks alone, first in the run;
+    # after it ships the rest waits for the next run (and the new checks). One found later
+    # in the queue waits for a run of its own.
+    start = tip
+    while queue and _changes_checks(plan, mirror, start, queue[0].task.head_commit):
+        tip = run.drain([queue.pop(0)], tip, Sizing(1, 1))
+        if run.shipped:
+            for h in queue:
+                defer(h, "waits for the next run (a change of the checks goes alone)",
+                      "after a change of the checks, in the next run")  # fmt: skip
+            queue = []
+    for h in [h for h in queue if _changes_checks(plan, mirror, start, h.task.head_commit)]:
+        defer(h, "changes the checks: it goes alone, in the next run",
+              "it changes the checks: integrated alone")  # fmt: skip
+        queue.remove(h)
+    tip = run.drain(queue, tip, run.sizing(len(queue)))
+    run.summary()
+    shipped = run.shipped
+    if shipped:
         _failpoint("before-push")
         pushed = push(mirror, str(hub), [f"{tip}:{MAIN}"], key=key, signed=True,
                       passphrase=options.passphrase, use_agent=options.use_agent)  # fmt: skip
         if not pushed.ok:
             refused = f"the hub refused main: {pushed.why}"
             try:
-                for h in batch + landed:
+                for h in shipped + landed:
                     agent.release(h.task.id, h.epoch)
             except AinarresError as exc:
                 refused += f" (and the claims were not released: {exc.message})"
             raise AinarresError(refused)
-        progress(f"pushed main {tip[:12]} ({len(batch)} merge(s))")
+        progress(f"pushed main {tip[:12]} ({len(shipped)} merge(s))")
         _failpoint("after-push")
-    for h in landed + batch:
+    for h in landed + shipped:
         out = agent.advance(h.task.id, h.epoch)
         if not out.ok:
             raise AinarresError(
@@ -409,7 +395,8 @@ def _integrate_held(
                 f"{out.outcome}: {out.message}; run integrate again"
             )
         progress(f"{h.task.short_id} shipped")
-        results.append(TaskResult(h.task.short_id, h.task.title, "shipped"))
+        results.append(TaskResult(h.task.short_id, h.task.title, "shipped",
+                                  run.flaky.get(h.task.id, "")))  # fmt: skip
         _failpoint("shipping")
     return results
 
@@ -424,9 +411,8 @@ class _Merged:
     detail: str | None = None  # the checks' output, for the next claimer in full
 
 
-def _merge_one(conn: Connection, mirror: Path, tip: str, plan: _Plan, h: _Held,
-               options: Options, progress: Callable[[str], None]) -> _Merged:  # fmt: skip
-    """Merge one reviewed head onto `tip` and check it."""
+def _merge(conn: Connection, mirror: Path, tip: str, h: _Held, options: Options) -> _Merged:
+    """Merge one reviewed head onto `tip` (unchecked)."""
     t = h.task
     if t.head_commit is None or not merges.has_commit(mirror, t.head_commit):
         return _Merged(
@@ -456,13 +442,163 @@ def _merge_one(conn: Connection, mirror: Path, tip: str, plan: _Plan, h: _Held,
             None,
             "main already contains this head but no merge names the task; a person should look",
         )
-    checked = _check(plan, mirror, result.commit, t, progress)
-    if checked is not None and not checked.ok:
-        tests = checked.failing_tests
-        named = f"; failing: {', '.join(tests)}" if tests else ""
-        why = f"checks failed ({checked.failed}) on the merge with main{named}"
-        return _Merged(None, why, "checks", checked.output_tail[-60000:])
     return _Merged(result.commit)
+
+
+def _blame(culprit: Culprit[_Held, CheckResult], under: int) -> _Merged:
+    """Why a culprit goes back: the failing run of the first tree that held it, merged
+    onto main and `under` other approved tasks of this run, a tree that passed."""
+    run = culprit.run
+    tests = run.failing_tests
+    named = f"; failing: {', '.join(tests)}" if tests else ""
+    why = f"checks failed ({run.failed}) on the merge with main{named}"
+    if under:
+        why += f" (with {under} other approved merge(s) of this run under it, which pass)"
+    return _Merged(None, why, "checks", run.output_tail[-60000:])
+
+
+def _names(links: Sequence[Link[_Held]]) -> str:
+    ids = [link.task.task.short_id for link in links]
+    return " ".join(ids if len(ids) <= 6 else [*ids[:3], "…", *ids[-2:]])
+
+
+@dataclass
+class _Queue:
+    """One run's merge queue (`queue.py` decides; this merges, checks and gives back).
+
+    `agent` None is a dry run: nothing is returned, noted or shipped, only said."""
+
+    conn: Connection
+    agent: Agent | None
+    mirror: Path
+    plan: _Plan
+    options: Options
+    progress: Callable[[str], None]
+    results: list[TaskResult]
+    shipped: list[_Held] = field(default_factory=list)
+    flaky: dict[UUID, str] = field(default_factory=dict)  # task -> what its result says
+    runs: int = 0  # runs of the checks, runs again after a failure included
+    again: int = 0  # of which runs again
+    merged: int = 0  # merges made (a task merged again after a culprit counts twice)
+
+    @property
+    def checks(self) -> Checks | None:
+        """The checks this run runs (None: unchecked, by --no-checks or the project's skip)."""
+        checks = self.plan.checks
+        return None if checks is None or checks.skip is not None else checks
+
+    def sizing(self, queued: int) -> Sizing:
+        """The first batch's size from [checks]; unchecked, one batch takes everything."""
+        if self.checks is None:
+            return Sizing(max(1, queued), max(1, queued))
+        return Sizing(self.checks.batch, self.checks.max_batch)
+
+    def drain(self, queue: list[_Held], tip: str, sizing: Sizing) -> str:
+        """Integrate `queue` onto `tip` batch after batch; return the new tip."""
+        for done in batches(tip, queue, sizing, self.build, self.check):
+            before = len(self.shipped)
+            tip = done.tip
+            self.shipped += done.shipped
+            for culprit in done.culprits:
+                self.give_back(culprit.task, _blame(culprit, before + culprit.below))
+            if self.checks is None:
+                continue
+            for was, now, verdict in zip(done.sizes, done.sizes[1:], done.verdicts, strict=False):
+                if now != was:
+                    how = "passed" if verdict else "failed"
+                    self.progress(f"batch size {was} -> {now} (a batch {how})")
+        return tip
+
+    def build(self, onto: str, todo: Sequence[_Held]) -> list[Link[_Held]]:
+        """Merge each task onto the one before; one that does not merge goes back."""
+        chain: list[Link[_Held]] = []
+        tip = onto
+        if len(todo) > 1:
+            self.progress(f"merging a batch of {len(todo)} onto {onto[:12]}")
+        for h in todo:
+            merged = _merge(self.conn, self.mirror, tip, h, self.options)
+            if merged.commit is None:
+                self.give_back(h, merged)
+                continue
+            tip = merged.commit
+            self.merged += 1
+            chain.append(Link(h, tip))
+            self.progress(f"{h.task.short_id} merged as {tip[:12]}: {h.task.title}")
+            _failpoint("merge")
+        return chain
+
+    def check(self, chain: Sequence[Link[_Held]], size: int) -> CheckResult:
+        """Check the last merge of `chain`, again after a failure up to `retries` times."""
+        checks = self.checks
+        if checks is None:
+            return CheckResult(True, None, "", 0.0)
+        commit = chain[-1].commit
+        if size == 1:
+            self.progress(f"{chain[0].task.task.short_id} checking the merge with main")
+        elif len(chain) == size:
+            self.progress(f"checking a batch of {size} merges ({_names(chain)}) at {commit[:12]}")
+        else:
+            self.progress(f"bisecting: checking the first {len(chain)} of {size} merges "
+                          f"({_names(chain)}) at {commit[:12]}")  # fmt: skip
+        failures: list[CheckResult] = []
+        while True:
+            result = _run_checks(self.plan, checks, self.mirror, commit, self.progress)
+            self.runs += 1
+            if result.ok or len(failures) == checks.retries:
+                break
+            failures.append(result)
+            self.again += 1
+            self.progress(f"checks failed ({result.failed}) on {commit[:12]}: running them "
+                          f"again ({len(failures)} of {checks.retries})")  # fmt: skip
+        if result.ok:
+            self.progress(f"checks passed on {commit[:12]} ({result.seconds:.1f} s)")
+            if failures:
+                self.noted_flaky(chain, commit, failures)
+        else:
+            tests = result.failing_tests
+            named = f": {', '.join(tests)}" if tests else ""
+            self.progress(f"checks failed ({result.failed}) on {commit[:12]}{named} "
+                          f"({result.seconds:.1f} s)")  # fmt: skip
+        return result
+
+    def noted_flaky(self, chain: Sequence[Link[_Held]], commit: str,
+                    failures: list[CheckResult]) -> None:  # fmt: skip
+        """Passed after failing: flaky, said and noted on each task in that tree."""
+        first, times = failures[0], len(failures)
+        said = (f"flaky checks: {first.failed} failed {times} time(s) on {commit[:12]}, then "
+                f"passed when run again; the tree merged {len(chain)} task(s) of this run "
+                f"({_names(chain)})")  # fmt: skip
+        self.progress(f"FLAKY: {said}")
+        body = storable(f"{said}. The first failing run's output:\n{first.output_tail}", 16000)
+        for link in chain:
+            h = link.task
+            self.flaky[h.task.id] = said
+            if self.agent is None:
+                continue
+            out = self.agent.note(h.task.id, h.epoch, body)
+            if not out.ok:
+                self.progress(f"{h.task.short_id}: the flaky run was not noted "
+                              f"({out.outcome}: {out.message})")  # fmt: skip
+
+    def give_back(self, h: _Held, merged: _Merged) -> None:
+        """Return the task to its implementer (in a dry run, say it would be)."""
+        t = h.task
+        why = merged.why or "not merged"
+        detail = f"\n{merged.detail}" if merged.detail else ""
+        if self.agent is None:
+            self.results.append(TaskResult(t.short_id, t.title, "would-return", why))
+            self.progress(f"{t.short_id} would return: {why}{detail}")
+            return
+        if not _send_back(self.agent, h, why, merged, self.progress):
+            self.results.append(TaskResult(t.short_id, t.title, "deferred", why))
+            return
+        self.progress(f"{t.short_id} returned: {visible(why)}")
+        self.results.append(TaskResult(t.short_id, t.title, "returned", why + detail))
+
+    def summary(self) -> None:
+        if self.runs:
+            again = f", {self.again} of them again after a failure" if self.again else ""
+            self.progress(f"checks ran {self.runs} time(s){again} for {self.merged} merge(s)")
 
 
 def _dry_run(
@@ -474,25 +610,23 @@ def _dry_run(
     options: Options,
     progress: Callable[[str], None],
 ) -> list[TaskResult]:
-    """Merge and check what is approved, change nothing: no claim, no push."""
-    results = []
+    """Merge and check what is approved, batch by batch as a run would; change nothing:
+    no claim, no return, no note, no push."""
+    results: list[TaskResult] = []
+    queue: list[_Held] = []
     for t in reads.awaiting_integration(conn):
         if str(t.id) in on_main:
             results.append(TaskResult(t.short_id, t.title, "would-ship", "already on main"))
             progress(f"{t.short_id} would ship (already on main)")
-            continue
-        merged = _merge_one(conn, mirror, tip, plan, _Held(t, 0), options, progress)
-        if merged.commit is None:
-            why = merged.why or "not merged"
-            results.append(TaskResult(t.short_id, t.title, "would-return", why))
-            progress(
-                f"{t.short_id} would return: {why}"
-                + (f"\n{merged.detail}" if merged.detail else "")
-            )
         else:
-            tip = merged.commit
-            results.append(TaskResult(t.short_id, t.title, "would-ship"))
-            progress(f"{t.short_id} would merge cleanly: {t.title}")
+            queue.append(_Held(t, 0))
         if options.once:
             break
+    run = _Queue(conn, None, mirror, plan, options, progress, results)
+    run.drain(queue, tip, run.sizing(len(queue)))
+    run.summary()
+    for h in run.shipped:
+        results.append(TaskResult(h.task.short_id, h.task.title, "would-ship",
+                                  run.flaky.get(h.task.id, "")))  # fmt: skip
+        progress(f"{h.task.short_id} would merge cleanly: {h.task.title}")
     return results
