@@ -10,12 +10,13 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from pathlib import Path
 
 
 def main() -> int:
     """Run the pre-receive hook when asked to, else the command-line interface."""
     if sys.argv[1:3] == ["hook", "pre-receive"]:
+        from pathlib import Path
+
         from ainarres.gate.hook import run_pre_receive
 
         # git runs hooks from inside the bare hub with GIT_DIR set (usually ".").

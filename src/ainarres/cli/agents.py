@@ -7,16 +7,17 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ainarres.agents import config as agent_config
-from ainarres.agents import preflight, sandbox, toolhome
-from ainarres.agents.adapters import get_adapter
-from ainarres.agents.runner import Runner, RunOptions, main_log
-from ainarres.agents.swarm import Swarm
 from ainarres.cli.context import Ctx, pass_ctx
 from ainarres.errors import AinarresError, BadInput
+
+# The runner, the adapters and the sandbox are imported by the commands that use them: the
+# runner alone costs a quarter of a second, which no other command should pay.
+if TYPE_CHECKING:
+    from ainarres.agents import config as agent_config
 
 CONFIG_OPTION = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), default="ainarres.toml",
@@ -35,6 +36,8 @@ def agent() -> None:
 
 
 def _family_config(config_path: str, family: str) -> agent_config.FamilyConfig:
+    from ainarres.agents import config as agent_config
+
     cfg = agent_config.load(Path(config_path)).families.get(family)
     if cfg is None:
         raise BadInput(f'{config_path} has no [families."{family}"] table')
@@ -42,6 +45,8 @@ def _family_config(config_path: str, family: str) -> agent_config.FamilyConfig:
 
 
 def _sandboxed(no_sandbox: bool) -> bool:
+    from ainarres.agents import sandbox
+
     if no_sandbox:
         return False
     reason = sandbox.unavailable_reason()
@@ -60,6 +65,8 @@ def check(ctx: Ctx, family: str, config_path: str, no_sandbox: bool) -> None:
     """Can FAMILY's tool work here? Runs its version (and help) in the sandbox with the
     family's tool home and environment, looks for its key or login, and connects to its
     model API from the sandbox; says plainly what is wrong. No model is called."""
+    from ainarres.agents import preflight
+
     cfg = _family_config(config_path, family)
     report = preflight.check(ctx.settings, family, cfg, sandboxed=_sandboxed(no_sandbox))
     if report.ok:
@@ -89,6 +96,9 @@ def login(ctx: Ctx, family: str, config_path: str, copy_home: bool, where: bool)
     login stays there for that family's jobs only. --copy-home copies the tool's files
     from your own home instead; --where prints the folder, to put files in by hand.
     """
+    from ainarres.agents import preflight, sandbox, toolhome
+    from ainarres.agents.adapters import get_adapter
+
     cfg = _family_config(config_path, family)
     adapter = get_adapter(cfg.adapter)(cfg.model, cfg.timeout, cfg.command)
     home = toolhome.ensure(ctx.settings, family)
@@ -151,6 +161,8 @@ def run(
 
     SIGTERM or Ctrl-C stops the tool, releases the task and exits 0.
     """
+    from ainarres.agents.runner import Runner, RunOptions, main_log
+
     cfg = _family_config(config_path, family)
     options = RunOptions(family=family, agent=agent_name or f"{family}-1", config=cfg,
                          sandbox=not no_sandbox, poll=poll, until_idle=until_idle,
@@ -171,6 +183,10 @@ def swarm(ctx: Ctx, config_path: str, no_sandbox: bool, until_idle: float | None
     On several machines, run `ainarres agent run` on each against the shared
     AINARRES_DATABASE_URL and hub instead.
     """
+    from ainarres.agents import config as agent_config
+    from ainarres.agents.runner import main_log
+    from ainarres.agents.swarm import Swarm
+
     cfg = agent_config.load(Path(config_path))
     _preflight_all(ctx, cfg, no_sandbox)
     crowd = Swarm(ctx.settings, Path(config_path), cfg, sandbox=not no_sandbox,
@@ -186,6 +202,9 @@ def swarm(ctx: Ctx, config_path: str, no_sandbox: bool, until_idle: float | None
 
 def _preflight_all(ctx: Ctx, cfg: agent_config.ProjectConfig, no_sandbox: bool) -> None:
     """The swarm starts no agent while any family's tool cannot work."""
+    from ainarres.agents import preflight, sandbox
+    from ainarres.agents.runner import main_log
+
     failed = []
     for family, fam in cfg.families.items():
         sandboxed = not no_sandbox and sandbox.unavailable_reason() is None
@@ -224,6 +243,7 @@ def demo(ctx: Ctx, demo_dir: str, delay: float, keep_running: bool) -> None:
     reviewers of different makers hold reviews at once, integrates through the gate,
     and prints the report.
     """
+    from ainarres.agents.runner import main_log
     from ainarres.demo import run_demo
 
     sys.exit(run_demo(Path(demo_dir), delay=delay, log=main_log, keep_running=keep_running))

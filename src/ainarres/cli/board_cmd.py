@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import click
 
-from ainarres import report
-from ainarres.board import reads
-from ainarres.board.reads import BoardSnapshot
 from ainarres.cli.context import FAMILY_OPTION, JSON_OPTION, Ctx, pass_ctx
 from ainarres.cli.render import age, emit_json, safe
 from ainarres.store import family_name
+
+if TYPE_CHECKING:
+    from ainarres.board.reads import BoardSnapshot
 
 
 def render_board(snap: BoardSnapshot) -> str:
@@ -50,6 +51,8 @@ def render_board(snap: BoardSnapshot) -> str:
 @pass_ctx
 def board(ctx: Ctx, watch: bool, interval: float, family: str | None, as_json: bool) -> None:
     """The live board: stage counts and who holds what right now."""
+    from ainarres.board import reads
+
     with ctx.reader(family) as conn:
         if as_json:
             emit_json(reads.board(conn))
@@ -85,6 +88,8 @@ def log(
     as_json: bool,
 ) -> None:
     """The append-only event log, newest last."""
+    from ainarres.board import reads
+
     with ctx.reader(family) as conn:
         task = reads.resolve_task(conn, task_ref) if task_ref else None
         if of_family is not None:
@@ -109,6 +114,8 @@ def log(
 def report_cmd(ctx: Ctx, family: str | None, as_json: bool) -> None:
     """The end-of-run report: shipped tasks, who implemented, reviewed and integrated each,
     and the cross-family review ratio."""
+    from ainarres import report
+
     with ctx.reader(family) as conn:
         built = report.build(conn)
     if as_json:

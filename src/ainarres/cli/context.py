@@ -10,19 +10,22 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import click
 
-from ainarres.board.db import Connection, connect
-from ainarres.board.reads import resolve_task
-from ainarres.board.verbs import Agent, act_atomically
 from ainarres.cli.render import emit_json, finish
 from ainarres.config import AGENT_ENV, FAMILY_ENV, Settings
-from ainarres.credentials import ensure_private_dir, passphrase_from_file
 from ainarres.errors import AinarresError, BadInput
-from ainarres.models import Outcome
 from ainarres.store import Store, agent_name, family_name
+
+# The board (psycopg, pydantic) is imported by the methods that connect: a command's
+# --help, and the CLI's start, never pay for it.
+if TYPE_CHECKING:
+    from ainarres.board.db import Connection
+    from ainarres.board.verbs import Agent
+    from ainarres.models import Outcome
 
 FAMILY_OPTION = click.option(
     "--family",
@@ -50,18 +53,25 @@ class Ctx:
 
     @contextmanager
     def operator(self) -> Iterator[Connection]:
+        from ainarres.board.db import connect
+
         with connect(self.settings) as conn:
             yield conn
 
     @contextmanager
     def reader(self, family: str | None) -> Iterator[Connection]:
         """Reads go through the family's own role when one is given, else the operator's."""
+        from ainarres.board.db import connect
+
         with connect(self.settings, None if family is None else family_name(family)) as conn:
             yield conn
 
     @contextmanager
     def agent(self, family: str | None, name: str | None) -> Iterator[tuple[Agent, AgentState]]:
         """An agent of `family` on the family's own connection (registered on first use)."""
+        from ainarres.board.db import connect
+        from ainarres.board.verbs import Agent
+
         family, name = _names(family, name)
         with connect(self.settings, family) as conn:
             yield Agent.start(conn, name), AgentState(self.settings.state_dir, family, name)
@@ -71,6 +81,9 @@ class Ctx:
     ) -> Outcome:
         """Run one verb as an agent in one transaction: a refusal leaves no trace, not even the
         agent's registration or its last-seen time."""
+        from ainarres.board.db import connect
+        from ainarres.board.verbs import act_atomically
+
         family, name = _names(family, name)
         state = AgentState(self.settings.state_dir, family, name)
         with connect(self.settings, family) as conn:
@@ -79,6 +92,8 @@ class Ctx:
     def task_epoch(
         self, conn: Connection, state: AgentState, ref: str, epoch: int | None
     ) -> tuple[UUID, int]:
+        from ainarres.board.reads import resolve_task
+
         task = resolve_task(conn, ref)
         if epoch is None:
             epoch = state.epoch_of(task)
@@ -126,6 +141,8 @@ class AgentState:
             self._save(held)
 
     def _save(self, held: dict[str, int]) -> None:
+        from ainarres.credentials import ensure_private_dir
+
         ensure_private_dir(self.path.parent)
         tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps({"held": held}))
@@ -193,6 +210,8 @@ def held_options(fn: Callable[..., None]) -> Callable[..., None]:
 def new_passphrase(env_var: str, label: str) -> str:
     """A new passphrase: from the file named by `env_var` (automation, weaker), else typed
     twice on the terminal."""
+    from ainarres.credentials import passphrase_from_file
+
     from_file = passphrase_from_file(env_var)
     if from_file is not None:
         return from_file

@@ -9,16 +9,13 @@ from pathlib import Path
 
 import click
 
-from ainarres import project
 from ainarres.cli.context import JSON_OPTION, Ctx, pass_ctx
 from ainarres.cli.render import emit_json
 from ainarres.errors import BadInput
-from ainarres.git import hub as hubs
-from ainarres.git.location import parse_hub
-from ainarres.integrate.checks import load_checks
-from ainarres.integrate.detect import likely_test_command
-from ainarres.integrate.run import CONFIG
 from ainarres.store import Store, family_name
+
+# The hub, the board and the integrator are imported by the commands that use them: a
+# command's --help pays for none of them.
 
 
 @click.group()
@@ -52,6 +49,8 @@ def hub_init(ctx: Ctx, source: str, path: str | None, test_command: str | None) 
     Every family's signing key becomes an allowed signer. Agents reach the hub by
     path or file:// here; any transport that runs receive-pack works the same.
     """
+    from ainarres import project
+
     with ctx.operator() as conn:
         made = project.init_hub(conn, ctx.settings, Path(source), Path(path) if path else None,
                                 test_command)  # fmt: skip
@@ -63,6 +62,10 @@ def hub_init(ctx: Ctx, source: str, path: str | None, test_command: str | None) 
 
 def checks_proposal(source: Path) -> str | None:
     """What to say when main has no usable [checks]: integrate refuses until it has."""
+    from ainarres.integrate.checks import load_checks
+    from ainarres.integrate.detect import likely_test_command
+    from ainarres.integrate.run import CONFIG
+
     try:
         text = (source / CONFIG).read_text(encoding="utf-8")
         load_checks(text)
@@ -85,6 +88,8 @@ def checks_proposal(source: Path) -> str | None:
 @pass_ctx
 def hub_show(ctx: Ctx, as_json: bool) -> None:
     """Where the hub is."""
+    from ainarres import project
+
     where = project.require_hub(ctx.settings)
     if as_json:
         emit_json({"url": where.url, "path": None if where.local is None else str(where.local)})
@@ -98,6 +103,9 @@ def hub_show(ctx: Ctx, as_json: bool) -> None:
 def hub_check(ctx: Ctx, as_json: bool) -> None:
     """Verify the hub's hooks are ainarres's own, unmodified (digests recorded at install),
     and that the settings the gate relies on are intact. Exits 1 and says what differs."""
+    from ainarres import project
+    from ainarres.git import hub as hubs
+
     where = project.require_hub(ctx.settings).require_local("hub check")
     problems = hubs.check_hub(where)
     if as_json:
@@ -128,6 +136,10 @@ def hub_use(ctx: Ctx, location: str, host_key_file: str | None) -> None:
     file://PATH or a path. Over ssh each family connects with its own signing key, which the
     hub's server lets in with `ainarres hub allow` and `ainarres hub authorized-keys`.
     """
+    from ainarres import project
+    from ainarres.git import hub as hubs
+    from ainarres.git.location import parse_hub
+
     host_keys = None
     if host_key_file is not None:
         data = Path(host_key_file).read_bytes()
@@ -189,6 +201,9 @@ def hub_authorized_keys(ctx: Ctx, python: str | None, as_json: bool) -> None:
     `ainarres hub authorized-keys > ~/.ssh/authorized_keys` as the hub's account, and again
     after every `ainarres hub allow`.
     """
+    from ainarres import project
+    from ainarres.git import hub as hubs
+
     where = project.require_hub(ctx.settings).require_local("hub authorized-keys")
     hub_ = hubs.open_hub(where)
     interpreter = hubs.check_python(python or sys.executable)
@@ -232,6 +247,9 @@ def hub_allow(
     from then on. Then make the account's authorized_keys again
     (`ainarres hub authorized-keys`), so the family can connect with it.
     """
+    from ainarres import project
+    from ainarres.git import hub as hubs
+
     family = family_name(family)
     if sum(x is not None for x in (key_text, key_file)) + remove != 1:
         raise BadInput("give exactly one of --key 'TYPE BASE64', --key-file PUB or --remove")

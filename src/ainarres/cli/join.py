@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from ainarres import bundle
 from ainarres.cli.context import JSON_OPTION, Ctx, pass_ctx
 from ainarres.cli.render import emit_json
 from ainarres.config import DATABASE_URL_ENV
@@ -32,6 +31,8 @@ def join(ctx: Ctx, file: str, force: bool, as_json: bool) -> None:
     passphrase (or reads the file named by $AINARRES_BUNDLE_PASSPHRASE_FILE). Then it logs
     in as the family: a board it cannot reach exits 4, and the joined files stay.
     """
+    from ainarres import bundle
+
     ask = None
     if sys.stdin.isatty():
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from pydantic_core import to_jsonable_python
 
 from ainarres.errors import EXIT_REFUSED, OUTCOME_EXIT
-from ainarres.models import Outcome
 from ainarres.text import visible
+
+if TYPE_CHECKING:
+    from ainarres.models import Outcome
 
 
 def safe(text: str) -> str:
@@ -23,6 +24,8 @@ def safe(text: str) -> str:
 def emit_json(data: Any) -> None:
     """`data` as JSON on stdout, models and dataclasses at any depth written as pydantic
     writes them (dates ISO 8601, uuids as text); anything else unknown as text."""
+    from pydantic_core import to_jsonable_python
+
     plain = to_jsonable_python(data, fallback=str)
     click.echo(json.dumps(plain, indent=2, ensure_ascii=False))
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from ainarres.board import migrate as migrations
-from ainarres.board.db import open_connection, operator_conninfo, set_up_server
 from ainarres.board.embedded import EmbeddedServer
 from ainarres.cli.context import JSON_OPTION, Ctx, new_passphrase, pass_ctx
 from ainarres.cli.render import emit_json
@@ -20,6 +18,9 @@ from ainarres.errors import AinarresError, BadInput
 
 
 def _migrate(ctx: Ctx) -> list[str]:
+    from ainarres.board import migrate as migrations
+    from ainarres.board.db import open_connection, operator_conninfo
+
     with open_connection(operator_conninfo(ctx.settings)) as conn:
         return [m.name for m in migrations.migrate(conn)]
 
@@ -82,6 +83,8 @@ def _embedded(ctx: Ctx) -> EmbeddedServer:
 @pass_ctx
 def start(ctx: Ctx) -> None:
     """Start the embedded server of a board made by `ainarres init`."""
+    from ainarres.board.db import set_up_server
+
     server = set_up_server(ctx.settings) if ctx.settings.embedded else _embedded(ctx)
     server.ensure_running()
     click.echo(f"embedded PostgreSQL running (pid {server.status().pid}) at {server.socket_dir}")
@@ -100,6 +103,9 @@ def stop(ctx: Ctx) -> None:
 @pass_ctx
 def status(ctx: Ctx, as_json: bool) -> None:
     """Whether the database is up, and which migrations it has (never starts it)."""
+    from ainarres.board import migrate as migrations
+    from ainarres.board.db import open_connection, operator_conninfo
+
     st = EmbeddedServer(ctx.settings.state_dir).status() if ctx.settings.embedded else None
     applied: list[str] | None = None
     pending: list[str] | None = None

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from ainarres.board import admin, reads
-from ainarres.board.verbs import Agent
 from ainarres.cli.context import AGENT_OPTION, FAMILY_OPTION, JSON_OPTION, AgentState, Ctx, pass_ctx
 from ainarres.cli.render import emit_json, finish, safe
 from ainarres.errors import BadInput
-from ainarres.models import Outcome
+
+if TYPE_CHECKING:
+    from ainarres.board.verbs import Agent
+    from ainarres.models import Outcome
 
 MAX_BODY = 65536
 
@@ -45,6 +48,8 @@ def brief(
     as_json: bool,
 ) -> None:
     """A person submits a brief; a designer family splits it into tasks."""
+    from ainarres.board import admin
+
     with ctx.operator() as conn:
         finish(admin.brief(conn, title, _body(body, body_file), priority), as_json)
 
@@ -86,6 +91,8 @@ def task_create(
     as_json: bool,
 ) -> None:
     """Create a task. Only a family holding the workflow's first step (designer) may."""
+    from ainarres.board import reads
+
     text = _body(body, body_file)
 
     def create(agent: Agent, _: AgentState) -> Outcome:
@@ -107,6 +114,8 @@ def task_list(
     ctx: Ctx, stage: str | None, include_closed: bool, limit: int, family: str | None, as_json: bool
 ) -> None:
     """Tasks in workflow order, best priority first."""
+    from ainarres.board import reads
+
     with ctx.reader(family) as conn:
         rows = reads.list_tasks(conn, stage, include_closed, limit)
     if as_json:
@@ -127,6 +136,8 @@ def task_list(
 @pass_ctx
 def task_show(ctx: Ctx, task_ref: str, family: str | None, as_json: bool) -> None:
     """One task, whole, with its history."""
+    from ainarres.board import reads
+
     with ctx.reader(family) as conn:
         t = reads.show_task(conn, reads.resolve_task(conn, task_ref))
         history = reads.events(conn, task=t.id, limit=1000)
@@ -170,6 +181,8 @@ def _detail(data: dict[str, object]) -> str:
 @pass_ctx
 def unblock(ctx: Ctx, task_ref: str, reason: str, as_json: bool) -> None:
     """A person puts a blocked task back in play (attempts reset)."""
+    from ainarres.board import admin, reads
+
     with ctx.operator() as conn:
         finish(admin.unblock(conn, reads.resolve_task(conn, task_ref), reason), as_json)
 

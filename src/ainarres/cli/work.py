@@ -5,14 +5,12 @@ Thin adapters over the claim lifecycle (`ainarres.work`), which the runner calls
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import click
 
-from ainarres import project, text
-from ainarres.board import reads
-from ainarres.board.reads import show_task
-from ainarres.board.verbs import Agent
+from ainarres import text
 from ainarres.cli.context import (
     AGENT_OPTION,
     FAMILY_OPTION,
@@ -25,15 +23,21 @@ from ainarres.cli.context import (
 )
 from ainarres.cli.render import emit_json, finish, safe
 from ainarres.errors import AinarresError, BadInput
-from ainarres.models import Feedback, Outcome
-from ainarres.review import service
-from ainarres.work import implement
-from ainarres.work.implement import Workspace
+
+# The board, the hub and the services are imported by the commands that use them: a
+# command's --help pays for none of them.
+if TYPE_CHECKING:
+    from ainarres.board.verbs import Agent
+    from ainarres.models import Feedback, Outcome
+    from ainarres.work.implement import Workspace
 
 
 def _prepare(ctx: Ctx, agent: Agent, out: Outcome) -> Workspace | None:
     """The claimed task's worktree; if it cannot be made, the claim is released (nothing is
     left held for a lease) and the error says both."""
+    from ainarres import project
+    from ainarres.work import implement
+
     task, epoch = out.task, out.epoch
     assert task is not None and epoch is not None
     if not task.writes_branch or project.configured_hub(ctx.settings) is None:
@@ -90,6 +94,8 @@ def next_(
     verdicts with annotations, failed checks, conflicts, a person's notes.
     Exits 5 when there is nothing to do.
     """
+    from ainarres.board import reads
+
     ws = None
     feedback: list[Feedback] = []
     with ctx.agent(family, agent_name) as (agent, state):
@@ -184,6 +190,10 @@ def done(
     checked against --head when given: work not pushed is not done. A branch that
     changes nothing against main is refused unless --empty says why.
     """
+    from ainarres import project
+    from ainarres.board.reads import show_task
+    from ainarres.work import implement
+
     if empty_reason is not None:
         text.check("--empty", empty_reason, max_bytes=2000, single_line=False)
 
@@ -218,6 +228,9 @@ def return_(
 
 
 def _send_back(ctx: Ctx, a: Agent, t: UUID, e: int, reason: str, said: Said) -> Outcome:
+    from ainarres.board.reads import show_task
+    from ainarres.review import service
+
     done = service.send_back(ctx.settings, a, show_task(a.conn, t), e, reason)
     said.warning = done.note_problem
     return done.outcome
@@ -276,6 +289,9 @@ def push_(
     Refused while the worktree has uncommitted changes (commit them, or pass --commit
     -m MSG). Prints the commit the hub's branch now holds.
     """
+    from ainarres.board.reads import show_task
+    from ainarres.work import implement
+
     if message is not None:
         if not make_commit:
             raise BadInput("-m goes with --commit")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from ainarres.board import admin, reads
 from ainarres.cli.context import JSON_OPTION, Ctx, pass_ctx
 from ainarres.cli.render import emit_json, finish
 from ainarres.errors import BadInput
@@ -20,6 +19,8 @@ def workflow() -> None:
 @pass_ctx
 def show(ctx: Ctx, as_json: bool) -> None:
     """Each workflow's cross review (mode and level) and its stages' settings."""
+    from ainarres.board import reads
+
     with ctx.operator() as conn:
         rows = reads.workflows(conn)
     if as_json:
@@ -51,6 +52,8 @@ def show(ctx: Ctx, as_json: bool) -> None:
 def set_(ctx: Ctx, name: str, stage: str | None, lease: int | None, max_attempts: int | None,
          cross_review: str | None, cross_level: str | None, as_json: bool) -> None:  # fmt: skip
     """Change a stage's lease or attempts, or the cross review; each change is logged."""
+    from ainarres.board import admin
+
     if (lease is not None or max_attempts is not None) and stage is None:
         raise BadInput("--lease and --max-attempts change a stage: give --stage NAME")
     if stage is not None and lease is None and max_attempts is None:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ainarres.board import reads
 from ainarres.cli.context import AGENT_OPTION, FAMILY_OPTION, JSON_OPTION, Ctx, pass_ctx
 from ainarres.cli.render import emit_json
 from ainarres.errors import BadInput
-from ainarres.work import implement
 
 
 @click.group()
@@ -27,6 +25,9 @@ def prune(ctx: Ctx, family: str | None, agent_name: str | None, as_json: bool) -
     A worktree with uncommitted changes or commits main lacks is kept, and the
     reason is printed.
     """
+    from ainarres.board import reads
+    from ainarres.work import implement
+
     if not family:
         raise BadInput("pass --family NAME (or set AINARRES_FAMILY)")
     with ctx.reader(family) as conn:
