@@ -30,7 +30,7 @@ HEAVY = (
 # help text or choices come from it): their --help still imports it.
 #   family, govern: `family export --seal` names bundle.PASSPHRASE_ENV (govern adds `lift`);
 #   review: --side and --severity choose from review.service; integrate: integrate.run.
-HEAVY_AT_IMPORT = {"family", "govern", "review", "integrate"}
+HEAVY_AT_IMPORT = {"family", "govern", "review"}
 
 
 # `python -m ainarres ARGS` that says, as it exits, every module it imported. (Not -X

@@ -6,17 +6,16 @@ import sys
 
 import click
 
-from ainarres import project
-from ainarres.board import reads
 from ainarres.cli.context import JSON_OPTION, Ctx, pass_ctx
 from ainarres.cli.render import emit_json
 from ainarres.credentials import family_file
 from ainarres.errors import AinarresError, BadInput
-from ainarres.integrate.run import Options, integrate
 
 
 def _integrator_family(ctx: Ctx) -> str:
     """The one family with an active integrator grant whose credential is on this machine."""
+    from ainarres.board import reads
+
     with ctx.operator() as conn:
         families = reads.integrators(conn)
     local = [f for f in families if family_file(ctx.settings.state_dir, f).exists()]
@@ -71,6 +70,9 @@ def integrate_cmd(
     hub in one signed push, then the board marks them shipped. A crash at any point is
     finished by running it again; nothing merges twice.
     """
+    from ainarres import project
+    from ainarres.integrate.run import Options, integrate
+
     name = family or _integrator_family(ctx)
     ask = (lambda prompt: str(click.prompt(prompt, hide_input=True, err=True))
            ) if sys.stdin.isatty() else None  # fmt: skip
