@@ -28,6 +28,7 @@ from ainarres.errors import AinarresError, BadInput
 # command's --help pays for none of them.
 if TYPE_CHECKING:
     from ainarres.board.verbs import Agent
+    from ainarres.cli.context import AgentState
     from ainarres.models import Feedback, Outcome
     from ainarres.work.implement import Workspace
 
@@ -94,17 +95,30 @@ def next_(
     verdicts with annotations, failed checks, conflicts, a person's notes.
     Exits 5 when there is nothing to do.
     """
-    from ainarres.board import reads
-
-    ws = None
-    feedback: list[Feedback] = []
     with ctx.agent(family, agent_name) as (agent, state):
         out = agent.wait_for_claim(timeout, poll) if wait else agent.claim_next()
-        if out.ok and out.task is not None and out.epoch is not None:
-            ws = _prepare(ctx, agent, out)
-            state.remember(out.task.id, out.epoch)
-            if out.task.writes_branch:
-                feedback = reads.feedback(agent.conn, out.task.id)
+        ws, feedback = _take(ctx, agent, state, out)
+    _show_claim(out, ws, feedback, as_json)
+
+
+def _take(
+    ctx: Ctx, agent: Agent, state: AgentState, out: Outcome
+) -> tuple[Workspace | None, list[Feedback]]:
+    """For a claim just made: its worktree (an implementer's), the epoch remembered for the
+    agent, and what came back to the task before."""
+    from ainarres.board import reads
+
+    if not out.ok or out.task is None or out.epoch is None:
+        return None, []
+    ws = _prepare(ctx, agent, out)
+    state.remember(out.task.id, out.epoch)
+    return ws, reads.feedback(agent.conn, out.task.id) if out.task.writes_branch else []
+
+
+def _show_claim(out: Outcome, ws: Workspace | None, feedback: list[Feedback],
+                as_json: bool, before: str = "") -> None:  # fmt: skip
+    """Print a claim as `next` does (``before``: a line about what came first) and exit
+    with its code (5: nothing to do)."""
     caught = ws.catch_up if ws is not None else None
     if as_json and out.ok:
         emit_json({
@@ -129,6 +143,8 @@ def next_(
         if t.body:
             shown += "\n\n" + t.body
         shown += _feedback_lines(feedback)
+    if before and not as_json:
+        click.echo(before)
     finish(out, as_json, shown)
 
 
@@ -173,12 +189,20 @@ def note(
     metavar="REASON",
     help="Say why the task needs no change (otherwise an empty change is refused).",
 )
+@click.option(
+    "--next",
+    "then_next",
+    is_flag=True,
+    help="And claim the next task in the same transaction, printed as `next` prints it "
+    "(exit 5 when there is none; the done still stands).",
+)
 @held_options
 def done(
     ctx: Ctx,
     task_ref: str,
     head_commit: str | None,
     empty_reason: str | None,
+    then_next: bool,
     family: str | None,
     agent_name: str | None,
     epoch: int | None,
@@ -188,7 +212,8 @@ def done(
 
     In a stage that writes the task branch, the head recorded is the hub's branch tip,
     checked against --head when given: work not pushed is not done. A branch that
-    changes nothing against main is refused unless --empty says why.
+    changes nothing against main is refused unless --empty says why. With --next, the
+    next task is claimed by the same transaction that records this one done.
     """
     from ainarres import project
     from ainarres.board.reads import show_task
@@ -197,13 +222,33 @@ def done(
     if empty_reason is not None:
         text.check("--empty", empty_reason, max_bytes=2000, single_line=False)
 
-    def advance(a: Agent, t: UUID, e: int, _: Said) -> Outcome:
+    def advance(a: Agent, t: UUID, e: int, _: Said | None = None) -> Outcome:
         task = show_task(a.conn, t)
         if task.writes_branch and project.configured_hub(ctx.settings) is not None:
-            return implement.done(ctx.settings, a, task, e, head_commit, empty_reason)
-        return a.advance(t, e, head_commit)
+            return implement.done(ctx.settings, a, task, e, head_commit, empty_reason,
+                                  then_claim=then_next)  # fmt: skip
+        return a.advance_and_claim(t, e, head_commit) if then_next else a.advance(t, e, head_commit)
 
-    held_verb(ctx, family, agent_name, task_ref, epoch, as_json, advance)
+    if not then_next:
+        held_verb(ctx, family, agent_name, task_ref, epoch, as_json, advance)
+        return
+    both: list[Outcome] = []
+
+    def done_and_claim(agent: Agent, state: AgentState) -> Outcome:
+        task, ep = ctx.task_epoch(agent.conn, state, task_ref, epoch)
+        out = advance(agent, task, ep)
+        both.append(out)
+        finished = out.done or out  # a refused done comes back alone
+        if finished.ok or finished.outcome == "lease_lost":
+            state.forget(task)
+        return finished  # the transaction stands or falls with the done, not the claim
+
+    finished = ctx.act(family, agent_name, done_and_claim)
+    if not finished.ok:
+        finish(finished, as_json)
+    with ctx.agent(family, agent_name) as (agent, state):
+        ws, feedback = _take(ctx, agent, state, both[0])
+    _show_claim(both[0], ws, feedback, as_json, before=f"done: {safe(finished.message)}")
 
 
 @click.command("return")

@@ -161,10 +161,11 @@ def changes_main(settings: Settings, agent: Agent, head: str) -> bool:
 
 
 def done(settings: Settings, agent: Agent, task: Task, epoch: int, head: str | None,
-         empty_reason: str | None = None) -> Outcome:  # fmt: skip
+         empty_reason: str | None = None, then_claim: bool = False) -> Outcome:  # fmt: skip
     """Done: the hub's tip of the task branch (checked against `head` when given) becomes
     the task's head. A change that leaves main as it is is refused unless `empty_reason`
-    says why none is needed (it is recorded as a note)."""
+    says why none is needed (it is recorded as a note). With `then_claim`, the same
+    transaction claims the agent's next task (`Agent.advance_and_claim`)."""
     tip = verified_head(settings, agent.family, task, head)
     if not changes_main(settings, agent, tip):
         if not empty_reason:
@@ -175,6 +176,8 @@ def done(settings: Settings, agent: Agent, task: Task, epoch: int, head: str | N
         noted = agent.note(task.id, epoch, f"done with no change: {empty_reason}")
         if not noted.ok:
             return noted
+    if then_claim:
+        return agent.advance_and_claim(task.id, epoch, tip)
     return agent.advance(task.id, epoch, tip)
 
 
