@@ -10,6 +10,7 @@ machine's own folder: another machine's files (a bundle, the hub, a key) do not 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -154,7 +155,10 @@ class Sshd:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start_sshd(net: Network) -> Sshd:
+def start_sshd(net: Network, hide: Sequence[Path] = ()) -> Sshd:
+    """sshd on the server; ``hide``: files its sessions see as empty (bind-mounted over with
+    /dev/null in the mount namespace `ip netns exec` gives it), such as an account's
+    ~/.bashrc, which bash reads for every command sshd runs."""
     server = net.server
     folder = Path("/run") / f"ainarres-sshd-{net.tag}"
     folder.mkdir(mode=0o700)
@@ -170,9 +174,14 @@ def start_sshd(net: Network) -> Sshd:
         "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no",
         "LogLevel VERBOSE", "",
     ]))  # fmt: skip
+    sshd = ["/usr/sbin/sshd", "-D", "-e", "-f", str(folder / "sshd_config")]
+    hidden = [str(path) for path in hide if path.exists()]
+    if hidden:
+        # -n: no record in /run/mount (it would outlive the namespace)
+        mounts = " && ".join(f"mount -n --bind /dev/null {shlex.quote(p)}" for p in hidden)
+        sshd = ["sh", "-c", f'{mounts} && exec "$@"', "sh", *sshd]
     with (net.root.parent / "sshd.log").open("ab") as log:
-        proc = subprocess.Popen(["ip", "netns", "exec", server.netns, "/usr/sbin/sshd", "-D",
-                                 "-e", "-f", str(folder / "sshd_config")], stdout=log,
+        proc = subprocess.Popen(["ip", "netns", "exec", server.netns, *sshd], stdout=log,
                                 stderr=subprocess.STDOUT)  # fmt: skip
     host_key = " ".join((folder / "host_key.pub").read_text().split()[:2])
     deadline = time.monotonic() + 15

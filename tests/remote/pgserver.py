@@ -105,8 +105,11 @@ class ServerPostgres:
     """One cluster at ``folder``, listening with TLS on ``host``:``port`` only."""
 
     def __init__(self, folder: Path, host: str, port: int, *, netns: str | None = None,
-                 names: tuple[str, ...] = ("localhost",)) -> None:  # fmt: skip
+                 names: tuple[str, ...] = ("localhost",),
+                 conf: tuple[str, ...] = ()) -> None:  # fmt: skip
+        """``conf``: more postgresql.conf lines, after (so over) the ones set here."""
         self.folder, self.host, self.port, self.netns = folder, host, port, netns
+        self.conf = conf
         self.data = folder / "data"
         self.socket_dir = folder / "run"
         self.admin_password = "admin-" + os.urandom(8).hex()
@@ -145,7 +148,7 @@ class ServerPostgres:
             "ssl = on", f"ssl_cert_file = '{self.certs.cert}'",
             f"ssl_key_file = '{self.certs.key}'", "ssl_min_protocol_version = 'TLSv1.3'",
             "password_encryption = 'scram-sha-256'", "max_connections = 200",
-            "fsync = off", "",
+            "fsync = off", *self.conf, "",
         ]))  # fmt: skip
         (self.data / "pg_hba.conf").write_text(
             "local all postgres peer\n"
