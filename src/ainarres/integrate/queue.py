@@ -11,7 +11,7 @@ once, on the last merge. When they fail, a binary search over the prefixes finds
 first one that fails (the prefix before it passed, or is the base): its last task is the
 culprit, merged onto a tree known to pass. The passing prefix is kept as it is; the
 tasks after the culprit are merged again onto it, without the culprit, and checked as a
-batch of their own (bisected again if they fail too). One culprit among n costs
+batch of their own (bisected again if they fail too). One culprit among n costs at most
 ``1 + ceil(log2 n)`` runs, plus one for the tasks after it when there are any.
 """
 
