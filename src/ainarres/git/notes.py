@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from pathlib import Path
 
 from ainarres.errors import AinarresError
@@ -28,16 +30,19 @@ def read_note(repo: Path, commit: str) -> str | None:
 
 
 def append_and_push(
-    repo: Path, hub: str, commit: str, text: str, key: SigningKey, attempts: int = 4
+    repo: Path, hub: str, commit: str, text: str, key: SigningKey, attempts: int = 8
 ) -> PushResult:
     """Append `text` to the note on `commit` and push the notes ref to the hub, signed.
 
     Another reviewer may push notes at the same moment: then fetch theirs, append again on
-    top, and retry, so no one's note is lost and the ref only moves forward.
+    top, and retry after a short random pause (so two losers do not collide again in
+    step), so no one's note is lost and the ref only moves forward.
     """
     env = clean_env(None, **_IDENTITY)
     result = None
-    for _ in range(attempts):
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(random.uniform(0, 0.05 * 2**attempt))
         fetched = git(
             "fetch", "--quiet", hub, f"+{NOTES_REF}:{NOTES_REF}", cwd=repo, env=env, check=False
         )
