@@ -145,6 +145,32 @@ class BoardEnv:
         )
 
 
+def create_board_database(cluster: Cluster, dbname: str, template: str = TEMPLATE) -> str:
+    """A new board database copied from `template` (CREATE DATABASE ... TEMPLATE), under the
+    production grants; returns its URL (as the operator)."""
+    with open_connection(cluster.conninfo("postgres")) as conn:
+        # A file copy of these small databases beats logging every page (PostgreSQL 15+'s
+        # default), now that the checkpoints it takes need no fsync (conftest's cluster).
+        strategy = " STRATEGY FILE_COPY" if conn.info.server_version >= 150000 else ""
+        conn.execute(f"CREATE DATABASE {dbname} TEMPLATE {template}{strategy}".encode())
+    # A copy does not inherit its template's database ACL (CONNECT would be open to PUBLIC):
+    # give it the production grants, so tests run under the same permissions.
+    with open_connection(cluster.conninfo(dbname)) as conn:
+        group = conn.execute(
+            b"SELECT value FROM ainarres.settings WHERE key = 'agent_group'"
+        ).fetchone()
+        assert group is not None
+        conn.execute(f"REVOKE ALL ON DATABASE {dbname} FROM PUBLIC".encode())
+        conn.execute(f'GRANT CONNECT ON DATABASE {dbname} TO "{group["value"]}"'.encode())
+    return make_conninfo(**cluster.conninfo(dbname))
+
+
+def drop_board_database(cluster: Cluster, dbname: str) -> None:
+    """Drop it, ending any session still connected to it."""
+    with open_connection(cluster.conninfo("postgres")) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)".encode())
+
+
 def rows(conn: Connection, sql: str, *params: Any) -> list[dict[str, Any]]:
     """Plain query helper for assertions."""
     return list(conn.execute(sql.encode(), params).fetchall())

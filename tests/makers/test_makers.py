@@ -259,6 +259,7 @@ def test_rotating_a_key_refuses_the_old_one_and_accepts_the_new(
     assert len(logged) == 1 and logged[0]["fp"].startswith("SHA256:")
 
 
+@pytest.mark.fresh_project  # a new password and a NOLOGIN reach its roles, cluster-wide
 def test_rotating_a_password_and_retiring_a_family(proj: Project) -> None:
     settings = proj.board.settings
     old = json.loads(family_file(settings.state_dir, REVIEWER).read_text())
