@@ -350,7 +350,11 @@ _TPS = re.compile(r"^tps = ([0-9.]+) \(([^)]*)\)", re.M)
 
 
 def pgbench_tps(bench: Bench, clients: int, seconds: int) -> float:
-    out = pgbench(bench, "-c", str(clients), "-j", str(clients), "-T", str(seconds))
+    return tps_of(pgbench(bench, "-c", str(clients), "-j", str(clients), "-T", str(seconds)))
+
+
+def tps_of(out: str) -> float:
+    """pgbench's TPS without the initial connection time, from its output."""
     found = {label: float(value) for value, label in _TPS.findall(out)}
     for label, tps in found.items():
         if "without initial connection" in label:

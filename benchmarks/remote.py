@@ -98,7 +98,7 @@ sys.path.insert(0, str(REPO / "tests" / "remote"))
 
 import machines  # noqa: E402
 import pgserver  # noqa: E402
-from claim_throughput import _TPS, _worker  # noqa: E402
+from claim_throughput import _worker, tps_of  # noqa: E402
 from gate_and_integrate import Timing  # noqa: E402
 
 DESIGNER = "bench-designer"
@@ -655,14 +655,7 @@ def pgbench(site: Site, *args: str) -> str:
 
 
 def pgbench_tps(site: Site, clients: int, seconds: int) -> float:
-    out = pgbench(site, "-c", str(clients), "-j", str(clients), "-T", str(seconds))
-    found = {label: float(value) for value, label in _TPS.findall(out)}
-    for label, tps in found.items():
-        if "without initial connection" in label:
-            return tps
-    if found:
-        return next(iter(found.values()))
-    raise SystemExit(f"no `tps = ` line in pgbench output:\n{out}")
+    return tps_of(pgbench(site, "-c", str(clients), "-j", str(clients), "-T", str(seconds)))
 
 
 def bench_claims(site: Site, cfg: Config) -> list[ClaimRow]:
