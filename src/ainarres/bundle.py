@@ -64,7 +64,7 @@ from ainarres.credentials import (
 )
 from ainarres.errors import AinarresError, BadInput
 from ainarres.git.keys import fingerprint, load_signing_key
-from ainarres.git.location import HubLocation, parse_hub
+from ainarres.git.location import HubLocation, known_hosts_lines, parse_hub
 from ainarres.rows import FamilyRow
 from ainarres.store import Store, family_name
 from ainarres.text import clip, read_small_text
@@ -393,19 +393,7 @@ def check_hub(place: HubPlace) -> HubLocation:
     if place.known_hosts is not None:
         if not where.over_ssh:
             raise BadInput(f"host keys are for an ssh hub; the hub {where.url} is not one")
-        lines = place.known_hosts.splitlines()
-        if (
-            not lines
-            or len(lines) > 200
-            or any(
-                _CONTROL.search(line) or line.startswith("#") or len(line.split()) < 3
-                for line in lines
-            )
-        ):
-            raise BadInput(
-                "the hub's host keys must be known_hosts lines (host type key), as "
-                "`ssh-keyscan HOST` prints"
-            )
+        known_hosts_lines(place.known_hosts)
     return where
 
 
@@ -762,13 +750,11 @@ def _recorded_hub(settings: Settings) -> str | None:
     """The hub this state directory already records (its URL), None when it has none; a
     record that cannot be read counts as another hub."""
     record = Store(settings.state_dir).hub_record
-    if not (record.exists() or record.is_symlink()):
-        return None
     try:
-        data = json.loads(record.read_text())
-        return parse_hub(str(data.get("url") or data["path"]), base=settings.state_dir).url
+        hub = project.recorded_hub(settings)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, BadInput):
         return f"(unreadable record {record})"
+    return None if hub is None else hub.url
 
 
 def try_login(settings: Settings, joined: Joined) -> AinarresError | None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import sys
 from collections.abc import Callable
@@ -37,14 +36,12 @@ from ainarres.git.keys import (
     protect,
     replace_key,
 )
-from ainarres.git.location import HubLocation, parse_hub
+from ainarres.git.location import HubLocation, known_hosts_lines, parse_hub
 from ainarres.git.push import askpass_env
 from ainarres.models import Outcome
 from ainarres.store import Store
 
 HUB_ENV = "AINARRES_HUB"
-# A known_hosts line: [@marker] hosts key-type base64-key [comment]
-_KNOWN_HOST = re.compile(r"^(@\S+ )?\S+ (ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/]+={0,2}( .*)?$")
 
 
 def key_path(settings: Settings, family: str) -> Path:
@@ -84,6 +81,11 @@ def configured_hub(settings: Settings) -> HubLocation | None:
     recorded. A location git could be tricked by is refused (`git/location.py`)."""
     if os.environ.get(HUB_ENV):
         return parse_hub(os.environ[HUB_ENV])
+    return recorded_hub(settings)
+
+
+def recorded_hub(settings: Settings) -> HubLocation | None:
+    """The hub the state directory records (`hub init`, `hub use`, `join`), None if none."""
     try:
         record = json.loads(_hub_record(settings).read_text())
     except FileNotFoundError:
@@ -119,10 +121,7 @@ def record_hub(settings: Settings, location: str, known_hosts: str | None = None
     hub = parse_hub(location)
     ensure_private_dir(settings.state_dir)
     if known_hosts is not None:
-        lines = [line.strip() for line in known_hosts.splitlines() if line.strip()]
-        if not lines or not all(_KNOWN_HOST.match(line) for line in lines):
-            raise BadInput("the hub's host keys must be known_hosts lines "
-                           "(host type key), as `ssh-keyscan HOST` prints")  # fmt: skip
+        lines = known_hosts_lines(known_hosts)
         write_private_text(Store(settings.state_dir).known_hosts, "\n".join(lines) + "\n")
     write_private_json(_hub_record(settings), {"url": hub.url})
     return hub

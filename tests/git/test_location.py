@@ -13,7 +13,7 @@ import pytest
 from ainarres.config import Settings
 from ainarres.errors import BadInput
 from ainarres.git.keys import generate_signing_key
-from ainarres.git.location import parse_hub
+from ainarres.git.location import known_hosts_lines, parse_hub
 from ainarres.project import configured_hub, record_hub, signer_step
 
 
@@ -148,3 +148,18 @@ def test_location_the_hub_transport_reaches_ainarres_git_only(tmp_path: Path) ->
     finally:
         _env._transport.clear()
         _env._transport.update(saved)
+
+
+def test_location_host_keys_have_one_rule_for_export_join_and_hub_use() -> None:
+    """A bundle's host keys are checked with the rule `record_hub` writes them with, so a
+    line that would fail half-way through `join` (after the key is written) fails first."""
+    from ainarres.bundle import HubPlace, check_hub
+
+    good = "hub.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE"
+    assert check_hub(HubPlace(url="ssh://hub.example/x.git", known_hosts=good)).over_ssh
+    for bad in ("hub.example not-a-key-type AAAA", f"{good} \x1b[2Jcomment", "# a comment",
+                "\n".join([good] * 201)):  # fmt: skip
+        with pytest.raises(BadInput, match="known_hosts lines"):
+            check_hub(HubPlace(url="ssh://hub.example/x.git", known_hosts=bad))
+        with pytest.raises(BadInput, match="known_hosts lines"):
+            known_hosts_lines(bad)

@@ -73,6 +73,23 @@ def parse_hub(text: str, *, base: Path | None = None) -> HubLocation:
     return HubLocation(str(_absolute(path, base)), _absolute(path, base))
 
 
+# A known_hosts line: [@marker] hosts key-type base64-key [comment]
+_KNOWN_HOST = re.compile(
+    r"^(@\S+ )?\S+ (ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/]+={0,2}( [^\x00-\x1f\x7f]*)?$"
+)
+MAX_HOST_KEY_LINES = 200
+
+
+def known_hosts_lines(text: str) -> list[str]:
+    """The host key lines of ``text`` (blank lines dropped), or BadInput: each must be a
+    known_hosts line, as `ssh-keyscan HOST` prints them."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines or len(lines) > MAX_HOST_KEY_LINES or not all(map(_KNOWN_HOST.match, lines)):
+        raise BadInput("the hub's host keys must be known_hosts lines (host type key), as "
+                       f"`ssh-keyscan HOST` prints, at most {MAX_HOST_KEY_LINES}")  # fmt: skip
+    return lines
+
+
 def _url(text: str) -> HubLocation:
     try:
         parts = urlsplit(text)
