@@ -120,6 +120,134 @@ $$;
 
 
 --
+-- Name: tasks; Type: TABLE; Schema: ainarres; Owner: -
+--
+
+CREATE TABLE ainarres.tasks (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    id_rev text GENERATED ALWAYS AS (reverse(replace((id)::text, '-'::text, ''::text))) STORED,
+    seq bigint NOT NULL,
+    workflow_id bigint NOT NULL,
+    stage_id bigint NOT NULL,
+    title text NOT NULL,
+    body text DEFAULT ''::text NOT NULL,
+    priority integer DEFAULT 0 NOT NULL,
+    parent_id uuid,
+    open boolean DEFAULT true NOT NULL,
+    holder_agent uuid,
+    holder_family bigint,
+    lease_expires_at timestamp with time zone,
+    claim_epoch bigint DEFAULT 0 NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    blocked boolean DEFAULT false NOT NULL,
+    blocked_reason text,
+    branch text NOT NULL,
+    base_commit ainarres.git_oid,
+    head_commit ainarres.git_oid,
+    writer_family bigint,
+    writer_agent uuid,
+    review_round integer DEFAULT 0 NOT NULL,
+    open_deps integer DEFAULT 0 NOT NULL,
+    created_by text NOT NULL,
+    created_family bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    stage_entered_at timestamp with time zone DEFAULT now() NOT NULL,
+    claim_lease_seconds integer,
+    CONSTRAINT tasks_body_check CHECK ((octet_length(body) <= 65536)),
+    CONSTRAINT tasks_check CHECK (((holder_agent IS NULL) = (lease_expires_at IS NULL))),
+    CONSTRAINT tasks_check1 CHECK (((holder_agent IS NULL) = (holder_family IS NULL))),
+    CONSTRAINT tasks_check2 CHECK ((blocked = (blocked_reason IS NOT NULL))),
+    CONSTRAINT tasks_claim_lease_seconds_check CHECK (((claim_lease_seconds IS NULL) OR ((claim_lease_seconds >= 10) AND (claim_lease_seconds <= 86400)))),
+    CONSTRAINT tasks_open_deps_check CHECK ((open_deps >= 0)),
+    CONSTRAINT tasks_priority_check CHECK (((priority >= '-1000'::integer) AND (priority <= 1000))),
+    CONSTRAINT tasks_title_check CHECK ((((length(btrim(title)) >= 1) AND (length(btrim(title)) <= 200)) AND (title !~ '[[:cntrl:]]'::text)))
+);
+
+
+--
+-- Name: _canary_hold(ainarres.tasks, boolean); Type: FUNCTION; Schema: ainarres; Owner: -
+--
+
+CREATE FUNCTION ainarres._canary_hold(p_task ainarres.tasks, p_restore boolean) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'ainarres', 'pg_temp'
+    AS $$
+    INSERT INTO ainarres_private.review_holds (task_id, round, restore)
+    SELECT p_task.id, p_task.review_round, p_restore
+    WHERE p_restore OR (SELECT rate > 0 FROM ainarres_private.canary_settings)
+    ON CONFLICT (task_id) DO UPDATE
+        SET round = EXCLUDED.round, restore = EXCLUDED.restore, since = now()
+$$;
+
+
+--
+-- Name: _canary_live(ainarres.tasks); Type: FUNCTION; Schema: ainarres; Owner: -
+--
+
+CREATE FUNCTION ainarres._canary_live(p_task ainarres.tasks) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO 'ainarres', 'pg_temp'
+    AS $$
+    SELECT EXISTS (SELECT 1 FROM ainarres_private.canaries c
+                   WHERE c.task_id = p_task.id AND c.round = p_task.review_round
+                     AND c.state = 'live')
+$$;
+
+
+--
+-- Name: _canary_verdict(ainarres.tasks, ainarres.families, uuid, bigint, text, text); Type: FUNCTION; Schema: ainarres; Owner: -
+--
+
+CREATE FUNCTION ainarres._canary_verdict(p_task ainarres.tasks, p_family ainarres.families, p_agent uuid, p_epoch bigint, p_verdict text, p_reason text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'ainarres', 'pg_temp'
+    AS $$
+DECLARE
+    c ainarres_private.canaries;
+    v_result text;
+    v_task tasks;
+    v_stage text;
+BEGIN
+    SELECT * INTO c FROM ainarres_private.canaries
+    WHERE task_id = p_task.id AND round = p_task.review_round AND state = 'live' FOR UPDATE;
+    IF p_verdict = 'approve' THEN
+        v_result := 'missed';
+    ELSIF EXISTS (SELECT 1 FROM annotations a
+                  WHERE a.task_id = c.task_id AND a.round = c.round AND a.agent_id = p_agent
+                    AND a.file = c.file AND a.side = 'new'
+                    AND abs(a.line - c.line) <= c.tolerance) THEN
+        v_result := 'caught';
+    ELSE
+        v_result := 'returned_elsewhere';
+    END IF;
+    UPDATE ainarres_private.canaries
+    SET state = 'judged', result = v_result, reviewer_family = p_family.id,
+        reviewer_agent = p_agent, reason = left(p_reason, 4000), judged_at = now()
+    WHERE id = c.id;
+    UPDATE tasks SET holder_agent = NULL, holder_family = NULL, lease_expires_at = NULL,
+           attempts = 0, head_commit = c.real_head, review_round = review_round + 1,
+           stage_entered_at = now(), updated_at = now()
+    WHERE id = p_task.id
+    RETURNING * INTO v_task;
+    PERFORM _canary_hold(v_task, true);
+    SELECT name INTO v_stage FROM stages WHERE id = v_task.stage_id;
+    PERFORM _log('canary', p_task.id, p_family.id, p_agent, v_stage, v_stage, p_epoch,
+                 jsonb_build_object('round', c.round, 'verdict', p_verdict, 'result', v_result,
+                                    'writer_family', v_task.writer_family));
+    RETURN _outcome('ok', format(
+        '%s: review round %s was a seeded review (a canary): %s; the task will be reviewed '
+        'again at its implementer''s head', _short(p_task.id), c.round,
+        CASE v_result WHEN 'caught' THEN 'you caught its defect'
+                      WHEN 'missed' THEN 'you approved it with its defect'
+                      ELSE 'you returned it, but no annotation of yours pointed at its defect'
+        END),
+        jsonb_build_object('task', _task_json(v_task),
+                           'canary', jsonb_build_object('round', c.round, 'result', v_result)));
+END $$;
+
+
+--
 -- Name: _default_maker(text, text); Type: FUNCTION; Schema: ainarres; Owner: -
 --
 
@@ -248,52 +376,6 @@ $$;
 
 
 --
--- Name: tasks; Type: TABLE; Schema: ainarres; Owner: -
---
-
-CREATE TABLE ainarres.tasks (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    id_rev text GENERATED ALWAYS AS (reverse(replace((id)::text, '-'::text, ''::text))) STORED,
-    seq bigint NOT NULL,
-    workflow_id bigint NOT NULL,
-    stage_id bigint NOT NULL,
-    title text NOT NULL,
-    body text DEFAULT ''::text NOT NULL,
-    priority integer DEFAULT 0 NOT NULL,
-    parent_id uuid,
-    open boolean DEFAULT true NOT NULL,
-    holder_agent uuid,
-    holder_family bigint,
-    lease_expires_at timestamp with time zone,
-    claim_epoch bigint DEFAULT 0 NOT NULL,
-    attempts integer DEFAULT 0 NOT NULL,
-    blocked boolean DEFAULT false NOT NULL,
-    blocked_reason text,
-    branch text NOT NULL,
-    base_commit ainarres.git_oid,
-    head_commit ainarres.git_oid,
-    writer_family bigint,
-    writer_agent uuid,
-    review_round integer DEFAULT 0 NOT NULL,
-    open_deps integer DEFAULT 0 NOT NULL,
-    created_by text NOT NULL,
-    created_family bigint,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    stage_entered_at timestamp with time zone DEFAULT now() NOT NULL,
-    claim_lease_seconds integer,
-    CONSTRAINT tasks_body_check CHECK ((octet_length(body) <= 65536)),
-    CONSTRAINT tasks_check CHECK (((holder_agent IS NULL) = (lease_expires_at IS NULL))),
-    CONSTRAINT tasks_check1 CHECK (((holder_agent IS NULL) = (holder_family IS NULL))),
-    CONSTRAINT tasks_check2 CHECK ((blocked = (blocked_reason IS NOT NULL))),
-    CONSTRAINT tasks_claim_lease_seconds_check CHECK (((claim_lease_seconds IS NULL) OR ((claim_lease_seconds >= 10) AND (claim_lease_seconds <= 86400)))),
-    CONSTRAINT tasks_open_deps_check CHECK ((open_deps >= 0)),
-    CONSTRAINT tasks_priority_check CHECK (((priority >= '-1000'::integer) AND (priority <= 1000))),
-    CONSTRAINT tasks_title_check CHECK ((((length(btrim(title)) >= 1) AND (length(btrim(title)) <= 200)) AND (title !~ '[[:cntrl:]]'::text)))
-);
-
-
---
 -- Name: _hold(ainarres.families, uuid, uuid, bigint); Type: FUNCTION; Schema: ainarres; Owner: -
 --
 
@@ -368,6 +450,17 @@ BEGIN
              (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds / shipped) AS med
               FROM per WHERE shipped > 0 AND family_id <> p_family) peers
         WHERE me.family_id = p_family;
+    ELSIF p_metric = 'canary_missed' THEN
+        -- The share of the family's judged canaries it did not catch, once it has seen
+        -- the policy's minimum (below it: 0, too few to judge).
+        SELECT CASE WHEN count(*) >= COALESCE(
+                        (SELECT max(p.min_samples) FROM policies p
+                         WHERE p.metric = p_metric AND p.role = p_role), 0)
+                    THEN avg(CASE WHEN c.result = 'caught' THEN 0 ELSE 1 END) END
+        INTO v
+        FROM ainarres_private.canaries c
+        WHERE c.reviewer_family = p_family AND c.state = 'judged'
+          AND c.judged_at > now() - p_window;
     END IF;
     RETURN COALESCE(v, 0);
 END $$;
@@ -669,6 +762,9 @@ BEGIN
                 'you reviewed %s but the task''s head is %s; review the current head',
                 left(p_head_commit, 12), COALESCE(left(v_task.head_commit, 12), 'none')));
         END IF;
+        IF _canary_live(v_task) THEN
+            RETURN _canary_verdict(v_task, v_family, p_agent, p_epoch, 'approve', NULL);
+        END IF;
         INSERT INTO reviews (task_id, round, commit, verdict, family_id, agent_id)
         VALUES (p_task, v_task.review_round, v_task.head_commit, 'approve', v_family.id, p_agent);
     END IF;
@@ -682,9 +778,14 @@ BEGIN
            stage_entered_at = now(), updated_at = now()
     WHERE id = p_task
     RETURNING * INTO v_task;
+    IF v_to.reviews_branch THEN
+        PERFORM _canary_hold(v_task, false);
+    END IF;
+    -- The head a review step starts from is on the task row, not in the log: a seeded round
+    -- (ADR 0018) replaces it before any reviewer sees it.
     PERFORM _log('advanced', p_task, v_family.id, p_agent, v_from.name, v_to.name, p_epoch,
                  jsonb_strip_nulls(jsonb_build_object(
-                     'head_commit', v_task.head_commit,
+                     'head_commit', CASE WHEN NOT v_to.reviews_branch THEN v_task.head_commit END,
                      'verdict', CASE WHEN v_from.reviews_branch THEN 'approve' END)));
     IF v_to.is_terminal THEN
         -- Closed: tasks waiting on this one have one open dependency fewer.
@@ -880,6 +981,131 @@ END $$;
 
 
 --
+-- Name: canary_live(uuid, integer); Type: FUNCTION; Schema: ainarres; Owner: -
+--
+
+CREATE FUNCTION ainarres.canary_live(p_task uuid, p_round integer) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'ainarres', 'pg_temp'
+    AS $$
+DECLARE
+    c ainarres_private.canaries;
+BEGIN
+    SELECT * INTO c FROM ainarres_private.canaries
+    WHERE task_id = p_task AND round = p_round FOR UPDATE;
+    IF c.id IS NULL OR c.state <> 'planting' THEN
+        RETURN _outcome('invalid', format('%s round %s has no canary being planted',
+                                           _short(p_task), p_round));
+    END IF;
+    UPDATE tasks SET head_commit = c.seeded_head, updated_at = now()
+    WHERE id = p_task AND review_round = p_round AND head_commit = c.real_head;
+    IF NOT FOUND THEN
+        RETURN _outcome('invalid', format('%s moved on from round %s', _short(p_task), p_round));
+    END IF;
+    UPDATE ainarres_private.canaries SET state = 'live' WHERE id = c.id;
+    DELETE FROM ainarres_private.review_holds WHERE task_id = p_task;
+    PERFORM _wake('review');
+    RETURN _outcome('ok', format('%s round %s is open for review', _short(p_task), p_round));
+END $$;
+
+
+--
+-- Name: canary_plan(uuid, integer, text, text, text, integer, text, integer, text); Type: FUNCTION; Schema: ainarres; Owner: -
+--
+
+CREATE FUNCTION ainarres.canary_plan(p_task uuid, p_round integer, p_real text, p_seeded text, p_file text, p_line integer, p_kind text, p_tolerance integer, p_description text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'ainarres', 'pg_temp'
+    AS $$
+DECLARE
+    v_task tasks;
+    c ainarres_private.canaries;
+BEGIN
+    SELECT * INTO c FROM ainarres_private.canaries WHERE task_id = p_task AND round = p_round;
+    IF c.id IS NOT NULL THEN
+        IF c.seeded_head = p_seeded AND c.real_head = p_real THEN
+            RETURN _outcome('ok', 'already planned', jsonb_build_object('state', c.state));
+        END IF;
+        RETURN _outcome('invalid', format('round %s of %s has another canary', p_round,
+                                           _short(p_task)));
+    END IF;
+    SELECT * INTO v_task FROM tasks WHERE id = p_task FOR NO KEY UPDATE;
+    IF v_task.id IS NULL OR v_task.review_round <> p_round
+       OR v_task.head_commit IS DISTINCT FROM p_real
+       OR NOT EXISTS (SELECT 1 FROM ainarres_private.review_holds h
+                      WHERE h.task_id = p_task AND h.round = p_round AND NOT h.restore) THEN
+        RETURN _outcome('invalid', format('%s round %s is not waiting for a canary decision '
+                                           'at %s', _short(p_task), p_round, left(p_real, 12)));
+    END IF;
+    INSERT INTO ainarres_private.canaries (task_id, round, real_head, seeded_head, file, line,
+                                           kind, tolerance, description, writer_family)
+    VALUES (p_task, p_round, p_real, p_seeded, p_file, p_line, p_kind, p_tolerance,
+            p_description, v_task.writer_family);
+    RETURN _outcome('ok', 'planned', jsonb_build_object('state', 'planting'));
+END $$;
+
+
+--
+-- Name: canary_release(uuid, integer, boolean); Type: FUNCTION; Schema: ainarres; Owner: -
+--
+
+CREATE FUNCTION ainarres.canary_release(p_task uuid, p_round integer, p_restore boolean) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'ainarres', 'pg_temp'
+    AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM ainarres_private.review_holds
+                   WHERE task_id = p_task AND round = p_round AND restore = p_restore) THEN
+        RETURN _outcome('invalid', format('%s round %s is not held', _short(p_task), p_round));
+    END IF;
+    IF p_restore THEN
+        UPDATE ainarres_private.canaries SET restored_at = now()
+        WHERE task_id = p_task AND state = 'judged' AND restored_at IS NULL;
+        IF (SELECT rate > 0 FROM ainarres_private.canary_settings) THEN
+            UPDATE ainarres_private.review_holds SET restore = false, since = now()
+            WHERE task_id = p_task;
+            RETURN _outcome('ok', format('%s round %s waits for a canary decision',
+                                         _short(p_task), p_round));
+        END IF;
+    END IF;
+    DELETE FROM ainarres_private.review_holds WHERE task_id = p_task;
+    UPDATE tasks SET updated_at = now() WHERE id = p_task;
+    PERFORM _wake('review');
+    RETURN _outcome('ok', format('%s round %s is open for review', _short(p_task), p_round));
+END $$;
+
+
+--
+-- Name: canary_set(numeric, bigint); Type: FUNCTION; Schema: ainarres; Owner: -
+--
+
+CREATE FUNCTION ainarres.canary_set(p_rate numeric, p_seed bigint) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'ainarres', 'pg_temp'
+    AS $$
+DECLARE
+    v_released integer;
+BEGIN
+    IF p_rate IS NULL OR p_rate < 0 OR p_rate > 0.9 THEN
+        RETURN _outcome('invalid', 'the canary rate is a share of review rounds from 0 to 0.9 '
+                        '(0 stops planting; above 0.9 a task could wait for ever)');
+    END IF;
+    UPDATE ainarres_private.canary_settings
+    SET rate = p_rate, seed = COALESCE(p_seed, seed), updated_at = now();
+    v_released := 0;
+    IF p_rate = 0 THEN
+        -- Rounds waiting for a decision are decided: no canary. Restores still wait.
+        WITH gone AS (DELETE FROM ainarres_private.review_holds WHERE NOT restore
+                      RETURNING task_id)
+        SELECT count(*) INTO v_released FROM gone;
+        PERFORM _wake('review');
+    END IF;
+    RETURN _outcome('ok', format('canary rate %s', trim_scale(p_rate)),
+                    jsonb_build_object('rate', p_rate, 'released', v_released));
+END $$;
+
+
+--
 -- Name: claim_next(uuid, text[]); Type: FUNCTION; Schema: ainarres; Owner: -
 --
 
@@ -947,6 +1173,8 @@ BEGIN
             WHERE t.stage_id = s.id AND t.open AND NOT t.blocked
               AND (t.lease_expires_at IS NULL OR t.lease_expires_at < now())
               AND t.open_deps = 0
+              AND NOT EXISTS (SELECT 1 FROM ainarres_private.review_holds h
+                              WHERE h.task_id = t.id)
               AND NOT (s.reviews_branch AND t.writer_agent IS NOT DISTINCT FROM p_agent)
               AND NOT (s.reviews_branch AND w.cross_review = 'require'
                        AND _same_side(w, v_family, t.writer_family))
@@ -1138,6 +1366,8 @@ BEGIN
         JOIN transitions tr ON tr.from_stage_id = s.id AND tr.kind = 'advance'
         WHERE t.id = NEW.task_id;
         PERFORM _govern(NEW.family_id, COALESCE(v_role, 'implementer'));
+    ELSIF NEW.kind = 'canary' THEN
+        PERFORM _govern(NEW.family_id, 'reviewer');
     ELSIF NEW.kind = 'usage' THEN
         PERFORM _govern(NEW.family_id, 'implementer');
     END IF;
@@ -1353,13 +1583,28 @@ BEGIN
     EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), v_role);
     EXECUTE format('GRANT USAGE ON SCHEMA ainarres TO %I', v_role);
     EXECUTE format('GRANT EXECUTE ON FUNCTION ainarres.gate_signer(text),
-        ainarres.gate_task_branch(text), ainarres.gate_integrations(uuid[]) TO %I', v_role);
+        ainarres.gate_task_branch(text), ainarres.gate_integrations(uuid[]),
+        ainarres.gate_seeded(text[]) TO %I', v_role);
     PERFORM _reserve_connections(v_role);
     INSERT INTO settings (key, value) VALUES ('gate_role', v_role)
     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
     RETURN _outcome('ok', format('gate login %s ready', v_role),
                     jsonb_build_object('family', jsonb_build_object('db_role', v_role)));
 END $$;
+
+
+--
+-- Name: gate_seeded(text[]); Type: FUNCTION; Schema: ainarres; Owner: -
+--
+
+CREATE FUNCTION ainarres.gate_seeded(p_oids text[]) RETURNS text[]
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'ainarres', 'pg_temp'
+    SET lock_timeout TO '5s'
+    AS $$
+    SELECT COALESCE(array_agg(DISTINCT c.seeded_head::text), '{}')
+    FROM ainarres_private.canaries c WHERE c.seeded_head = ANY(p_oids)
+$$;
 
 
 --
@@ -1784,6 +2029,9 @@ BEGIN
         RETURN _outcome('illegal_transition', format(
             'a task in stage %s cannot be returned; release it or block it instead', v_from.name));
     END IF;
+    IF v_from.reviews_branch AND _canary_live(v_task) THEN
+        RETURN _canary_verdict(v_task, v_family, p_agent, p_epoch, 'return', p_reason);
+    END IF;
     IF v_from.reviews_branch THEN
         INSERT INTO reviews (task_id, round, commit, verdict, reason, family_id, agent_id)
         VALUES (p_task, v_task.review_round, v_task.head_commit, 'return', p_reason,
@@ -2135,7 +2383,7 @@ CREATE TABLE ainarres.events (
     to_stage text,
     epoch bigint,
     data jsonb DEFAULT '{}'::jsonb NOT NULL,
-    CONSTRAINT events_kind_check CHECK ((kind = ANY (ARRAY['briefed'::text, 'created'::text, 'claimed'::text, 'note'::text, 'based'::text, 'advanced'::text, 'returned'::text, 'released'::text, 'blocked'::text, 'unblocked'::text, 'lease_expired'::text, 'annotated'::text, 'usage'::text, 'integrate_started'::text, 'family_added'::text, 'granted'::text, 'revoked'::text, 'denied'::text, 'lifted'::text, 'retired'::text, 'password_rotated'::text, 'key_rotated'::text, 'demoted'::text, 'policy_changed'::text, 'workflow_changed'::text])))
+    CONSTRAINT events_kind_check CHECK ((kind = ANY (ARRAY['briefed'::text, 'created'::text, 'claimed'::text, 'note'::text, 'based'::text, 'advanced'::text, 'returned'::text, 'released'::text, 'blocked'::text, 'unblocked'::text, 'lease_expired'::text, 'annotated'::text, 'usage'::text, 'integrate_started'::text, 'canary'::text, 'family_added'::text, 'granted'::text, 'revoked'::text, 'denied'::text, 'lifted'::text, 'retired'::text, 'password_rotated'::text, 'key_rotated'::text, 'demoted'::text, 'policy_changed'::text, 'workflow_changed'::text])))
 );
 
 
@@ -2222,8 +2470,10 @@ CREATE TABLE ainarres.policies (
     denial_base interval DEFAULT '01:00:00'::interval NOT NULL,
     enabled boolean DEFAULT true NOT NULL,
     description text NOT NULL,
+    min_samples integer DEFAULT 0 NOT NULL,
     CONSTRAINT policies_denial_base_check CHECK ((denial_base > '00:00:00'::interval)),
-    CONSTRAINT policies_metric_check CHECK ((metric = ANY (ARRAY['approvals_failed_checks'::text, 'returned_in_a_row'::text, 'abandoned'::text, 'seconds_vs_peer_median'::text]))),
+    CONSTRAINT policies_metric_check CHECK ((metric = ANY (ARRAY['approvals_failed_checks'::text, 'returned_in_a_row'::text, 'abandoned'::text, 'seconds_vs_peer_median'::text, 'canary_missed'::text]))),
+    CONSTRAINT policies_min_samples_check CHECK ((min_samples >= 0)),
     CONSTRAINT policies_name_check CHECK ((name ~ '^[a-z][a-z0-9_-]{0,47}$'::text)),
     CONSTRAINT policies_threshold_check CHECK ((threshold > (0)::numeric)),
     CONSTRAINT policies_window_span_check CHECK ((window_span > '00:00:00'::interval))
@@ -2419,10 +2669,84 @@ ALTER TABLE ainarres.workflows ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY 
 
 
 --
+-- Name: canaries; Type: TABLE; Schema: ainarres_private; Owner: -
+--
+
+CREATE TABLE ainarres_private.canaries (
+    id bigint NOT NULL,
+    task_id uuid NOT NULL,
+    round integer NOT NULL,
+    real_head ainarres.git_oid NOT NULL,
+    seeded_head ainarres.git_oid NOT NULL,
+    file text NOT NULL,
+    line integer NOT NULL,
+    kind text NOT NULL,
+    tolerance integer NOT NULL,
+    description text NOT NULL,
+    writer_family bigint,
+    state text DEFAULT 'planting'::text NOT NULL,
+    result text,
+    reviewer_family bigint,
+    reviewer_agent uuid,
+    reason text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    judged_at timestamp with time zone,
+    restored_at timestamp with time zone,
+    CONSTRAINT canaries_check CHECK (((state = 'judged'::text) = (result IS NOT NULL))),
+    CONSTRAINT canaries_file_check CHECK (((length(file) >= 1) AND (length(file) <= 4096))),
+    CONSTRAINT canaries_kind_check CHECK ((kind ~ '^[a-z][a-z_]{0,47}$'::text)),
+    CONSTRAINT canaries_line_check CHECK ((line >= 1)),
+    CONSTRAINT canaries_result_check CHECK ((result = ANY (ARRAY['caught'::text, 'missed'::text, 'returned_elsewhere'::text]))),
+    CONSTRAINT canaries_state_check CHECK ((state = ANY (ARRAY['planting'::text, 'live'::text, 'judged'::text]))),
+    CONSTRAINT canaries_tolerance_check CHECK (((tolerance >= 0) AND (tolerance <= 20)))
+);
+
+
+--
+-- Name: canaries_id_seq; Type: SEQUENCE; Schema: ainarres_private; Owner: -
+--
+
+ALTER TABLE ainarres_private.canaries ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ainarres_private.canaries_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: canary_settings; Type: TABLE; Schema: ainarres_private; Owner: -
+--
+
+CREATE TABLE ainarres_private.canary_settings (
+    one boolean DEFAULT true NOT NULL,
+    rate numeric DEFAULT 0 NOT NULL,
+    seed bigint DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT canary_settings_one_check CHECK (one),
+    CONSTRAINT canary_settings_rate_check CHECK (((rate >= (0)::numeric) AND (rate <= 0.9)))
+);
+
+
+--
 -- Name: migrate_lock; Type: TABLE; Schema: ainarres_private; Owner: -
 --
 
 CREATE TABLE ainarres_private.migrate_lock (
+);
+
+
+--
+-- Name: review_holds; Type: TABLE; Schema: ainarres_private; Owner: -
+--
+
+CREATE TABLE ainarres_private.review_holds (
+    task_id uuid NOT NULL,
+    round integer NOT NULL,
+    restore boolean DEFAULT false NOT NULL,
+    since timestamp with time zone DEFAULT now() NOT NULL
 );
 
 
@@ -2619,6 +2943,38 @@ ALTER TABLE ONLY ainarres.workflows
 
 
 --
+-- Name: canaries canaries_pkey; Type: CONSTRAINT; Schema: ainarres_private; Owner: -
+--
+
+ALTER TABLE ONLY ainarres_private.canaries
+    ADD CONSTRAINT canaries_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: canaries canaries_task_id_round_key; Type: CONSTRAINT; Schema: ainarres_private; Owner: -
+--
+
+ALTER TABLE ONLY ainarres_private.canaries
+    ADD CONSTRAINT canaries_task_id_round_key UNIQUE (task_id, round);
+
+
+--
+-- Name: canary_settings canary_settings_pkey; Type: CONSTRAINT; Schema: ainarres_private; Owner: -
+--
+
+ALTER TABLE ONLY ainarres_private.canary_settings
+    ADD CONSTRAINT canary_settings_pkey PRIMARY KEY (one);
+
+
+--
+-- Name: review_holds review_holds_pkey; Type: CONSTRAINT; Schema: ainarres_private; Owner: -
+--
+
+ALTER TABLE ONLY ainarres_private.review_holds
+    ADD CONSTRAINT review_holds_pkey PRIMARY KEY (task_id);
+
+
+--
 -- Name: agents_waiting; Type: INDEX; Schema: ainarres; Owner: -
 --
 
@@ -2714,6 +3070,20 @@ CREATE UNIQUE INDEX transitions_one_advance ON ainarres.transitions USING btree 
 --
 
 CREATE UNIQUE INDEX transitions_one_return ON ainarres.transitions USING btree (from_stage_id) WHERE (kind = 'return'::text);
+
+
+--
+-- Name: canaries_reviewer; Type: INDEX; Schema: ainarres_private; Owner: -
+--
+
+CREATE INDEX canaries_reviewer ON ainarres_private.canaries USING btree (reviewer_family, judged_at);
+
+
+--
+-- Name: canaries_seeded_head; Type: INDEX; Schema: ainarres_private; Owner: -
+--
+
+CREATE INDEX canaries_seeded_head ON ainarres_private.canaries USING btree (seeded_head);
 
 
 --
@@ -2984,6 +3354,38 @@ ALTER TABLE ONLY ainarres.transitions
 
 
 --
+-- Name: canaries canaries_reviewer_family_fkey; Type: FK CONSTRAINT; Schema: ainarres_private; Owner: -
+--
+
+ALTER TABLE ONLY ainarres_private.canaries
+    ADD CONSTRAINT canaries_reviewer_family_fkey FOREIGN KEY (reviewer_family) REFERENCES ainarres.families(id);
+
+
+--
+-- Name: canaries canaries_task_id_fkey; Type: FK CONSTRAINT; Schema: ainarres_private; Owner: -
+--
+
+ALTER TABLE ONLY ainarres_private.canaries
+    ADD CONSTRAINT canaries_task_id_fkey FOREIGN KEY (task_id) REFERENCES ainarres.tasks(id) ON DELETE CASCADE;
+
+
+--
+-- Name: canaries canaries_writer_family_fkey; Type: FK CONSTRAINT; Schema: ainarres_private; Owner: -
+--
+
+ALTER TABLE ONLY ainarres_private.canaries
+    ADD CONSTRAINT canaries_writer_family_fkey FOREIGN KEY (writer_family) REFERENCES ainarres.families(id);
+
+
+--
+-- Name: review_holds review_holds_task_id_fkey; Type: FK CONSTRAINT; Schema: ainarres_private; Owner: -
+--
+
+ALTER TABLE ONLY ainarres_private.review_holds
+    ADD CONSTRAINT review_holds_task_id_fkey FOREIGN KEY (task_id) REFERENCES ainarres.tasks(id) ON DELETE CASCADE;
+
+
+--
 -- Name: SCHEMA ainarres; Type: ACL; Schema: -; Owner: -
 --
 
@@ -3027,6 +3429,34 @@ REVOKE ALL ON FUNCTION ainarres._caller() FROM PUBLIC;
 
 
 --
+-- Name: TABLE tasks; Type: ACL; Schema: ainarres; Owner: -
+--
+
+GRANT SELECT ON TABLE ainarres.tasks TO <agents>;
+
+
+--
+-- Name: FUNCTION _canary_hold(p_task ainarres.tasks, p_restore boolean); Type: ACL; Schema: ainarres; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ainarres._canary_hold(p_task ainarres.tasks, p_restore boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _canary_live(p_task ainarres.tasks); Type: ACL; Schema: ainarres; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ainarres._canary_live(p_task ainarres.tasks) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _canary_verdict(p_task ainarres.tasks, p_family ainarres.families, p_agent uuid, p_epoch bigint, p_verdict text, p_reason text); Type: ACL; Schema: ainarres; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ainarres._canary_verdict(p_task ainarres.tasks, p_family ainarres.families, p_agent uuid, p_epoch bigint, p_verdict text, p_reason text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _default_maker(p_tool text, p_model text); Type: ACL; Schema: ainarres; Owner: -
 --
 
@@ -3060,13 +3490,6 @@ REVOKE ALL ON PROCEDURE ainarres._grant_execute(IN p_to text, VARIADIC p_routine
 
 REVOKE ALL ON FUNCTION ainarres._has_role(p_family bigint, p_role text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ainarres._has_role(p_family bigint, p_role text) TO <agents>;
-
-
---
--- Name: TABLE tasks; Type: ACL; Schema: ainarres; Owner: -
---
-
-GRANT SELECT ON TABLE ainarres.tasks TO <agents>;
 
 
 --
@@ -3226,6 +3649,34 @@ REVOKE ALL ON FUNCTION ainarres.brief(p_title text, p_body text, p_priority inte
 
 
 --
+-- Name: FUNCTION canary_live(p_task uuid, p_round integer); Type: ACL; Schema: ainarres; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ainarres.canary_live(p_task uuid, p_round integer) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION canary_plan(p_task uuid, p_round integer, p_real text, p_seeded text, p_file text, p_line integer, p_kind text, p_tolerance integer, p_description text); Type: ACL; Schema: ainarres; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ainarres.canary_plan(p_task uuid, p_round integer, p_real text, p_seeded text, p_file text, p_line integer, p_kind text, p_tolerance integer, p_description text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION canary_release(p_task uuid, p_round integer, p_restore boolean); Type: ACL; Schema: ainarres; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ainarres.canary_release(p_task uuid, p_round integer, p_restore boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION canary_set(p_rate numeric, p_seed bigint); Type: ACL; Schema: ainarres; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ainarres.canary_set(p_rate numeric, p_seed bigint) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION claim_next(p_agent uuid, p_roles text[]); Type: ACL; Schema: ainarres; Owner: -
 --
 
@@ -3317,6 +3768,13 @@ REVOKE ALL ON FUNCTION ainarres.gate_integrations(p_ids uuid[]) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ainarres.gate_login(p_password text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION gate_seeded(p_oids text[]); Type: ACL; Schema: ainarres; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ainarres.gate_seeded(p_oids text[]) FROM PUBLIC;
 
 
 --

@@ -8,6 +8,7 @@ from typing import Any
 
 from ainarres.board import reads
 from ainarres.board.db import Connection
+from ainarres.canary import score as canary_score
 from ainarres.govern.status import Standing, standing
 from ainarres.rows import ReportFacts, Shipped
 from ainarres.text import visible
@@ -18,6 +19,7 @@ class Report:
     shipped: list[Shipped]
     facts: ReportFacts
     governance: Standing | None = None
+    canaries: canary_score.Scores | None = None  # the operator's report only
 
     @property
     def cross_family(self) -> int:
@@ -42,10 +44,15 @@ class Report:
         )
 
 
-def build(conn: Connection) -> Report:
-    """Everything the report shows, read from the board (the event log and the reviews)."""
+def build(conn: Connection, canaries: bool = False) -> Report:
+    """Everything the report shows, read from the board (the event log and the reviews);
+    with `canaries` (an operator's connection), the catch rates of the seeded reviews.
+    Canary rounds are in none of the other figures: their verdicts are not reviews."""
     return Report(
-        shipped=reads.shipped(conn), facts=reads.report_facts(conn), governance=standing(conn)
+        shipped=reads.shipped(conn),
+        facts=reads.report_facts(conn),
+        governance=standing(conn),
+        canaries=canary_score.score(reads.canary_results(conn)) if canaries else None,
     )
 
 
@@ -114,6 +121,8 @@ def as_text(report: Report) -> str:
         lines += [f"- {line}" for line in gov.recommendations()]
         if not gov.denials and not gov.recommendations():
             lines.append("- no family is denied a role or close to a policy")
+    if report.canaries is not None:
+        lines.append(canary_score.as_text(report.canaries))
     return "\n".join(lines)
 
 
@@ -137,4 +146,5 @@ def as_json(report: Report) -> dict[str, Any]:
             "integration_halted": report.governance.integration_halted,
             "recommendations": report.governance.recommendations(),
         },
+        "canaries": None if report.canaries is None else report.canaries.as_dict(),
     }

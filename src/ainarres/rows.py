@@ -8,6 +8,7 @@ callers read. They are frozen pydantic models, as `--json` writes them.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -257,3 +258,46 @@ class Governance(Row):
     denials: list[Denial]
     standing: list[PolicyStanding]
     integrators: list[str]
+
+
+class CanarySettings(Row):
+    """The operator's canary setting and what the service has in hand (ADR 0018)."""
+
+    rate: float
+    seed: int
+    updated_at: datetime
+    held: int
+    live: int
+    judged: int
+
+
+class CanaryHold(Row):
+    """A review round no reviewer may claim until the canary service has been by."""
+
+    task_id: UUID
+    short_id: str
+    round: int
+    restore: bool
+    branch: str
+    head_commit: str | None
+    review_round: int
+    real_head: str | None
+    seeded_head: str | None
+    state: str | None
+
+
+class CanaryResult(Row):
+    """A judged canary: the defect, the verdict's score, the reviewer and the writer."""
+
+    task_id: UUID
+    short_id: str
+    round: int
+    kind: str
+    file: str
+    line: int
+    result: Literal["caught", "missed", "returned_elsewhere"]
+    reviewer: str
+    reviewer_maker: str
+    writer: str | None
+    writer_maker: str | None
+    judged_at: datetime

@@ -76,13 +76,16 @@ def test_cli_next_done_and_board_line(board: BoardEnv) -> None:
     # the log tells the story, newest last
     log = json.loads(board.run("log", "--task", short, "--json").stdout)
     assert [e["kind"] for e in log] == ["created", "claimed", "advanced", "claimed"]
-    assert log[2]["data"] == {"head_commit": "a" * 40}
+    # A step into review logs no head: the task row holds the head under review (ADR 0018).
+    assert log[2]["data"] == {}
     listed = json.loads(board.run("task", "list", "--json").stdout)
     assert "T" in listed[0]["created_at"]  # ISO 8601 in every --json, as in `log --json`
     assert datetime.fromisoformat(listed[0]["created_at"]).tzinfo is not None
     shown = json.loads(board.run("task", "show", short, "--json").stdout)
     assert (
-        shown["task"]["stage"] == "review" and shown["task"]["holder_family"] == "grok+grok-build"
+        shown["task"]["stage"] == "review"
+        and shown["task"]["holder_family"] == "grok+grok-build"
+        and shown["task"]["head_commit"] == "a" * 40
     )
 
 

@@ -140,7 +140,7 @@ def test_events_kind_check_lists_exactly_the_kinds_the_verbs_log(board: BoardEnv
         )
     listed = set(re.findall(r"'([a-z_]+)'::text", check[0]["def"]))
     assert listed == _kinds_logged_by_the_migrations()
-    assert len(listed) == 25
+    assert len(listed) == 26
 
 
 def test_events_kind_outside_the_list_is_refused(board: BoardEnv) -> None:

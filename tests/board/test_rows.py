@@ -42,6 +42,9 @@ READS: dict[str, tuple[type[BaseModel], dict[str, object]]] = {
     "policies": (rows.Policy, {}),
     "active_denials": (rows.Denial, {}),
     "policy_standing": (rows.PolicyStanding, {}),
+    "canary_settings": (rows.CanarySettings, {}),
+    "canary_holds": (rows.CanaryHold, {}),
+    "canary_results": (rows.CanaryResult, {}),
 }
 
 

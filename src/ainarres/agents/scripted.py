@@ -7,16 +7,28 @@ code and tests into sandbox-repo, the reviewer reads the diff and checks for tes
 
 $AINARRES_SCRIPT_DELAY (seconds, default 0) makes each step take a while, so that a person
 watching the demo's board sees two reviewers at work at the same instant.
+
+A reviewer of known quality, for canaries (ADR 0018): `reviewer --recall 0.9 [--recall
+KIND=0.5 ...] [--seed N]`. It finds a deviation the way a careful reviewer of this project
+would, from what it can see: the checkout differs from the code the feature calls for, and
+the defect catalogue names the kind. Then it notices it with that kind's recall (a draw
+seeded by the seed, the task, the round and the line, so a run is reproducible): noticed,
+it returns the task with an annotation on the line; not noticed, it approves. It knows
+nothing of canaries: a deviation in real work would be treated the same.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from ainarres.canary import catalogue
 
 FEATURE_TAG = "feature:"
 
@@ -166,33 +178,88 @@ def implement() -> int:
     return 0
 
 
-def review() -> int:
-    """Approve a change that adds code with tests; return one without tests."""
-    folder, _ = _job()
+def _deviations(paths: list[str]) -> list[tuple[str, catalogue.Difference]]:
+    """Where the checkout differs from the feature code written for its paths."""
+    expected = {f[kind]: f[code] for f in FEATURES.values()
+                for kind, code in (("module", "code"), ("test", "test_code"))}  # fmt: skip
+    rules = catalogue.load()
+    found = []
+    for path in paths:
+        seen = Path(path)
+        if path in expected and seen.is_file():
+            found += [(path, d) for d in catalogue.recognise(rules, expected[path],
+                                                             seen.read_text())]  # fmt: skip
+    return found
+
+
+def review(recall: Mapping[str, float] | None = None, seed: int = 0) -> int:
+    """Approve a change that adds code with tests; return one without tests. With a recall
+    (per defect kind, "" for any), also look for deviations and return what it notices."""
+    folder, job = _job()
     diff = json.loads((folder / "diff.json").read_text())
     paths = [f["path"] for f in diff["files"]]
     code = [p for p in paths if p.startswith("sandbox/") and p.endswith(".py")]
     tests = [p for p in paths if p.startswith("tests/test_")]
     _pause()
-    if code and tests:
-        result: dict[str, Any] = {"verdict": "approve", "reason": "code and tests",
-                                  "annotations": [{"file": code[0], "line": 1, "side": "new",
-                                                   "severity": "nit",
-                                                   "body": "docstring reads well"}]}  # fmt: skip
+    noticed = []
+    if recall is not None:
+        task = job["task"]
+        for path, d in _deviations(paths):
+            chance = recall.get(d.kind or "", recall.get("", 0.0))
+            draw = random.Random(f"{seed}:{task['id']}:{task['review_round']}:{path}:{d.line}")
+            if draw.random() < chance:
+                what = d.kind or "unexpected change"
+                body = f"this looks wrong ({what})"
+                noticed.append({"file": path, "line": d.line, "side": "new",
+                                "severity": "blocker", "body": body})  # fmt: skip
+    if noticed:
+        result: dict[str, Any] = {"verdict": "return", "reason": "a defect, see the annotations",
+                                  "annotations": noticed}  # fmt: skip
+    elif code and tests:
+        result = {"verdict": "approve", "reason": "code and tests",
+                  "annotations": [{"file": code[0], "line": 1, "side": "new",
+                                   "severity": "nit", "body": "docstring reads well"}]}  # fmt: skip
     else:
         result = {"verdict": "return", "reason": "add tests for the new code", "annotations": []}
     (folder / "result.json").write_text(json.dumps(result, indent=2))
     return 0
 
 
+def _reviewer_options(args: list[str]) -> tuple[dict[str, float] | None, int]:
+    """--recall P (any kind), --recall KIND=P (one kind), --seed N."""
+    recall: dict[str, float] | None = None
+    seed = 0
+    pairs = iter(args)
+    for flag in pairs:
+        value = next(pairs, None)
+        if value is None or flag not in ("--recall", "--seed"):
+            raise ValueError(f"unknown or incomplete option {flag!r}")
+        if flag == "--seed":
+            seed = int(value)
+            continue
+        kind, _, chance = value.rpartition("=")
+        if kind and kind not in catalogue.KINDS:
+            raise ValueError(f"no defect kind {kind!r} (kinds: {', '.join(catalogue.KINDS)})")
+        if not 0.0 <= float(chance) <= 1.0:
+            raise ValueError(f"a recall is between 0 and 1, not {chance}")
+        recall = {**(recall or {}), kind: float(chance)}
+    return recall, seed
+
+
 def main(argv: list[str]) -> int:
     role = argv[-1] if argv else ""
-    steps = {"designer": design, "implementer": implement, "reviewer": review}
-    if role not in steps:
-        print(
-            "usage: python -m ainarres.agents.scripted designer|implementer|reviewer",
-            file=sys.stderr,
-        )
+    steps = {"designer": design, "implementer": implement}
+    usage = ("usage: python -m ainarres.agents.scripted [--recall [KIND=]P ...] [--seed N] "
+             "designer|implementer|reviewer")  # fmt: skip
+    if role == "reviewer":
+        try:
+            recall, seed = _reviewer_options(argv[:-1])
+        except ValueError as exc:
+            print(f"{exc}\n{usage}", file=sys.stderr)
+            return 2
+        return review(recall, seed)
+    if role not in steps or argv[:-1]:
+        print(usage, file=sys.stderr)
         return 2
     return steps[role]()
 

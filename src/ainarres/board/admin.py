@@ -110,3 +110,25 @@ def set_stage(conn: Connection, workflow: str, stage: str, lease: int | None,
 def set_cross_review(conn: Connection, workflow: str, mode: str | None,
                      level: str | None) -> Outcome:  # fmt: skip
     return call(conn, "set_cross_review", workflow=workflow, mode=mode, level=level)
+
+
+# --- canaries (ADR 0018) ------------------------------------------------------------------
+
+
+def canary_set(conn: Connection, rate: float, seed: int | None) -> Outcome:
+    return call(conn, "canary_set", rate=rate, seed=seed)
+
+
+def canary_plan(conn: Connection, task: UUID, round_: int, real: str, seeded: str, file: str,
+                line: int, kind: str, tolerance: int, description: str) -> Outcome:  # fmt: skip
+    return call(conn, "canary_plan", task=task, round=round_, real=real, seeded=seeded,
+                file=file, line=line, kind=kind, tolerance=tolerance,
+                description=description)  # fmt: skip
+
+
+def canary_live(conn: Connection, task: UUID, round_: int) -> Outcome:
+    return call(conn, "canary_live", task=task, round=round_)
+
+
+def canary_release(conn: Connection, task: UUID, round_: int, restore: bool) -> Outcome:
+    return call(conn, "canary_release", task=task, round=round_, restore=restore)

@@ -1,7 +1,7 @@
 """The board's side of the gate: the facts a bound hub's pre-receive hook asks for.
 
 The hub holds a 0600 binding file with the address of the board and the gate login, a
-role that may execute three read-only functions and nothing else.
+role that may execute four read-only functions and nothing else.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class BoardFacts:
     signer: SignerFacts | None
     branches: dict[str, TaskBranchFacts | None]
     integrations: dict[str, IntegrationFacts]
+    seeded: frozenset[str] = frozenset()  # commits arriving on main that are canary heads
 
 
 def binding_path(hub_state_dir: Path) -> Path:
@@ -51,7 +52,11 @@ def bind(conn: Connection, hub_state_dir: Path, conninfo: dict[str, str]) -> str
 
 
 def fetch(
-    hub_state_dir: Path, principal: str | None, branches: list[str], task_ids: list[str]
+    hub_state_dir: Path,
+    principal: str | None,
+    branches: list[str],
+    task_ids: list[str],
+    arriving: list[str] | None = None,
 ) -> BoardFacts | None:
     """Ask the board; None when the hub is not bound. Raises when the board cannot answer."""
     path = binding_path(hub_state_dir)
@@ -69,6 +74,9 @@ def fetch(
                 signer = conn.execute(q("gate_signer"), {"p": principal}).fetchone()
             found = {b: conn.execute(q("gate_task_branch"), {"b": b}).fetchone() for b in branches}
             integ = conn.execute(q("gate_integrations"), {"ids": task_ids}).fetchone()
+            seeded = None
+            if arriving:
+                seeded = conn.execute(q("gate_seeded"), {"oids": arriving}).fetchone()
     except psycopg.Error as exc:
         raise AinarresError(
             f"the board did not answer: {str(exc).strip().splitlines()[0]}"
@@ -78,6 +86,7 @@ def fetch(
         signer=_signer(signer[0]) if signer and signer[0] else None,
         branches={b: (_branch(r[0]) if r and r[0] else None) for b, r in found.items()},
         integrations={tid: _integration(f) for tid, f in claimed.items()},
+        seeded=frozenset(seeded[0] if seeded and seeded[0] else ()),
     )
 
 

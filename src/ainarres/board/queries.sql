@@ -189,6 +189,9 @@ SELECT ainarres.gate_signer(%(p)s);
 -- name: gate_task_branch
 SELECT ainarres.gate_task_branch(%(b)s);
 
+-- name: gate_seeded
+SELECT ainarres.gate_seeded(%(oids)s::text[]);
+
 -- name: gate_integrations
 SELECT ainarres.gate_integrations(%(ids)s::uuid[]);
 
@@ -366,3 +369,50 @@ SELECT r.pid, r.host, r.started_at, r.beat_at, f.name AS family, a.name AS agent
 FROM ainarres.integration_run r
 JOIN ainarres.families f ON f.id = r.family_id
 JOIN ainarres.agents a ON a.id = r.agent_id;
+
+-- name: canary_set
+SELECT ainarres.canary_set(%(rate)s::numeric, %(seed)s::bigint) AS r;
+
+-- name: canary_plan
+SELECT ainarres.canary_plan(%(task)s, %(round)s, %(real)s, %(seeded)s, %(file)s, %(line)s,
+                            %(kind)s, %(tolerance)s, %(description)s) AS r;
+
+-- name: canary_live
+SELECT ainarres.canary_live(%(task)s, %(round)s) AS r;
+
+-- name: canary_release
+SELECT ainarres.canary_release(%(task)s, %(round)s, %(restore)s) AS r;
+
+-- name: canary_settings
+-- The operator's: how often review rounds are seeded, and what waits for the service.
+SELECT s.rate::float8 AS rate, s.seed, s.updated_at,
+       (SELECT count(*) FROM ainarres_private.review_holds) AS held,
+       (SELECT count(*) FROM ainarres_private.canaries WHERE state = 'live') AS live,
+       (SELECT count(*) FROM ainarres_private.canaries WHERE state = 'judged') AS judged
+FROM ainarres_private.canary_settings s;
+
+-- name: canary_holds
+-- Review rounds waiting for the canary service, oldest first, with the canary each one
+-- restores from (a restore) or the one planned for it (a crash between plan and live).
+SELECT h.task_id, ainarres._short(h.task_id) AS short_id, h.round, h.restore,
+       t.branch, t.head_commit, t.review_round, c.real_head, c.seeded_head, c.state
+FROM ainarres_private.review_holds h
+JOIN ainarres.tasks t ON t.id = h.task_id
+LEFT JOIN LATERAL (
+    SELECT c.real_head, c.seeded_head, c.state FROM ainarres_private.canaries c
+    WHERE c.task_id = h.task_id
+      AND ((h.restore AND c.state = 'judged' AND c.restored_at IS NULL)
+           OR (NOT h.restore AND c.round = h.round))
+    ORDER BY c.id DESC LIMIT 1) c ON true
+ORDER BY h.since, h.task_id;
+
+-- name: canary_results
+-- Every judged canary with who reviewed it and who wrote the change it was seeded in.
+SELECT c.task_id, ainarres._short(c.task_id) AS short_id, c.round, c.kind, c.file, c.line,
+       c.result, rf.name AS reviewer, rf.maker AS reviewer_maker, wf.name AS writer,
+       wf.maker AS writer_maker, c.judged_at
+FROM ainarres_private.canaries c
+JOIN ainarres.families rf ON rf.id = c.reviewer_family
+LEFT JOIN ainarres.families wf ON wf.id = c.writer_family
+WHERE c.state = 'judged'
+ORDER BY c.judged_at, c.id;

@@ -18,6 +18,9 @@ from ainarres.models import Annotation, Event, Feedback, Task
 from ainarres.rows import (
     ActiveTask,
     BlockedTask,
+    CanaryHold,
+    CanaryResult,
+    CanarySettings,
     Denial,
     FamilyRow,
     Governance,
@@ -243,3 +246,21 @@ def governance(conn: Connection) -> Governance:
         standing=_rows(conn, "policy_standing", PolicyStanding),
         integrators=integrators(conn),
     )
+
+
+# --- the operator's alone (the private schema: a family's login is refused) ---------------
+
+
+def canary_settings(conn: Connection) -> CanarySettings:
+    found = _rows(conn, "canary_settings", CanarySettings)
+    if not found:
+        raise AinarresError("the board has no canary settings; run `ainarres init` to migrate it")
+    return found[0]
+
+
+def canary_holds(conn: Connection) -> list[CanaryHold]:
+    return _rows(conn, "canary_holds", CanaryHold)
+
+
+def canary_results(conn: Connection) -> list[CanaryResult]:
+    return _rows(conn, "canary_results", CanaryResult)

@@ -117,7 +117,7 @@ def report_cmd(ctx: Ctx, family: str | None, as_json: bool) -> None:
     from ainarres import report
 
     with ctx.reader(family) as conn:
-        built = report.build(conn)
+        built = report.build(conn, canaries=family is None)
     if as_json:
         emit_json(report.as_json(built))
     else:

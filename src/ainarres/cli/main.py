@@ -63,6 +63,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                             "and integrated each, and the cross-family review ratio."),
     "workflow": ("workflow", "The workflow: stages with their leases and attempts, and who may "
                              "review whom."),
+    "canary": ("canary", "Canaries: review rounds seeded with a known defect, to measure each "
+                         "reviewer."),
     "join": ("join", "Set up this machine to run the family of bundle FILE (made by `ainarres "
                      "family export`): its credential with the board's address (and CA file), "
                      "its signing key, the hub."),

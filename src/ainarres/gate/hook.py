@@ -96,6 +96,7 @@ def gather_facts(
         return GateFacts(bound=True)
     fast_forward: dict[str, bool] = {}
     chain: list[history.FirstParent] = []
+    arriving: list[str] = []  # every commit the push brings to main
     notes_update: RefUpdate | None = None
     branches = []
     for update in updates:
@@ -103,6 +104,7 @@ def gather_facts(
             fast_forward[update.ref] = history.is_ancestor(hub_dir, update.old, update.new, env)
             if fast_forward[update.ref]:
                 chain = history.first_parents_since(hub_dir, update.old, update.new, env)
+                arriving = history.commits_since(hub_dir, update.old, update.new, env)
         elif update.ref.startswith(layout.TASK_PREFIX):
             branches.append(update.ref.removeprefix("refs/heads/"))
         elif update.ref == NOTES_REF and not update.is_delete:
@@ -115,7 +117,9 @@ def gather_facts(
     from ainarres.board import gate_facts  # psycopg: only signed pushes pay for it
 
     ids = [c.task_id for c in main_commits if c.task_id]
-    board = gate_facts.fetch(layout.state_dir(hub_dir), cert.signer or None, branches, ids)
+    board = gate_facts.fetch(
+        layout.state_dir(hub_dir), cert.signer or None, branches, ids, arriving
+    )
     if board is None:
         return GateFacts(bound=False)
     signer = board.signer
@@ -132,6 +136,7 @@ def gather_facts(
         task_branches={f"refs/heads/{b}": f for b, f in board.branches.items()},
         main_commits=main_commits,
         integrations=board.integrations,
+        seeded=board.seeded,
         merge_content=content,
         notes=notes,
     )

@@ -9,7 +9,7 @@ is testable without either, and the rules read as one page:
   exactly the head commit that was reviewed, claimed by the pushing family, and hold
   exactly the tree git computes for merging its two parents (`git merge-tree
   --write-tree`): no file added, changed or removed beyond the merge, and no merge of
-  parents that conflict;
+  parents that conflict; and no commit it brings may be a canary's seeded head;
 - ``refs/heads/task/<id>`` moves only by a signed push from the family holding that
   task's live lease, in a stage that writes the branch, at the current claim epoch;
 - ``refs/notes/ainarres/review`` (the review annotations' mirror) moves only by a signed
@@ -114,6 +114,8 @@ class GateFacts:
     task_branches: Mapping[str, TaskBranchFacts | None] = field(default_factory=dict)
     main_commits: Sequence[MainCommit] = ()
     integrations: Mapping[str, IntegrationFacts] = field(default_factory=dict)
+    # commits the push brings to main that the board knows as seeded heads (canaries)
+    seeded: frozenset[str] = frozenset()
     # by commit id; a commit without an entry was not checked, and is refused
     merge_content: Mapping[str, MergeContent] = field(default_factory=dict)
     notes: NotesFacts | None = None  # None: the notes were not compared (refused)
@@ -194,6 +196,13 @@ def _decide_main(update: RefUpdate, cert: PushCert | None, facts: GateFacts) -> 
             ref,
             "the update is not a fast-forward of main",
             "fetch main, merge onto it, and push again",
+        )
+    if facts.seeded:
+        first = sorted(facts.seeded)[0]
+        return _refuse(
+            ref,
+            f"commit {first[:12]} is the seeded head of a canary review, which never ships",
+            "merge the task's own head, which the board holds once the seeded round is judged",
         )
     return _check_integrations(ref, update.old, signer.family, facts)
 

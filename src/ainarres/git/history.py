@@ -129,6 +129,14 @@ def first_parents_since(
     return list(reversed(commits))
 
 
+def commits_since(repo: Path, old: str, new: str, env: Mapping[str, str]) -> list[str]:
+    """Every commit of `new` not reachable from `old` (any parent, not only the first)."""
+    done = _git(["rev-list", f"{old}..{new}"], repo, env)
+    if done.returncode != 0:
+        raise _failed("rev-list", done)
+    return done.stdout.decode().split()
+
+
 def merge_tree(repo: Path, ours: str, theirs: str, env: Mapping[str, str]) -> MergedTree:
     """`git merge-tree --write-tree ours theirs` (git >= 2.38): the tree of their merge.
 

@@ -1,0 +1,167 @@
+"""The canary service: decides each held review round, plants the seeded heads, and puts
+the implementer's head back after a seeded round's verdict (ADR 0018).
+
+It is the person's: it runs with the operator's login (the private record of what was
+planted) on the hub's machine (it writes the seeded commit into the hub's objects and moves
+the task's branch with a compare-and-swap). Every step is safe to repeat: the seeded
+commit of a round is the same object each time (same choice, same metadata), a plan
+recorded twice is one plan, and a branch already moved is left as it is. A crash leaves
+the round held, so no reviewer sees it half planted, and the next pass finishes it.
+
+Whether a round is seeded, and with what, is a pure function of the operator's seed, the
+task and the round: a run is reproducible, and nothing a family can see chooses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ainarres import project
+from ainarres.board import admin, reads
+from ainarres.board.db import Connection, open_connection, operator_conninfo
+from ainarres.canary import catalogue
+from ainarres.canary.catalogue import Rule, Seeded
+from ainarres.config import Settings
+from ainarres.errors import AinarresError
+from ainarres.git import clone as mirrors
+from ainarres.git import seeded as seeding
+from ainarres.git.diff import task_diff
+from ainarres.git.layout import MAIN_REF
+from ainarres.rows import CanaryHold, CanarySettings
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What the service did with one held round."""
+
+    short_id: str
+    round: int
+    what: str  # planted | unseeded | restored | skipped
+    detail: str = ""
+
+    @property
+    def line(self) -> str:
+        return f"{self.short_id} round {self.round}: {self.what}" + (
+            f" ({self.detail})" if self.detail else ""
+        )
+
+
+def _draw(seed: int, task: str, round_: int, salt: str) -> int:
+    digest = hashlib.sha256(f"{seed}:{task}:{round_}:{salt}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def seeded_round(rate: float, seed: int, task: str, round_: int) -> bool:
+    """Whether this round carries a canary: a draw below the rate."""
+    return _draw(seed, task, round_, "rate") / 2**64 < rate
+
+
+def choose(found: Sequence[Seeded], seed: int, task: str, round_: int) -> Seeded | None:
+    """One defect among those that fit: the kind first (every kind as likely, whatever the
+    change offers most of), then the place."""
+    if not found:
+        return None
+    kinds = sorted({s.kind for s in found})
+    kind = kinds[_draw(seed, task, round_, "kind") % len(kinds)]
+    places = [s for s in found if s.kind == kind]
+    return places[_draw(seed, task, round_, "place") % len(places)]
+
+
+def _candidates(hub: Path, rules: Sequence[Rule], head: str) -> list[Seeded]:
+    """Every defect that fits the lines the change (merge base with main .. head) added."""
+    diff = task_diff(hub, MAIN_REF, head, context=0)
+    found: list[Seeded] = []
+    for f in diff.files:
+        if f.binary or f.status == "deleted":
+            continue
+        added = [ln.new for h in f.hunks for ln in h.lines if ln.kind == "add" and ln.new]
+        text = mirrors.read_blob(hub, head, f.path)
+        if added and text is not None:
+            found += catalogue.candidates(rules, f.path, text, added)
+    return found
+
+
+def _open(conn: Connection, hold: CanaryHold, restore: bool) -> None:
+    out = admin.canary_release(conn, hold.task_id, hold.round, restore)
+    if not out.ok:
+        raise AinarresError(out.message)
+
+
+def _restore(conn: Connection, hub: Path, hold: CanaryHold) -> Intake:
+    if hold.real_head is None or hold.seeded_head is None:
+        _open(conn, hold, True)  # nothing was planted: nothing to put back
+        return Intake(hold.short_id, hold.round, "restored", "nothing to put back")
+    seeding.move(hub, f"refs/heads/{hold.branch}", hold.seeded_head, hold.real_head)
+    _open(conn, hold, True)
+    return Intake(hold.short_id, hold.round, "restored", hold.real_head[:12])
+
+
+def _decide(conn: Connection, hub: Path, rules: Sequence[Rule], setting: CanarySettings,
+            hold: CanaryHold) -> Intake:  # fmt: skip
+    task, head = str(hold.task_id), hold.head_commit
+    if hold.state == "planting" and hold.real_head and hold.seeded_head:
+        return _go_live(conn, hub, hold, hold.real_head, hold.seeded_head, "resumed")
+    if head is None or not seeded_round(setting.rate, setting.seed, task, hold.round):
+        _open(conn, hold, False)
+        return Intake(hold.short_id, hold.round, "unseeded")
+    pick = choose(_candidates(hub, rules, head), setting.seed, task, hold.round)
+    if pick is None:
+        _open(conn, hold, False)
+        return Intake(hold.short_id, hold.round, "unseeded", "no line of the change fits a defect")
+    try:
+        seeded = seeding.plant(hub, head, pick.path, pick.text)
+    except AinarresError as exc:
+        _open(conn, hold, False)
+        return Intake(hold.short_id, hold.round, "unseeded", exc.message)
+    out = admin.canary_plan(conn, hold.task_id, hold.round, head, seeded, pick.path, pick.line,
+                            pick.kind, pick.tolerance, pick.description)  # fmt: skip
+    if not out.ok:
+        raise AinarresError(out.message)
+    return _go_live(conn, hub, hold, head, seeded, f"{pick.kind} at {pick.path}:{pick.line}")
+
+
+def _go_live(conn: Connection, hub: Path, hold: CanaryHold, real: str, seeded: str,
+             detail: str) -> Intake:  # fmt: skip
+    seeding.move(hub, f"refs/heads/{hold.branch}", real, seeded)
+    out = admin.canary_live(conn, hold.task_id, hold.round)
+    if not out.ok:
+        raise AinarresError(out.message)
+    return Intake(hold.short_id, hold.round, "planted", detail)
+
+
+def pass_once(settings: Settings, rules: Sequence[Rule] | None = None) -> list[Intake]:
+    """Decide every held round once (a round whose head was just put back is decided in
+    the same pass); return what was done, oldest hold first."""
+    hub = project.require_hub(settings).require_local("the canary service")
+    rules = catalogue.load() if rules is None else rules
+    done: list[Intake] = []
+    seen: set[tuple[str, int, bool]] = set()
+    with open_connection(operator_conninfo(settings)) as conn:
+        setting = reads.canary_settings(conn)
+        for _ in range(2):
+            for hold in reads.canary_holds(conn):
+                if (str(hold.task_id), hold.round, hold.restore) in seen:
+                    continue
+                seen.add((str(hold.task_id), hold.round, hold.restore))
+                try:
+                    if hold.restore:
+                        done.append(_restore(conn, hub, hold))
+                    else:
+                        done.append(_decide(conn, hub, rules, setting, hold))
+                except AinarresError as exc:
+                    done.append(Intake(hold.short_id, hold.round, "skipped", exc.message))
+    return done
+
+
+def watch(settings: Settings, interval: float, report: Callable[[Intake], None],
+          stop: Callable[[], bool] = lambda: False) -> None:  # fmt: skip
+    """Pass again and again until `stop()` says so (a person stops it with Ctrl-C)."""
+    rules = catalogue.load()
+    while not stop():
+        for intake in pass_once(settings, rules):
+            report(intake)
+        time.sleep(interval)

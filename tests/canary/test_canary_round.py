@@ -1,0 +1,210 @@
+"""A seeded review round from start to end, on a real board and a real hub (ADR 0018):
+held until the canary service decides, planted, judged, disclosed, put back, and never
+shipped; the gate refuses a seeded head on main; rate 0 stops it all."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import pytest
+from boardenv import must, rows
+from scenario import DESIGNER, IMPLEMENTER, INTEGRATOR, REVIEWER, Project, git
+
+from ainarres import report
+from ainarres.agents.scripted import FEATURES
+from ainarres.board import admin, reads
+from ainarres.canary import service
+from ainarres.models import Task
+from ainarres.rows import CanaryHold
+
+FEATURE = FEATURES["longest"]
+
+
+def implement(proj: Project, title: str = "longest words") -> tuple[UUID, str]:
+    """A task implemented with real code and tests and handed on to review: (id, head)."""
+    task = must(proj.agent(DESIGNER).create_task(title).task)
+    impl = proj.agent(IMPLEMENTER)
+    claim = impl.claim_next()
+    assert claim.task is not None and claim.task.id == task.id and claim.epoch is not None
+    git(proj.clone, "fetch", "--quiet", "origin")
+    git(proj.clone, "checkout", "--quiet", "-B", task.branch, "origin/main")
+    for path, text in (
+        (FEATURE["module"], FEATURE["code"]),
+        (FEATURE["test"], FEATURE["test_code"]),
+    ):
+        target = proj.clone / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        git(proj.clone, "add", path)
+    git(proj.clone, "commit", "--quiet", "--no-gpg-sign", "-m", f"Add {title}")
+    head = git(proj.clone, "rev-parse", "HEAD")
+    pushed = proj.push(f"HEAD:refs/heads/{task.branch}", IMPLEMENTER, epoch=claim.epoch)
+    assert pushed.ok, pushed.remote_lines
+    assert impl.advance(task.id, claim.epoch, head).ok
+    return task.id, head
+
+
+def seed_for(task: UUID, want: list[bool], rate: float = 0.5) -> int:
+    """An operator seed under which the task's rounds 1.. are seeded exactly as `want`."""
+    for seed in range(10_000):
+        if [service.seeded_round(rate, seed, str(task), r + 1) for r in range(len(want))] == want:
+            return seed
+    raise AssertionError("no seed found")
+
+
+def set_rate(proj: Project, rate: float, seed: int | None = 0) -> None:
+    with proj.board.operator() as conn:
+        assert admin.canary_set(conn, rate, seed).ok
+
+
+def canaries(proj: Project) -> list[dict[str, Any]]:
+    with proj.board.operator() as conn:
+        return rows(conn, "SELECT * FROM ainarres_private.canaries ORDER BY id")
+
+
+def holds(proj: Project) -> list[CanaryHold]:
+    with proj.board.operator() as conn:
+        return reads.canary_holds(conn)
+
+
+def show(proj: Project, task: UUID) -> Task:
+    with proj.board.operator() as conn:
+        return reads.show_task(conn, task)
+
+
+def cat(proj: Project, oid: str) -> list[str]:
+    return git(proj.hub, "cat-file", "-p", oid).splitlines()
+
+
+def test_a_seeded_round_is_held_planted_judged_disclosed_and_put_back(proj: Project) -> None:
+    set_rate(proj, 0.5)
+    task, real = implement(proj)
+    set_rate(proj, 0.5, seed_for(task, [True, False]))
+    branch = f"refs/heads/{show(proj, task).branch}"
+    reviewer = proj.agent(REVIEWER)
+    # Held: no reviewer gets the round before the service has been by.
+    assert reviewer.claim_next().outcome == "empty"
+    assert [(h.round, h.restore) for h in holds(proj)] == [(1, False)]
+
+    done = service.pass_once(proj.board.settings)
+    assert [d.what for d in done] == ["planted"], done
+    [planted] = canaries(proj)
+    seeded = planted["seeded_head"]
+    assert planted["state"] == "live" and planted["real_head"] == real and seeded != real
+    # The seeded commit is the implementer's commit with another tree: same parents,
+    # author, committer, dates and message.
+    mine, theirs = cat(proj, real), cat(proj, seeded)
+    assert [ln for ln in mine if not ln.startswith("tree ")] == [
+        ln for ln in theirs if not ln.startswith("tree ")
+    ]
+    assert proj.hub_ref(branch) == seeded
+    changed = git(proj.hub, "diff", "--name-only", real, seeded).splitlines()
+    assert changed == [planted["file"]]
+
+    claim = reviewer.claim_next()
+    assert claim.ok and claim.task is not None and claim.epoch is not None
+    assert claim.task.head_commit == seeded and claim.task.review_round == 1
+    approved = reviewer.advance(task, claim.epoch, seeded)
+    assert approved.ok and "seeded review (a canary)" in approved.message
+    assert "approved it with its defect" in approved.message
+
+    # Judged, disclosed, not a review: the task did not move on, and its head is its own.
+    [judged] = canaries(proj)
+    assert (judged["state"], judged["result"]) == ("judged", "missed")
+    shown = show(proj, task)
+    assert shown.stage == "review" and shown.head_commit == real and shown.review_round == 2
+    with proj.board.operator() as conn:
+        assert rows(conn, "SELECT * FROM ainarres.reviews") == []
+        log = [(e.kind, e.data) for e in reads.events(conn, task, None, 50)]
+    assert ("canary", {"round": 1, "verdict": "approve", "result": "missed",
+                       "writer_family": judged["writer_family"]}) in log  # fmt: skip
+    # The branch goes back before anyone may review again.
+    assert reviewer.claim_next().outcome == "empty"
+    done = service.pass_once(proj.board.settings)
+    assert [d.what for d in done] == ["restored", "unseeded"], done
+    assert proj.hub_ref(branch) == real
+
+    again = reviewer.claim_next()
+    assert again.ok and again.task is not None and again.epoch is not None
+    assert again.task.head_commit == real and again.task.review_round == 2
+    assert reviewer.advance(task, again.epoch, real).ok
+    assert show(proj, task).stage == "integrate"
+    with proj.board.operator() as conn:
+        built = report.build(conn, canaries=True)
+    assert built.canaries is not None and built.canaries.total == 1
+    assert [(r.group, r.seen, r.caught) for r in built.canaries.by_family] == [(REVIEWER, 1, 0)]
+
+
+def annotate_at(proj: Project, task: UUID, epoch: int, file: str, line: int) -> None:
+    out = proj.agent(REVIEWER).annotate(task, epoch, file, line, "new", "blocker", "wrong")
+    assert out.ok, out.message
+
+
+def test_a_return_catches_only_with_an_annotation_near_the_defect(proj: Project) -> None:
+    set_rate(proj, 0.5)
+    task, _ = implement(proj)
+    set_rate(proj, 0.5, seed_for(task, [True, True, False]))
+    reviewer = proj.agent(REVIEWER)
+    results = []
+    for near in (True, False):
+        assert [d.what for d in service.pass_once(proj.board.settings)][-1] == "planted"
+        live = canaries(proj)[-1]
+        claim = reviewer.claim_next()
+        assert claim.ok and claim.epoch is not None
+        line = live["line"] + (live["tolerance"] if near else live["tolerance"] + 40)
+        annotate_at(proj, task, claim.epoch, live["file"], line)
+        out = reviewer.return_task(task, claim.epoch, "defect")
+        assert out.ok and "seeded review" in out.message
+        results.append(canaries(proj)[-1]["result"])
+    assert results == ["caught", "returned_elsewhere"]
+    # Nothing of it reaches the implementer: no return, no feedback, the task in review.
+    with proj.board.operator() as conn:
+        assert reads.feedback(conn, task) == []
+    assert show(proj, task).stage == "review"
+
+
+def test_the_gate_refuses_a_seeded_head_on_main(proj: Project) -> None:
+    set_rate(proj, 0.5)
+    task, real = implement(proj)
+    set_rate(proj, 0.5, seed_for(task, [True]))
+    service.pass_once(proj.board.settings)
+    seeded = canaries(proj)[-1]["seeded_head"]
+    merge = proj.merge_commit(seeded, task)
+    pushed = proj.push(f"{merge}:refs/heads/main", INTEGRATOR)
+    assert not pushed.ok
+    assert any("seeded head of a canary review, which never ships" in ln
+               for ln in pushed.remote_lines), pushed.remote_lines  # fmt: skip
+    before = proj.hub_ref("refs/heads/main")
+    assert before is not None and seeded not in git(proj.hub, "rev-list", before)
+
+
+def test_rate_zero_plants_nothing_and_frees_waiting_rounds(proj: Project) -> None:
+    reviewer = proj.agent(REVIEWER)
+    task, _ = implement(proj, "first")  # canaries off (the default): no hold at all
+    assert holds(proj) == []
+    assert reviewer.claim_next().ok
+    set_rate(proj, 0.5)
+    second, _ = implement(proj, "second")
+    assert [h.task_id for h in holds(proj)] == [second]
+    set_rate(proj, 0)  # the waiting round is decided: no canary
+    assert holds(proj) == [] and service.pass_once(proj.board.settings) == []
+    claim = reviewer.claim_next()
+    assert claim.ok and claim.task is not None and claim.task.id == second
+    assert canaries(proj) == []
+
+
+def test_a_family_cannot_read_or_run_anything_of_the_canaries(proj: Project) -> None:
+    conn = proj.agent(REVIEWER).conn
+    for sql in (
+        "SELECT * FROM ainarres_private.canaries",
+        "SELECT * FROM ainarres_private.review_holds",
+        "SELECT * FROM ainarres_private.canary_settings",
+        "SELECT ainarres.canary_set(0.5, 1)",
+        "SELECT ainarres.gate_seeded(ARRAY['" + "a" * 40 + "'])",
+        "SELECT ainarres._canary_live(t) FROM ainarres.tasks t",
+    ):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(sql)
+        conn.rollback()
