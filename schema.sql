@@ -3090,7 +3090,7 @@ CREATE INDEX canaries_seeded_head ON ainarres_private.canaries USING btree (seed
 -- Name: events events_govern; Type: TRIGGER; Schema: ainarres; Owner: -
 --
 
-CREATE TRIGGER events_govern AFTER INSERT ON ainarres.events FOR EACH ROW WHEN ((new.kind = ANY (ARRAY['returned'::text, 'lease_expired'::text, 'usage'::text]))) EXECUTE FUNCTION ainarres.events_govern();
+CREATE TRIGGER events_govern AFTER INSERT ON ainarres.events FOR EACH ROW WHEN ((new.kind = ANY (ARRAY['returned'::text, 'lease_expired'::text, 'usage'::text, 'canary'::text]))) EXECUTE FUNCTION ainarres.events_govern();
 
 
 --

@@ -601,6 +601,12 @@ BEGIN
                     jsonb_build_object('family', jsonb_build_object('db_role', v_role)));
 END $$;
 
+-- Governance hears of a judged canary too.
+DROP TRIGGER events_govern ON events;
+CREATE TRIGGER events_govern AFTER INSERT ON events FOR EACH ROW
+    WHEN (NEW.kind IN ('returned', 'lease_expired', 'usage', 'canary'))
+    EXECUTE FUNCTION events_govern();
+
 -- ---------------------------------------------------------------------------------------
 -- 5: grants. The gate login that exists gets its new function now; gate_login grants it
 -- from here on.

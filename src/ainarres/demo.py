@@ -52,56 +52,75 @@ def sandbox_repo() -> Path:
     return shipped if shipped.is_dir() else Path(__file__).resolve().parents[2] / "sandbox-repo"
 
 
-def _fresh(state_dir: Path, log: Callable[[str], None]) -> None:
+def fresh(state_dir: Path, log: Callable[[str], None]) -> None:
     if state_dir.exists():
         EmbeddedServer(state_dir).stop()
         shutil.rmtree(state_dir)
         log(f"demo: removed the previous run in {state_dir}")
 
 
-def _config(state_dir: Path) -> Path:
+@dataclass(frozen=True)
+class Seat:
+    """A family of a demo: who it is, what it may do, how many run, how its tool starts."""
+
+    name: str
+    tool: str
+    model: str
+    roles: tuple[str, ...]
+    instances: int = 1
+    tool_args: tuple[str, ...] = ()  # after `-m ainarres.agents.scripted`, before the role
+    maker: str | None = None  # None: the board's default for the tool
+
+
+SEATS = (
+    Seat(*DESIGNER, roles=("designer",)),
+    Seat(*IMPLEMENTER, roles=("implementer",), instances=2),
+    Seat(*REVIEWERS[0], roles=("reviewer",)),
+    Seat(*REVIEWERS[1], roles=("reviewer",)),
+)
+
+
+def write_config(state_dir: Path, seats: tuple[Seat, ...] = SEATS) -> Path:
     """The demo's ainarres.toml: every family driven by the scripted stand-ins."""
-    script = f'command = ["{sys.executable}", "-m", "ainarres.agents.scripted"]'
     lines = []
-    for (name, _, model), roles, count in (
-        (DESIGNER, ["designer"], 1),
-        (IMPLEMENTER, ["implementer"], 2),
-        (REVIEWERS[0], ["reviewer"], 1),
-        (REVIEWERS[1], ["reviewer"], 1),
-    ):
-        lines += [f'[families."{name}"]', 'adapter = "script"', f'model = "{model}"',
-                  f"roles = {json.dumps(roles)}", f"instances = {count}", "timeout = 120",
-                  'env = ["AINARRES_SCRIPT_DELAY"]', script, ""]  # fmt: skip
+    for seat in seats:
+        command = [sys.executable, "-m", "ainarres.agents.scripted", *seat.tool_args]
+        lines += [f'[families."{seat.name}"]', 'adapter = "script"', f'model = "{seat.model}"',
+                  f"roles = {json.dumps(list(seat.roles))}", f"instances = {seat.instances}",
+                  "timeout = 120", 'env = ["AINARRES_SCRIPT_DELAY"]',
+                  f"command = {json.dumps(command)}", ""]  # fmt: skip
     path = state_dir / "ainarres.toml"
     path.write_text("\n".join(lines))
     agent_config.load(path)  # the demo's own config passes the same validation as anyone's
     return path
 
 
-def _wire(settings: Settings, passphrase: str, log: Callable[[str], None]) -> None:
+def wire(settings: Settings, passphrase: str, log: Callable[[str], None],
+         seats: tuple[Seat, ...] = SEATS) -> None:  # fmt: skip
+    """A person's setup: the board, the families with their keys and roles (the integrator's
+    key protected by `passphrase`), and the hub made from sandbox-repo."""
     with open_connection(operator_conninfo(settings)) as conn:
         migrate.migrate(conn)
-        for name, tool, model in (DESIGNER, IMPLEMENTER, *REVIEWERS, INTEGRATOR):
-            out = admin.add_family(conn, settings, name, tool, model)
+        everyone = (*seats, Seat(*INTEGRATOR, roles=("integrator",)))
+        for seat in everyone:
+            out = admin.add_family(conn, settings, seat.name, seat.tool, seat.model, seat.maker)
             assert out.ok, out.message
-            secret = passphrase if name == INTEGRATOR[0] else None
-            project.ensure_family_key(settings, name, secret)
+            secret = passphrase if seat.name == INTEGRATOR[0] else None
+            project.ensure_family_key(settings, seat.name, secret)
         project.require_protected_integrator_key(settings, INTEGRATOR[0])
-        for (name, _, _), role in (
-            (DESIGNER, "designer"),
-            (IMPLEMENTER, "implementer"),
-            (REVIEWERS[0], "reviewer"),
-            (REVIEWERS[1], "reviewer"),
-            (INTEGRATOR, "integrator"),
-        ):
-            assert admin.grant(conn, name, role).ok
-        log(
-            "demo: a person wired 5 families: designer claude-code+opus; implementer "
-            "opencode+qwen (2 instances); reviewers grok+grok-build and claude-code+sonnet; "
-            "integrator person+integrator"
-        )
+        for seat in everyone:
+            for role in seat.roles:
+                assert admin.grant(conn, seat.name, role).ok
+        log(f"demo: a person wired {len(everyone)} families: " + "; ".join(
+            f"{'/'.join(s.roles)} {s.name}" + (f" ({s.instances} instances)"
+                                                if s.instances > 1 else "")
+            for s in everyone))  # fmt: skip
         hub = project.init_hub(conn, settings, sandbox_repo(), None)
         log(f"demo: hub made from sandbox-repo at {hub}, gate installed and bound to the board")
+
+
+def _brief(settings: Settings, log: Callable[[str], None]) -> None:
+    with open_connection(operator_conninfo(settings)) as conn:
         brief = admin.brief(conn, *BRIEF)
         assert brief.ok and brief.task is not None
         log(f"demo: brief {brief.task.short_id} submitted: {BRIEF[0]}")
@@ -142,20 +161,21 @@ def run_demo(
     """Run the demo; 0 when 3 tasks shipped through the gate with 3/3 cross-family review."""
     started = time.monotonic()
     state_dir = state_dir.absolute()
-    _fresh(state_dir, log)
+    fresh(state_dir, log)
     settings = Settings(state_dir=state_dir, database_url=None)
     EmbeddedServer(state_dir).ensure_running()  # the demo's own `ainarres init`
     log(f"demo: embedded PostgreSQL under {state_dir} (scram logins, unix socket)")
     # The integrator's key is passphrase-protected, as always; the demo plays the person
     # typing it, so the passphrase lives only in this process's memory.
     passphrase = secrets.token_urlsafe(16)
-    _wire(settings, passphrase, log)
+    wire(settings, passphrase, log)
+    _brief(settings, log)
     reason = sandbox.unavailable_reason()
     if reason:
         log(f"demo: NOTICE: the scripted agents run UNSANDBOXED ({reason})")
     else:
         log("demo: each agent's tool runs in a bubblewrap sandbox")
-    cfg_path = _config(state_dir)
+    cfg_path = write_config(state_dir)
     crowd = Swarm(settings, cfg_path, agent_config.load(cfg_path), sandbox=reason is None,
                   env={**os.environ, "AINARRES_SCRIPT_DELAY": str(delay)},
                   log=lambda line: log(f"  {line}"))  # fmt: skip

@@ -276,6 +276,7 @@ class CanaryHold(Row):
 
     task_id: UUID
     short_id: str
+    seq: int
     round: int
     restore: bool
     branch: str

@@ -46,10 +46,16 @@ def implement(proj: Project, title: str = "longest words") -> tuple[UUID, str]:
     return task.id, head
 
 
-def seed_for(task: UUID, want: list[bool], rate: float = 0.5) -> int:
+def seq(proj: Project, task: UUID) -> int:
+    with proj.board.operator() as conn:
+        return int(rows(conn, "SELECT seq FROM ainarres.tasks WHERE id = %s", task)[0]["seq"])
+
+
+def seed_for(proj: Project, task: UUID, want: list[bool], rate: float = 0.5) -> int:
     """An operator seed under which the task's rounds 1.. are seeded exactly as `want`."""
+    number = seq(proj, task)
     for seed in range(10_000):
-        if [service.seeded_round(rate, seed, str(task), r + 1) for r in range(len(want))] == want:
+        if [service.seeded_round(rate, seed, number, r + 1) for r in range(len(want))] == want:
             return seed
     raise AssertionError("no seed found")
 
@@ -81,7 +87,7 @@ def cat(proj: Project, oid: str) -> list[str]:
 def test_a_seeded_round_is_held_planted_judged_disclosed_and_put_back(proj: Project) -> None:
     set_rate(proj, 0.5)
     task, real = implement(proj)
-    set_rate(proj, 0.5, seed_for(task, [True, False]))
+    set_rate(proj, 0.5, seed_for(proj, task, [True, False]))
     branch = f"refs/heads/{show(proj, task).branch}"
     reviewer = proj.agent(REVIEWER)
     # Held: no reviewer gets the round before the service has been by.
@@ -145,7 +151,7 @@ def annotate_at(proj: Project, task: UUID, epoch: int, file: str, line: int) -> 
 def test_a_return_catches_only_with_an_annotation_near_the_defect(proj: Project) -> None:
     set_rate(proj, 0.5)
     task, _ = implement(proj)
-    set_rate(proj, 0.5, seed_for(task, [True, True, False]))
+    set_rate(proj, 0.5, seed_for(proj, task, [True, True, False]))
     reviewer = proj.agent(REVIEWER)
     results = []
     for near in (True, False):
@@ -168,7 +174,7 @@ def test_a_return_catches_only_with_an_annotation_near_the_defect(proj: Project)
 def test_the_gate_refuses_a_seeded_head_on_main(proj: Project) -> None:
     set_rate(proj, 0.5)
     task, real = implement(proj)
-    set_rate(proj, 0.5, seed_for(task, [True]))
+    set_rate(proj, 0.5, seed_for(proj, task, [True]))
     service.pass_once(proj.board.settings)
     seeded = canaries(proj)[-1]["seeded_head"]
     merge = proj.merge_commit(seeded, task)

@@ -394,7 +394,7 @@ FROM ainarres_private.canary_settings s;
 -- name: canary_holds
 -- Review rounds waiting for the canary service, oldest first, with the canary each one
 -- restores from (a restore) or the one planned for it (a crash between plan and live).
-SELECT h.task_id, ainarres._short(h.task_id) AS short_id, h.round, h.restore,
+SELECT h.task_id, ainarres._short(h.task_id) AS short_id, t.seq, h.round, h.restore,
        t.branch, t.head_commit, t.review_round, c.real_head, c.seeded_head, c.state
 FROM ainarres_private.review_holds h
 JOIN ainarres.tasks t ON t.id = h.task_id

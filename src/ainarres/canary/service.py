@@ -50,17 +50,18 @@ class Intake:
         )
 
 
-def _draw(seed: int, task: str, round_: int, salt: str) -> int:
+def _draw(seed: int, task: int, round_: int, salt: str) -> int:
     digest = hashlib.sha256(f"{seed}:{task}:{round_}:{salt}".encode()).digest()
     return int.from_bytes(digest[:8], "big")
 
 
-def seeded_round(rate: float, seed: int, task: str, round_: int) -> bool:
-    """Whether this round carries a canary: a draw below the rate."""
+def seeded_round(rate: float, seed: int, task: int, round_: int) -> bool:
+    """Whether round `round_` of the task numbered `task` (its seq on the board) carries a
+    canary: a draw below the rate. The same board, seed and work give the same canaries."""
     return _draw(seed, task, round_, "rate") / 2**64 < rate
 
 
-def choose(found: Sequence[Seeded], seed: int, task: str, round_: int) -> Seeded | None:
+def choose(found: Sequence[Seeded], seed: int, task: int, round_: int) -> Seeded | None:
     """One defect among those that fit: the kind first (every kind as likely, whatever the
     change offers most of), then the place."""
     if not found:
@@ -102,7 +103,7 @@ def _restore(conn: Connection, hub: Path, hold: CanaryHold) -> Intake:
 
 def _decide(conn: Connection, hub: Path, rules: Sequence[Rule], setting: CanarySettings,
             hold: CanaryHold) -> Intake:  # fmt: skip
-    task, head = str(hold.task_id), hold.head_commit
+    task, head = hold.seq, hold.head_commit
     if hold.state == "planting" and hold.real_head and hold.seeded_head:
         return _go_live(conn, hub, hold, hold.real_head, hold.seeded_head, "resumed")
     if head is None or not seeded_round(setting.rate, setting.seed, task, hold.round):

@@ -234,16 +234,28 @@ def _preflight_all(ctx: Ctx, cfg: agent_config.ProjectConfig, no_sandbox: bool) 
     help="Seconds each scripted step takes, so the board can be watched.",
 )
 @click.option("--keep-running", is_flag=True, help="Leave the demo's PostgreSQL running.")
+@click.option("--canaries", is_flag=True,
+              help="The canary demo instead: two reviewers of known recall (0.9, 0.3) "
+                   "measured by seeded reviews; the report ranks them, governance demotes "
+                   "the weak one.")  # fmt: skip
+@click.option("--tasks", type=click.IntRange(1, 200), default=12, show_default=True,
+              help="With --canaries: how many tasks to brief.")  # fmt: skip
 @pass_ctx
-def demo(ctx: Ctx, demo_dir: str, delay: float, keep_running: bool) -> None:
+def demo(ctx: Ctx, demo_dir: str, delay: float, keep_running: bool, canaries: bool,
+         tasks: int) -> None:  # fmt: skip
     """The federated demo: five agents of four families and one integrator ship a brief.
 
     Builds a hub from sandbox-repo/, wires the families, submits a three-task brief,
     runs the swarm with scripted agents making real commits, shows the board while two
     reviewers of different makers hold reviews at once, integrates through the gate,
-    and prints the report.
+    and prints the report. With --canaries: the canary demo (ADR 0018).
     """
     from ainarres.agents.runner import main_log
+
+    if canaries:
+        from ainarres.canary.demo import Plan, run_canary_demo
+
+        sys.exit(run_canary_demo(Path(demo_dir), Plan(tasks=tasks), log=main_log))
     from ainarres.demo import run_demo
 
     sys.exit(run_demo(Path(demo_dir), delay=delay, log=main_log, keep_running=keep_running))
