@@ -168,6 +168,9 @@ def test_a_return_catches_only_with_an_annotation_near_the_defect(proj: Project)
     # Nothing of it reaches the implementer: no return, no feedback, the task in review.
     with proj.board.operator() as conn:
         assert reads.feedback(conn, task) == []
+        # and the report's real figures do not count them: no review, no return
+        assert reads.reviews(conn, task) == []
+        assert report.build(conn).facts.returned == []
     assert show(proj, task).stage == "review"
 
 
