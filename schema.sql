@@ -48,41 +48,6 @@ CREATE DOMAIN ainarres.git_oid AS text
 COMMENT ON DOMAIN ainarres.git_oid IS 'a full git object id: 40 (SHA-1) or 64 (SHA-256) lowercase hex digits';
 
 
---
--- Name: _approved_commit(uuid); Type: FUNCTION; Schema: ainarres; Owner: -
---
-
-CREATE FUNCTION ainarres._approved_commit(p_task uuid) RETURNS text
-    LANGUAGE sql STABLE
-    AS $$
-    SELECT r.commit FROM ainarres.reviews r JOIN ainarres.tasks t ON t.id = r.task_id
-    WHERE r.task_id = p_task AND r.round = t.review_round AND r.verdict = 'approve'
-    ORDER BY r.id DESC LIMIT 1
-$$;
-
-
---
--- Name: _bad_text(text, text, integer, boolean); Type: FUNCTION; Schema: ainarres; Owner: -
---
-
-CREATE FUNCTION ainarres._bad_text(p_field text, p_value text, p_max integer, p_single_line boolean) RETURNS text
-    LANGUAGE sql IMMUTABLE
-    AS $$
-    SELECT ainarres._text_refusal(p_field, p_value, p_max, p_single_line, false)
-$$;
-
-
---
--- Name: _bad_text_or_empty(text, text, integer, boolean); Type: FUNCTION; Schema: ainarres; Owner: -
---
-
-CREATE FUNCTION ainarres._bad_text_or_empty(p_field text, p_value text, p_max integer, p_single_line boolean) RETURNS text
-    LANGUAGE sql IMMUTABLE
-    AS $$
-    SELECT ainarres._text_refusal(p_field, p_value, p_max, p_single_line, true)
-$$;
-
-
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
@@ -106,17 +71,6 @@ CREATE TABLE ainarres.families (
     CONSTRAINT families_person_maker CHECK (((tool = 'person'::text) = (maker = 'person'::text))),
     CONSTRAINT families_tool_check CHECK ((tool ~ '^[a-z0-9][a-z0-9._-]{0,63}$'::text))
 );
-
-
---
--- Name: _caller(); Type: FUNCTION; Schema: ainarres; Owner: -
---
-
-CREATE FUNCTION ainarres._caller() RETURNS ainarres.families
-    LANGUAGE sql STABLE
-    AS $$
-    SELECT f FROM ainarres.families f WHERE f.db_role = session_user AND f.retired_at IS NULL
-$$;
 
 
 --
@@ -163,6 +117,117 @@ CREATE TABLE ainarres.tasks (
     CONSTRAINT tasks_priority_check CHECK (((priority >= '-1000'::integer) AND (priority <= 1000))),
     CONSTRAINT tasks_title_check CHECK ((((length(btrim(title)) >= 1) AND (length(btrim(title)) <= 200)) AND (title !~ '[[:cntrl:]]'::text)))
 );
+
+
+--
+-- Name: _advance_core(ainarres.tasks, ainarres.families, uuid, bigint, text); Type: FUNCTION; Schema: ainarres; Owner: -
+--
+
+CREATE FUNCTION ainarres._advance_core(p_task ainarres.tasks, p_family ainarres.families, p_agent uuid, p_epoch bigint, p_head_commit text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'ainarres', 'pg_temp'
+    AS $$
+DECLARE
+    v_task tasks := p_task;
+    v_from stages;
+    v_to stages;
+BEGIN
+    SELECT * INTO v_from FROM stages WHERE id = v_task.stage_id;
+    SELECT s.* INTO v_to FROM transitions tr JOIN stages s ON s.id = tr.to_stage_id
+    WHERE tr.from_stage_id = v_from.id AND tr.kind = 'advance';
+    IF v_from.reviews_branch THEN
+        INSERT INTO reviews (task_id, round, commit, verdict, family_id, agent_id)
+        VALUES (v_task.id, v_task.review_round, v_task.head_commit, 'approve', p_family.id,
+                p_agent);
+    END IF;
+    UPDATE tasks SET stage_id = v_to.id, open = NOT v_to.is_terminal,
+           holder_agent = NULL, holder_family = NULL, lease_expires_at = NULL, attempts = 0,
+           head_commit = CASE WHEN v_from.writes_branch THEN COALESCE(p_head_commit, head_commit)
+                              ELSE head_commit END,
+           writer_family = CASE WHEN v_from.writes_branch THEN p_family.id ELSE writer_family END,
+           writer_agent = CASE WHEN v_from.writes_branch THEN p_agent ELSE writer_agent END,
+           review_round = review_round + CASE WHEN v_to.reviews_branch THEN 1 ELSE 0 END,
+           stage_entered_at = now(), updated_at = now()
+    WHERE id = v_task.id
+    RETURNING * INTO v_task;
+    IF v_to.reviews_branch THEN
+        PERFORM _canary_hold(v_task, false);
+    END IF;
+    -- The head a review step starts from is on the task row, not in the log: a seeded round
+    -- (ADR 0018) replaces it before any reviewer sees it.
+    PERFORM _log('advanced', v_task.id, p_family.id, p_agent, v_from.name, v_to.name, p_epoch,
+                 jsonb_strip_nulls(jsonb_build_object(
+                     'head_commit', CASE WHEN NOT v_to.reviews_branch THEN v_task.head_commit END,
+                     'verdict', CASE WHEN v_from.reviews_branch THEN 'approve' END)));
+    IF v_to.is_terminal THEN
+        -- Closed: tasks waiting on this one have one open dependency fewer.
+        UPDATE tasks SET open_deps = open_deps - 1, updated_at = now()
+        WHERE id IN (SELECT task_id FROM task_deps WHERE depends_on = v_task.id);
+        PERFORM _wake('dependencies');
+    ELSE
+        PERFORM _wake(v_to.name);
+    END IF;
+    RETURN _outcome('ok', format('%s: %s -> %s', _short(v_task.id), v_from.name, v_to.name),
+                    jsonb_build_object('task', _task_json(v_task)));
+END $$;
+
+
+--
+-- Name: _approved_commit(uuid); Type: FUNCTION; Schema: ainarres; Owner: -
+--
+
+CREATE FUNCTION ainarres._approved_commit(p_task uuid) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT r.commit FROM ainarres.reviews r JOIN ainarres.tasks t ON t.id = r.task_id
+    WHERE r.task_id = p_task AND r.round = t.review_round AND r.verdict = 'approve'
+    ORDER BY r.id DESC LIMIT 1
+$$;
+
+
+--
+-- Name: _bad_text(text, text, integer, boolean); Type: FUNCTION; Schema: ainarres; Owner: -
+--
+
+CREATE FUNCTION ainarres._bad_text(p_field text, p_value text, p_max integer, p_single_line boolean) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT ainarres._text_refusal(p_field, p_value, p_max, p_single_line, false)
+$$;
+
+
+--
+-- Name: _bad_text_or_empty(text, text, integer, boolean); Type: FUNCTION; Schema: ainarres; Owner: -
+--
+
+CREATE FUNCTION ainarres._bad_text_or_empty(p_field text, p_value text, p_max integer, p_single_line boolean) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT ainarres._text_refusal(p_field, p_value, p_max, p_single_line, true)
+$$;
+
+
+--
+-- Name: _caller(); Type: FUNCTION; Schema: ainarres; Owner: -
+--
+
+CREATE FUNCTION ainarres._caller() RETURNS ainarres.families
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT f FROM ainarres.families f WHERE f.db_role = session_user AND f.retired_at IS NULL
+$$;
+
+
+--
+-- Name: _canary_defer(ainarres.tasks); Type: FUNCTION; Schema: ainarres; Owner: -
+--
+
+CREATE FUNCTION ainarres._canary_defer(p_task ainarres.tasks) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO 'ainarres', 'pg_temp'
+    AS $$
+    SELECT (SELECT rate > 0 FROM ainarres_private.canary_settings) OR _canary_live(p_task)
+$$;
 
 
 --
@@ -214,7 +279,8 @@ BEGIN
     IF p_verdict = 'approve' THEN
         v_result := 'missed';
     ELSIF EXISTS (SELECT 1 FROM annotations a
-                  WHERE a.task_id = c.task_id AND a.round = c.round AND a.agent_id = p_agent
+                  WHERE a.task_id = c.task_id AND a.round = c.round
+                    AND a.family_id = p_family.id AND a.severity IN ('blocker', 'major')
                     AND a.file = c.file AND a.side = 'new'
                     AND abs(a.line - c.line) <= c.tolerance) THEN
         v_result := 'caught';
@@ -596,6 +662,45 @@ END $$;
 
 
 --
+-- Name: _return_core(ainarres.tasks, ainarres.families, uuid, bigint, text, text, text); Type: FUNCTION; Schema: ainarres; Owner: -
+--
+
+CREATE FUNCTION ainarres._return_core(p_task ainarres.tasks, p_family ainarres.families, p_agent uuid, p_epoch bigint, p_reason text, p_cause text, p_detail text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'ainarres', 'pg_temp'
+    AS $$
+DECLARE
+    v_task tasks := p_task;
+    v_from stages;
+    v_to stages;
+BEGIN
+    SELECT * INTO v_from FROM stages WHERE id = v_task.stage_id;
+    SELECT s.* INTO v_to FROM transitions tr JOIN stages s ON s.id = tr.to_stage_id
+    WHERE tr.from_stage_id = v_from.id AND tr.kind = 'return';
+    IF v_from.reviews_branch THEN
+        INSERT INTO reviews (task_id, round, commit, verdict, reason, family_id, agent_id)
+        VALUES (v_task.id, v_task.review_round, v_task.head_commit, 'return', p_reason,
+                p_family.id, p_agent);
+    END IF;
+    UPDATE tasks SET stage_id = v_to.id, open = NOT v_to.is_terminal,
+           holder_agent = NULL, holder_family = NULL, lease_expires_at = NULL, attempts = 0,
+           stage_entered_at = now(), updated_at = now()
+    WHERE id = v_task.id
+    RETURNING * INTO v_task;
+    PERFORM _log('returned', v_task.id, p_family.id, p_agent, v_from.name, v_to.name, p_epoch,
+                 jsonb_strip_nulls(jsonb_build_object(
+                     'reason', p_reason, 'round', v_task.review_round,
+                     'cause', COALESCE(p_cause, CASE WHEN v_from.reviews_branch THEN 'review' END),
+                     'detail', NULLIF(p_detail, ''),
+                     'writer_family', v_task.writer_family)));
+    PERFORM _wake(v_to.name);
+    RETURN _outcome('ok', format('%s returned: %s -> %s', _short(v_task.id), v_from.name,
+                                 v_to.name),
+                    jsonb_build_object('task', _task_json(v_task)));
+END $$;
+
+
+--
 -- Name: workflows; Type: TABLE; Schema: ainarres; Owner: -
 --
 
@@ -716,6 +821,32 @@ END $$;
 
 
 --
+-- Name: _verdict_record(ainarres.tasks, ainarres.families, uuid, bigint, text, text, text, text); Type: FUNCTION; Schema: ainarres; Owner: -
+--
+
+CREATE FUNCTION ainarres._verdict_record(p_task ainarres.tasks, p_family ainarres.families, p_agent uuid, p_epoch bigint, p_verdict text, p_reason text, p_cause text, p_detail text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'ainarres', 'pg_temp'
+    AS $$
+DECLARE
+    v_task tasks;
+BEGIN
+    INSERT INTO ainarres_private.verdicts (task_id, round, epoch, family_id, agent_id, verdict,
+                                           reason, cause, detail)
+    VALUES (p_task.id, p_task.review_round, p_epoch, p_family.id, p_agent, p_verdict,
+            p_reason, p_cause, NULLIF(p_detail, ''));
+    UPDATE tasks SET holder_agent = NULL, holder_family = NULL, lease_expires_at = NULL,
+           attempts = 0, updated_at = now()
+    WHERE id = p_task.id
+    RETURNING * INTO v_task;
+    RETURN _outcome('ok', format('%s: your verdict (%s) on review round %s is recorded; the '
+                                 'board applies it in a moment', _short(p_task.id), p_verdict,
+                                 p_task.review_round),
+                    jsonb_build_object('task', _task_json(v_task)));
+END $$;
+
+
+--
 -- Name: _wake(text); Type: FUNCTION; Schema: ainarres; Owner: -
 --
 
@@ -762,41 +893,12 @@ BEGIN
                 'you reviewed %s but the task''s head is %s; review the current head',
                 left(p_head_commit, 12), COALESCE(left(v_task.head_commit, 12), 'none')));
         END IF;
-        IF _canary_live(v_task) THEN
-            RETURN _canary_verdict(v_task, v_family, p_agent, p_epoch, 'approve', NULL);
+        IF _canary_defer(v_task) THEN
+            RETURN _verdict_record(v_task, v_family, p_agent, p_epoch, 'approve', NULL, NULL,
+                                   NULL);
         END IF;
-        INSERT INTO reviews (task_id, round, commit, verdict, family_id, agent_id)
-        VALUES (p_task, v_task.review_round, v_task.head_commit, 'approve', v_family.id, p_agent);
     END IF;
-    UPDATE tasks SET stage_id = v_to.id, open = NOT v_to.is_terminal,
-           holder_agent = NULL, holder_family = NULL, lease_expires_at = NULL, attempts = 0,
-           head_commit = CASE WHEN v_from.writes_branch THEN COALESCE(p_head_commit, head_commit)
-                              ELSE head_commit END,
-           writer_family = CASE WHEN v_from.writes_branch THEN v_family.id ELSE writer_family END,
-           writer_agent = CASE WHEN v_from.writes_branch THEN p_agent ELSE writer_agent END,
-           review_round = review_round + CASE WHEN v_to.reviews_branch THEN 1 ELSE 0 END,
-           stage_entered_at = now(), updated_at = now()
-    WHERE id = p_task
-    RETURNING * INTO v_task;
-    IF v_to.reviews_branch THEN
-        PERFORM _canary_hold(v_task, false);
-    END IF;
-    -- The head a review step starts from is on the task row, not in the log: a seeded round
-    -- (ADR 0018) replaces it before any reviewer sees it.
-    PERFORM _log('advanced', p_task, v_family.id, p_agent, v_from.name, v_to.name, p_epoch,
-                 jsonb_strip_nulls(jsonb_build_object(
-                     'head_commit', CASE WHEN NOT v_to.reviews_branch THEN v_task.head_commit END,
-                     'verdict', CASE WHEN v_from.reviews_branch THEN 'approve' END)));
-    IF v_to.is_terminal THEN
-        -- Closed: tasks waiting on this one have one open dependency fewer.
-        UPDATE tasks SET open_deps = open_deps - 1, updated_at = now()
-        WHERE id IN (SELECT task_id FROM task_deps WHERE depends_on = p_task);
-        PERFORM _wake('dependencies');
-    ELSE
-        PERFORM _wake(v_to.name);
-    END IF;
-    RETURN _outcome('ok', format('%s: %s -> %s', _short(p_task), v_from.name, v_to.name),
-                    jsonb_build_object('task', _task_json(v_task)));
+    RETURN _advance_core(v_task, v_family, p_agent, p_epoch, p_head_commit);
 END $_$;
 
 
@@ -981,6 +1083,39 @@ END $$;
 
 
 --
+-- Name: canary_apply(uuid); Type: FUNCTION; Schema: ainarres; Owner: -
+--
+
+CREATE FUNCTION ainarres.canary_apply(p_task uuid) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'ainarres', 'pg_temp'
+    AS $$
+DECLARE
+    v ainarres_private.verdicts;
+    v_task tasks;
+    v_family families;
+BEGIN
+    SELECT * INTO v FROM ainarres_private.verdicts WHERE task_id = p_task FOR UPDATE;
+    IF v.task_id IS NULL THEN
+        RETURN _outcome('invalid', format('no verdict on %s waits', _short(p_task)));
+    END IF;
+    SELECT * INTO v_task FROM tasks WHERE id = p_task FOR NO KEY UPDATE;
+    DELETE FROM ainarres_private.verdicts WHERE task_id = p_task;
+    IF v_task.review_round <> v.round OR v_task.holder_agent IS NOT NULL THEN
+        RETURN _outcome('invalid', format('%s moved on from round %s; its verdict is dropped',
+                                          _short(p_task), v.round));
+    END IF;
+    SELECT * INTO v_family FROM families WHERE id = v.family_id;
+    IF _canary_live(v_task) THEN
+        RETURN _canary_verdict(v_task, v_family, v.agent_id, v.epoch, v.verdict, v.reason);
+    ELSIF v.verdict = 'approve' THEN
+        RETURN _advance_core(v_task, v_family, v.agent_id, v.epoch, NULL);
+    END IF;
+    RETURN _return_core(v_task, v_family, v.agent_id, v.epoch, v.reason, v.cause, v.detail);
+END $$;
+
+
+--
 -- Name: canary_live(uuid, integer); Type: FUNCTION; Schema: ainarres; Owner: -
 --
 
@@ -998,7 +1133,10 @@ BEGIN
                                            _short(p_task), p_round));
     END IF;
     UPDATE tasks SET head_commit = c.seeded_head, updated_at = now()
-    WHERE id = p_task AND review_round = p_round AND head_commit = c.real_head;
+    WHERE id = p_task AND review_round = p_round AND head_commit = c.real_head
+      AND holder_agent IS NULL
+      AND EXISTS (SELECT 1 FROM ainarres_private.review_holds h
+                  WHERE h.task_id = p_task AND h.round = p_round AND NOT h.restore);
     IF NOT FOUND THEN
         RETURN _outcome('invalid', format('%s moved on from round %s', _short(p_task), p_round));
     END IF;
@@ -1084,20 +1222,30 @@ CREATE FUNCTION ainarres.canary_set(p_rate numeric, p_seed bigint) RETURNS jsonb
     SET search_path TO 'ainarres', 'pg_temp'
     AS $$
 DECLARE
-    v_released integer;
+    v_released integer := 0;
+    v_task uuid;
 BEGIN
-    IF p_rate IS NULL OR p_rate < 0 OR p_rate > 0.9 THEN
+    IF p_rate IS NULL OR NOT (p_rate >= 0 AND p_rate <= 0.9) THEN
         RETURN _outcome('invalid', 'the canary rate is a share of review rounds from 0 to 0.9 '
                         '(0 stops planting; above 0.9 a task could wait for ever)');
     END IF;
     UPDATE ainarres_private.canary_settings
     SET rate = p_rate, seed = COALESCE(p_seed, seed), updated_at = now();
-    v_released := 0;
     IF p_rate = 0 THEN
-        -- Rounds waiting for a decision are decided: no canary. Restores still wait.
-        WITH gone AS (DELETE FROM ainarres_private.review_holds WHERE NOT restore
-                      RETURNING task_id)
+        -- Rounds waiting for a decision are decided: no canary (a round whose canary is
+        -- being planted waits for the service to finish it). Verdicts on real rounds apply
+        -- now; those on seeded rounds, and heads to put back, wait for the service.
+        WITH gone AS (
+            DELETE FROM ainarres_private.review_holds h
+            WHERE NOT h.restore
+              AND NOT EXISTS (SELECT 1 FROM ainarres_private.canaries c
+                              WHERE c.task_id = h.task_id AND c.round = h.round)
+            RETURNING task_id)
         SELECT count(*) INTO v_released FROM gone;
+        FOR v_task IN SELECT v.task_id FROM ainarres_private.verdicts v
+                      JOIN tasks t ON t.id = v.task_id WHERE NOT _canary_live(t) LOOP
+            PERFORM canary_apply(v_task);
+        END LOOP;
         PERFORM _wake('review');
     END IF;
     RETURN _outcome('ok', format('canary rate %s', trim_scale(p_rate)),
@@ -1175,6 +1323,8 @@ BEGIN
               AND t.open_deps = 0
               AND NOT EXISTS (SELECT 1 FROM ainarres_private.review_holds h
                               WHERE h.task_id = t.id)
+              AND NOT EXISTS (SELECT 1 FROM ainarres_private.verdicts v
+                              WHERE v.task_id = t.id)
               AND NOT (s.reviews_branch AND t.writer_agent IS NOT DISTINCT FROM p_agent)
               AND NOT (s.reviews_branch AND w.cross_review = 'require'
                        AND _same_side(w, v_family, t.writer_family))
@@ -2029,28 +2179,11 @@ BEGIN
         RETURN _outcome('illegal_transition', format(
             'a task in stage %s cannot be returned; release it or block it instead', v_from.name));
     END IF;
-    IF v_from.reviews_branch AND _canary_live(v_task) THEN
-        RETURN _canary_verdict(v_task, v_family, p_agent, p_epoch, 'return', p_reason);
+    IF v_from.reviews_branch AND _canary_defer(v_task) THEN
+        RETURN _verdict_record(v_task, v_family, p_agent, p_epoch, 'return', p_reason, p_cause,
+                               p_detail);
     END IF;
-    IF v_from.reviews_branch THEN
-        INSERT INTO reviews (task_id, round, commit, verdict, reason, family_id, agent_id)
-        VALUES (p_task, v_task.review_round, v_task.head_commit, 'return', p_reason,
-                v_family.id, p_agent);
-    END IF;
-    UPDATE tasks SET stage_id = v_to.id, open = NOT v_to.is_terminal,
-           holder_agent = NULL, holder_family = NULL, lease_expires_at = NULL, attempts = 0,
-           stage_entered_at = now(), updated_at = now()
-    WHERE id = p_task
-    RETURNING * INTO v_task;
-    PERFORM _log('returned', p_task, v_family.id, p_agent, v_from.name, v_to.name, p_epoch,
-                 jsonb_strip_nulls(jsonb_build_object(
-                     'reason', p_reason, 'round', v_task.review_round,
-                     'cause', COALESCE(p_cause, CASE WHEN v_from.reviews_branch THEN 'review' END),
-                     'detail', NULLIF(p_detail, ''),
-                     'writer_family', v_task.writer_family)));
-    PERFORM _wake(v_to.name);
-    RETURN _outcome('ok', format('%s returned: %s -> %s', _short(p_task), v_from.name, v_to.name),
-                    jsonb_build_object('task', _task_json(v_task)));
+    RETURN _return_core(v_task, v_family, p_agent, p_epoch, p_reason, p_cause, p_detail);
 END $$;
 
 
@@ -2699,7 +2832,8 @@ CREATE TABLE ainarres_private.canaries (
     CONSTRAINT canaries_result_check CHECK ((result = ANY (ARRAY['caught'::text, 'missed'::text, 'returned_elsewhere'::text]))),
     CONSTRAINT canaries_state_check CHECK ((state = ANY (ARRAY['planting'::text, 'live'::text, 'judged'::text]))),
     CONSTRAINT canaries_tolerance_check CHECK (((tolerance >= 0) AND (tolerance <= 20)))
-);
+)
+WITH (autovacuum_enabled='false');
 
 
 --
@@ -2747,7 +2881,28 @@ CREATE TABLE ainarres_private.review_holds (
     round integer NOT NULL,
     restore boolean DEFAULT false NOT NULL,
     since timestamp with time zone DEFAULT now() NOT NULL
-);
+)
+WITH (autovacuum_enabled='false');
+
+
+--
+-- Name: verdicts; Type: TABLE; Schema: ainarres_private; Owner: -
+--
+
+CREATE TABLE ainarres_private.verdicts (
+    task_id uuid NOT NULL,
+    round integer NOT NULL,
+    epoch bigint NOT NULL,
+    family_id bigint NOT NULL,
+    agent_id uuid NOT NULL,
+    verdict text NOT NULL,
+    reason text,
+    cause text,
+    detail text,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT verdicts_verdict_check CHECK ((verdict = ANY (ARRAY['approve'::text, 'return'::text])))
+)
+WITH (autovacuum_enabled='false');
 
 
 --
@@ -2972,6 +3127,14 @@ ALTER TABLE ONLY ainarres_private.canary_settings
 
 ALTER TABLE ONLY ainarres_private.review_holds
     ADD CONSTRAINT review_holds_pkey PRIMARY KEY (task_id);
+
+
+--
+-- Name: verdicts verdicts_pkey; Type: CONSTRAINT; Schema: ainarres_private; Owner: -
+--
+
+ALTER TABLE ONLY ainarres_private.verdicts
+    ADD CONSTRAINT verdicts_pkey PRIMARY KEY (task_id);
 
 
 --
@@ -3386,10 +3549,47 @@ ALTER TABLE ONLY ainarres_private.review_holds
 
 
 --
+-- Name: verdicts verdicts_family_id_fkey; Type: FK CONSTRAINT; Schema: ainarres_private; Owner: -
+--
+
+ALTER TABLE ONLY ainarres_private.verdicts
+    ADD CONSTRAINT verdicts_family_id_fkey FOREIGN KEY (family_id) REFERENCES ainarres.families(id);
+
+
+--
+-- Name: verdicts verdicts_task_id_fkey; Type: FK CONSTRAINT; Schema: ainarres_private; Owner: -
+--
+
+ALTER TABLE ONLY ainarres_private.verdicts
+    ADD CONSTRAINT verdicts_task_id_fkey FOREIGN KEY (task_id) REFERENCES ainarres.tasks(id) ON DELETE CASCADE;
+
+
+--
 -- Name: SCHEMA ainarres; Type: ACL; Schema: -; Owner: -
 --
 
 GRANT USAGE ON SCHEMA ainarres TO <agents>;
+
+
+--
+-- Name: TABLE families; Type: ACL; Schema: ainarres; Owner: -
+--
+
+GRANT SELECT ON TABLE ainarres.families TO <agents>;
+
+
+--
+-- Name: TABLE tasks; Type: ACL; Schema: ainarres; Owner: -
+--
+
+GRANT SELECT ON TABLE ainarres.tasks TO <agents>;
+
+
+--
+-- Name: FUNCTION _advance_core(p_task ainarres.tasks, p_family ainarres.families, p_agent uuid, p_epoch bigint, p_head_commit text); Type: ACL; Schema: ainarres; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ainarres._advance_core(p_task ainarres.tasks, p_family ainarres.families, p_agent uuid, p_epoch bigint, p_head_commit text) FROM PUBLIC;
 
 
 --
@@ -3415,13 +3615,6 @@ REVOKE ALL ON FUNCTION ainarres._bad_text_or_empty(p_field text, p_value text, p
 
 
 --
--- Name: TABLE families; Type: ACL; Schema: ainarres; Owner: -
---
-
-GRANT SELECT ON TABLE ainarres.families TO <agents>;
-
-
---
 -- Name: FUNCTION _caller(); Type: ACL; Schema: ainarres; Owner: -
 --
 
@@ -3429,10 +3622,10 @@ REVOKE ALL ON FUNCTION ainarres._caller() FROM PUBLIC;
 
 
 --
--- Name: TABLE tasks; Type: ACL; Schema: ainarres; Owner: -
+-- Name: FUNCTION _canary_defer(p_task ainarres.tasks); Type: ACL; Schema: ainarres; Owner: -
 --
 
-GRANT SELECT ON TABLE ainarres.tasks TO <agents>;
+REVOKE ALL ON FUNCTION ainarres._canary_defer(p_task ainarres.tasks) FROM PUBLIC;
 
 
 --
@@ -3549,6 +3742,13 @@ REVOKE ALL ON FUNCTION ainarres._reserve_connections(p_role text) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION _return_core(p_task ainarres.tasks, p_family ainarres.families, p_agent uuid, p_epoch bigint, p_reason text, p_cause text, p_detail text); Type: ACL; Schema: ainarres; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ainarres._return_core(p_task ainarres.tasks, p_family ainarres.families, p_agent uuid, p_epoch bigint, p_reason text, p_cause text, p_detail text) FROM PUBLIC;
+
+
+--
 -- Name: TABLE workflows; Type: ACL; Schema: ainarres; Owner: -
 --
 
@@ -3584,6 +3784,13 @@ GRANT ALL ON FUNCTION ainarres._task_json(t ainarres.tasks) TO <agents>;
 --
 
 REVOKE ALL ON FUNCTION ainarres._text_refusal(p_field text, p_value text, p_max integer, p_single_line boolean, p_allow_empty boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _verdict_record(p_task ainarres.tasks, p_family ainarres.families, p_agent uuid, p_epoch bigint, p_verdict text, p_reason text, p_cause text, p_detail text); Type: ACL; Schema: ainarres; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ainarres._verdict_record(p_task ainarres.tasks, p_family ainarres.families, p_agent uuid, p_epoch bigint, p_verdict text, p_reason text, p_cause text, p_detail text) FROM PUBLIC;
 
 
 --
@@ -3646,6 +3853,13 @@ GRANT ALL ON FUNCTION ainarres.block(p_agent uuid, p_task uuid, p_epoch bigint, 
 --
 
 REVOKE ALL ON FUNCTION ainarres.brief(p_title text, p_body text, p_priority integer, p_workflow text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION canary_apply(p_task uuid); Type: ACL; Schema: ainarres; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ainarres.canary_apply(p_task uuid) FROM PUBLIC;
 
 
 --

@@ -26,6 +26,20 @@ CREATE TABLE ainarres_private.review_holds (
     since    timestamptz NOT NULL DEFAULT now()
 );
 
+-- A review verdict given while canaries are on, waiting to be applied (canary_apply).
+CREATE TABLE ainarres_private.verdicts (
+    task_id    uuid PRIMARY KEY REFERENCES ainarres.tasks ON DELETE CASCADE,
+    round      integer NOT NULL,
+    epoch      bigint NOT NULL,
+    family_id  bigint NOT NULL REFERENCES ainarres.families,
+    agent_id   uuid NOT NULL,
+    verdict    text NOT NULL CHECK (verdict IN ('approve', 'return')),
+    reason     text,
+    cause      text,
+    detail     text,
+    at         timestamptz NOT NULL DEFAULT now()
+);
+
 CREATE TABLE ainarres_private.canaries (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     task_id          uuid NOT NULL REFERENCES ainarres.tasks ON DELETE CASCADE,
@@ -77,6 +91,37 @@ VALUES ('reviewer-misses-canaries', 'reviewer', 'canary_missed', 0.5, '30 days',
         'a reviewer that did not catch at least half of the seeded defects (canaries) it '
         'reviewed in the window, once it has reviewed N of them');
 
+-- What the server tells anyone about these tables must not count canaries: its statistics
+-- views and functions (inserts, updates, live rows, sizes, locks) are readable by every
+-- login by default. Where the operator is a superuser (the embedded server) this database
+-- stops showing them to anyone but the operator; on an external server a superuser can do
+-- the same (external-database.md). Autovacuum stays off these small tables, so
+-- pg_class.reltuples does not count them either.
+ALTER TABLE ainarres_private.canaries SET (autovacuum_enabled = false);
+ALTER TABLE ainarres_private.review_holds SET (autovacuum_enabled = false);
+ALTER TABLE ainarres_private.verdicts SET (autovacuum_enabled = false);
+DO $$
+DECLARE
+    r record;
+BEGIN
+    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        RETURN;
+    END IF;
+    FOR r IN SELECT c.oid::regclass AS rel FROM pg_class c
+             WHERE c.relnamespace = 'pg_catalog'::regnamespace AND c.relkind = 'v'
+               AND (c.relname LIKE 'pg\_stat%' OR c.relname = 'pg_locks') LOOP
+        EXECUTE format('REVOKE SELECT ON %s FROM PUBLIC', r.rel);
+    END LOOP;
+    FOR r IN SELECT p.oid::regprocedure AS fn FROM pg_proc p
+             WHERE p.pronamespace = 'pg_catalog'::regnamespace
+               AND (p.proname LIKE 'pg\_stat\_get\_%' OR p.proname IN (
+                    'pg_lock_status', 'pg_relation_size', 'pg_total_relation_size',
+                    'pg_table_size', 'pg_indexes_size', 'pg_relation_filenode',
+                    'pg_relation_filepath')) LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', r.fn);
+    END LOOP;
+END $$;
+
 -- ---------------------------------------------------------------------------------------
 -- 2: what the verbs consult.
 
@@ -100,7 +145,8 @@ LANGUAGE sql SET search_path = ainarres, pg_temp AS $$
 $$;
 
 -- The reviewer's verdict on a seeded round: scored (caught when it returned the task with
--- an annotation of its own on the seeded file's new side within the kind's tolerance),
+-- a blocker or major annotation of its family's, in that round, on the seeded file's new
+-- side within the kind's tolerance: a nit near the line is not a catch),
 -- then disclosed to everyone. The task is not approved or returned by it: it is reviewed
 -- again at its implementer's head, once the canary service has put that back on the hub.
 CREATE FUNCTION _canary_verdict(p_task tasks, p_family families, p_agent uuid, p_epoch bigint,
@@ -117,7 +163,8 @@ BEGIN
     IF p_verdict = 'approve' THEN
         v_result := 'missed';
     ELSIF EXISTS (SELECT 1 FROM annotations a
-                  WHERE a.task_id = c.task_id AND a.round = c.round AND a.agent_id = p_agent
+                  WHERE a.task_id = c.task_id AND a.round = c.round
+                    AND a.family_id = p_family.id AND a.severity IN ('blocker', 'major')
                     AND a.file = c.file AND a.side = 'new'
                     AND abs(a.line - c.line) <= c.tolerance) THEN
         v_result := 'caught';
@@ -155,20 +202,30 @@ END $$;
 CREATE FUNCTION canary_set(p_rate numeric, p_seed bigint) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = ainarres, pg_temp AS $$
 DECLARE
-    v_released integer;
+    v_released integer := 0;
+    v_task uuid;
 BEGIN
-    IF p_rate IS NULL OR p_rate < 0 OR p_rate > 0.9 THEN
+    IF p_rate IS NULL OR NOT (p_rate >= 0 AND p_rate <= 0.9) THEN
         RETURN _outcome('invalid', 'the canary rate is a share of review rounds from 0 to 0.9 '
                         '(0 stops planting; above 0.9 a task could wait for ever)');
     END IF;
     UPDATE ainarres_private.canary_settings
     SET rate = p_rate, seed = COALESCE(p_seed, seed), updated_at = now();
-    v_released := 0;
     IF p_rate = 0 THEN
-        -- Rounds waiting for a decision are decided: no canary. Restores still wait.
-        WITH gone AS (DELETE FROM ainarres_private.review_holds WHERE NOT restore
-                      RETURNING task_id)
+        -- Rounds waiting for a decision are decided: no canary (a round whose canary is
+        -- being planted waits for the service to finish it). Verdicts on real rounds apply
+        -- now; those on seeded rounds, and heads to put back, wait for the service.
+        WITH gone AS (
+            DELETE FROM ainarres_private.review_holds h
+            WHERE NOT h.restore
+              AND NOT EXISTS (SELECT 1 FROM ainarres_private.canaries c
+                              WHERE c.task_id = h.task_id AND c.round = h.round)
+            RETURNING task_id)
         SELECT count(*) INTO v_released FROM gone;
+        FOR v_task IN SELECT v.task_id FROM ainarres_private.verdicts v
+                      JOIN tasks t ON t.id = v.task_id WHERE NOT _canary_live(t) LOOP
+            PERFORM canary_apply(v_task);
+        END LOOP;
         PERFORM _wake('review');
     END IF;
     RETURN _outcome('ok', format('canary rate %s', trim_scale(p_rate)),
@@ -221,7 +278,10 @@ BEGIN
                                            _short(p_task), p_round));
     END IF;
     UPDATE tasks SET head_commit = c.seeded_head, updated_at = now()
-    WHERE id = p_task AND review_round = p_round AND head_commit = c.real_head;
+    WHERE id = p_task AND review_round = p_round AND head_commit = c.real_head
+      AND holder_agent IS NULL
+      AND EXISTS (SELECT 1 FROM ainarres_private.review_holds h
+                  WHERE h.task_id = p_task AND h.round = p_round AND NOT h.restore);
     IF NOT FOUND THEN
         RETURN _outcome('invalid', format('%s moved on from round %s', _short(p_task), p_round));
     END IF;
@@ -271,11 +331,123 @@ ALTER FUNCTION gate_seeded(text[]) SET lock_timeout = '5s';
 -- advance and return_task score a seeded round, advance holds a new review round, claim_next
 -- skips held rounds, governance counts canaries, gate_login grants gate_seeded.
 
-CREATE OR REPLACE FUNCTION ainarres.advance(p_agent uuid, p_task uuid, p_epoch bigint, p_head_commit text DEFAULT NULL::text) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'ainarres', 'pg_temp'
-    SET lock_timeout TO '5s'
-    AS $_$
+-- While canaries are on, a review verdict is recorded and applied later, by the canary
+-- service in a transaction of its own: the verb's answer, and everything the reviewer
+-- could read before its own commit, is the same for a seeded round and a real one (a
+-- family calling `advance` in a transaction it rolls back learns nothing). Off, verdicts
+-- apply at once, as before.
+CREATE FUNCTION _canary_defer(p_task tasks) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = ainarres, pg_temp AS $$
+    SELECT (SELECT rate > 0 FROM ainarres_private.canary_settings) OR _canary_live(p_task)
+$$;
+
+CREATE FUNCTION _verdict_record(p_task tasks, p_family families, p_agent uuid, p_epoch bigint,
+                                p_verdict text, p_reason text, p_cause text, p_detail text)
+RETURNS jsonb
+LANGUAGE plpgsql SET search_path = ainarres, pg_temp AS $$
+DECLARE
+    v_task tasks;
+BEGIN
+    INSERT INTO ainarres_private.verdicts (task_id, round, epoch, family_id, agent_id, verdict,
+                                           reason, cause, detail)
+    VALUES (p_task.id, p_task.review_round, p_epoch, p_family.id, p_agent, p_verdict,
+            p_reason, p_cause, NULLIF(p_detail, ''));
+    UPDATE tasks SET holder_agent = NULL, holder_family = NULL, lease_expires_at = NULL,
+           attempts = 0, updated_at = now()
+    WHERE id = p_task.id
+    RETURNING * INTO v_task;
+    RETURN _outcome('ok', format('%s: your verdict (%s) on review round %s is recorded; the '
+                                 'board applies it in a moment', _short(p_task.id), p_verdict,
+                                 p_task.review_round),
+                    jsonb_build_object('task', _task_json(v_task)));
+END $$;
+
+-- The step itself, once the caller is known to hold the task (advance) or a recorded
+-- verdict is applied (canary_apply).
+CREATE FUNCTION _advance_core(p_task tasks, p_family families, p_agent uuid, p_epoch bigint,
+                              p_head_commit text) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = ainarres, pg_temp AS $$
+DECLARE
+    v_task tasks := p_task;
+    v_from stages;
+    v_to stages;
+BEGIN
+    SELECT * INTO v_from FROM stages WHERE id = v_task.stage_id;
+    SELECT s.* INTO v_to FROM transitions tr JOIN stages s ON s.id = tr.to_stage_id
+    WHERE tr.from_stage_id = v_from.id AND tr.kind = 'advance';
+    IF v_from.reviews_branch THEN
+        INSERT INTO reviews (task_id, round, commit, verdict, family_id, agent_id)
+        VALUES (v_task.id, v_task.review_round, v_task.head_commit, 'approve', p_family.id,
+                p_agent);
+    END IF;
+    UPDATE tasks SET stage_id = v_to.id, open = NOT v_to.is_terminal,
+           holder_agent = NULL, holder_family = NULL, lease_expires_at = NULL, attempts = 0,
+           head_commit = CASE WHEN v_from.writes_branch THEN COALESCE(p_head_commit, head_commit)
+                              ELSE head_commit END,
+           writer_family = CASE WHEN v_from.writes_branch THEN p_family.id ELSE writer_family END,
+           writer_agent = CASE WHEN v_from.writes_branch THEN p_agent ELSE writer_agent END,
+           review_round = review_round + CASE WHEN v_to.reviews_branch THEN 1 ELSE 0 END,
+           stage_entered_at = now(), updated_at = now()
+    WHERE id = v_task.id
+    RETURNING * INTO v_task;
+    IF v_to.reviews_branch THEN
+        PERFORM _canary_hold(v_task, false);
+    END IF;
+    -- The head a review step starts from is on the task row, not in the log: a seeded round
+    -- (ADR 0018) replaces it before any reviewer sees it.
+    PERFORM _log('advanced', v_task.id, p_family.id, p_agent, v_from.name, v_to.name, p_epoch,
+                 jsonb_strip_nulls(jsonb_build_object(
+                     'head_commit', CASE WHEN NOT v_to.reviews_branch THEN v_task.head_commit END,
+                     'verdict', CASE WHEN v_from.reviews_branch THEN 'approve' END)));
+    IF v_to.is_terminal THEN
+        -- Closed: tasks waiting on this one have one open dependency fewer.
+        UPDATE tasks SET open_deps = open_deps - 1, updated_at = now()
+        WHERE id IN (SELECT task_id FROM task_deps WHERE depends_on = v_task.id);
+        PERFORM _wake('dependencies');
+    ELSE
+        PERFORM _wake(v_to.name);
+    END IF;
+    RETURN _outcome('ok', format('%s: %s -> %s', _short(v_task.id), v_from.name, v_to.name),
+                    jsonb_build_object('task', _task_json(v_task)));
+END $$;
+
+CREATE FUNCTION _return_core(p_task tasks, p_family families, p_agent uuid, p_epoch bigint,
+                             p_reason text, p_cause text, p_detail text) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = ainarres, pg_temp AS $$
+DECLARE
+    v_task tasks := p_task;
+    v_from stages;
+    v_to stages;
+BEGIN
+    SELECT * INTO v_from FROM stages WHERE id = v_task.stage_id;
+    SELECT s.* INTO v_to FROM transitions tr JOIN stages s ON s.id = tr.to_stage_id
+    WHERE tr.from_stage_id = v_from.id AND tr.kind = 'return';
+    IF v_from.reviews_branch THEN
+        INSERT INTO reviews (task_id, round, commit, verdict, reason, family_id, agent_id)
+        VALUES (v_task.id, v_task.review_round, v_task.head_commit, 'return', p_reason,
+                p_family.id, p_agent);
+    END IF;
+    UPDATE tasks SET stage_id = v_to.id, open = NOT v_to.is_terminal,
+           holder_agent = NULL, holder_family = NULL, lease_expires_at = NULL, attempts = 0,
+           stage_entered_at = now(), updated_at = now()
+    WHERE id = v_task.id
+    RETURNING * INTO v_task;
+    PERFORM _log('returned', v_task.id, p_family.id, p_agent, v_from.name, v_to.name, p_epoch,
+                 jsonb_strip_nulls(jsonb_build_object(
+                     'reason', p_reason, 'round', v_task.review_round,
+                     'cause', COALESCE(p_cause, CASE WHEN v_from.reviews_branch THEN 'review' END),
+                     'detail', NULLIF(p_detail, ''),
+                     'writer_family', v_task.writer_family)));
+    PERFORM _wake(v_to.name);
+    RETURN _outcome('ok', format('%s returned: %s -> %s', _short(v_task.id), v_from.name,
+                                 v_to.name),
+                    jsonb_build_object('task', _task_json(v_task)));
+END $$;
+
+CREATE OR REPLACE FUNCTION advance(p_agent uuid, p_task uuid, p_epoch bigint,
+                                   p_head_commit text DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ainarres, pg_temp SET lock_timeout = '5s'
+AS $$
 DECLARE
     v_family families := _caller();
     v_held record := _hold(v_family, p_agent, p_task, p_epoch);
@@ -301,48 +473,18 @@ BEGIN
                 'you reviewed %s but the task''s head is %s; review the current head',
                 left(p_head_commit, 12), COALESCE(left(v_task.head_commit, 12), 'none')));
         END IF;
-        IF _canary_live(v_task) THEN
-            RETURN _canary_verdict(v_task, v_family, p_agent, p_epoch, 'approve', NULL);
+        IF _canary_defer(v_task) THEN
+            RETURN _verdict_record(v_task, v_family, p_agent, p_epoch, 'approve', NULL, NULL,
+                                   NULL);
         END IF;
-        INSERT INTO reviews (task_id, round, commit, verdict, family_id, agent_id)
-        VALUES (p_task, v_task.review_round, v_task.head_commit, 'approve', v_family.id, p_agent);
     END IF;
-    UPDATE tasks SET stage_id = v_to.id, open = NOT v_to.is_terminal,
-           holder_agent = NULL, holder_family = NULL, lease_expires_at = NULL, attempts = 0,
-           head_commit = CASE WHEN v_from.writes_branch THEN COALESCE(p_head_commit, head_commit)
-                              ELSE head_commit END,
-           writer_family = CASE WHEN v_from.writes_branch THEN v_family.id ELSE writer_family END,
-           writer_agent = CASE WHEN v_from.writes_branch THEN p_agent ELSE writer_agent END,
-           review_round = review_round + CASE WHEN v_to.reviews_branch THEN 1 ELSE 0 END,
-           stage_entered_at = now(), updated_at = now()
-    WHERE id = p_task
-    RETURNING * INTO v_task;
-    IF v_to.reviews_branch THEN
-        PERFORM _canary_hold(v_task, false);
-    END IF;
-    -- The head a review step starts from is on the task row, not in the log: a seeded round
-    -- (ADR 0018) replaces it before any reviewer sees it.
-    PERFORM _log('advanced', p_task, v_family.id, p_agent, v_from.name, v_to.name, p_epoch,
-                 jsonb_strip_nulls(jsonb_build_object(
-                     'head_commit', CASE WHEN NOT v_to.reviews_branch THEN v_task.head_commit END,
-                     'verdict', CASE WHEN v_from.reviews_branch THEN 'approve' END)));
-    IF v_to.is_terminal THEN
-        -- Closed: tasks waiting on this one have one open dependency fewer.
-        UPDATE tasks SET open_deps = open_deps - 1, updated_at = now()
-        WHERE id IN (SELECT task_id FROM task_deps WHERE depends_on = p_task);
-        PERFORM _wake('dependencies');
-    ELSE
-        PERFORM _wake(v_to.name);
-    END IF;
-    RETURN _outcome('ok', format('%s: %s -> %s', _short(p_task), v_from.name, v_to.name),
-                    jsonb_build_object('task', _task_json(v_task)));
-END $_$;
+    RETURN _advance_core(v_task, v_family, p_agent, p_epoch, p_head_commit);
+END $$;
 
-CREATE OR REPLACE FUNCTION ainarres.return_task(p_agent uuid, p_task uuid, p_epoch bigint, p_reason text, p_cause text, p_detail text) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'ainarres', 'pg_temp'
-    SET lock_timeout TO '5s'
-    AS $$
+CREATE OR REPLACE FUNCTION return_task(p_agent uuid, p_task uuid, p_epoch bigint, p_reason text,
+                                       p_cause text, p_detail text) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ainarres, pg_temp SET lock_timeout = '5s'
+AS $$
 DECLARE
     v_family families := _caller();
     v_held record := _hold(v_family, p_agent, p_task, p_epoch);
@@ -365,28 +507,39 @@ BEGIN
         RETURN _outcome('illegal_transition', format(
             'a task in stage %s cannot be returned; release it or block it instead', v_from.name));
     END IF;
-    IF v_from.reviews_branch AND _canary_live(v_task) THEN
-        RETURN _canary_verdict(v_task, v_family, p_agent, p_epoch, 'return', p_reason);
+    IF v_from.reviews_branch AND _canary_defer(v_task) THEN
+        RETURN _verdict_record(v_task, v_family, p_agent, p_epoch, 'return', p_reason, p_cause,
+                               p_detail);
     END IF;
-    IF v_from.reviews_branch THEN
-        INSERT INTO reviews (task_id, round, commit, verdict, reason, family_id, agent_id)
-        VALUES (p_task, v_task.review_round, v_task.head_commit, 'return', p_reason,
-                v_family.id, p_agent);
+    RETURN _return_core(v_task, v_family, p_agent, p_epoch, p_reason, p_cause, p_detail);
+END $$;
+
+-- The operator's (the canary service's): apply a recorded verdict. A seeded round is scored
+-- and disclosed; a real one takes the step the reviewer asked for, as the reviewer.
+CREATE FUNCTION canary_apply(p_task uuid) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = ainarres, pg_temp AS $$
+DECLARE
+    v ainarres_private.verdicts;
+    v_task tasks;
+    v_family families;
+BEGIN
+    SELECT * INTO v FROM ainarres_private.verdicts WHERE task_id = p_task FOR UPDATE;
+    IF v.task_id IS NULL THEN
+        RETURN _outcome('invalid', format('no verdict on %s waits', _short(p_task)));
     END IF;
-    UPDATE tasks SET stage_id = v_to.id, open = NOT v_to.is_terminal,
-           holder_agent = NULL, holder_family = NULL, lease_expires_at = NULL, attempts = 0,
-           stage_entered_at = now(), updated_at = now()
-    WHERE id = p_task
-    RETURNING * INTO v_task;
-    PERFORM _log('returned', p_task, v_family.id, p_agent, v_from.name, v_to.name, p_epoch,
-                 jsonb_strip_nulls(jsonb_build_object(
-                     'reason', p_reason, 'round', v_task.review_round,
-                     'cause', COALESCE(p_cause, CASE WHEN v_from.reviews_branch THEN 'review' END),
-                     'detail', NULLIF(p_detail, ''),
-                     'writer_family', v_task.writer_family)));
-    PERFORM _wake(v_to.name);
-    RETURN _outcome('ok', format('%s returned: %s -> %s', _short(p_task), v_from.name, v_to.name),
-                    jsonb_build_object('task', _task_json(v_task)));
+    SELECT * INTO v_task FROM tasks WHERE id = p_task FOR NO KEY UPDATE;
+    DELETE FROM ainarres_private.verdicts WHERE task_id = p_task;
+    IF v_task.review_round <> v.round OR v_task.holder_agent IS NOT NULL THEN
+        RETURN _outcome('invalid', format('%s moved on from round %s; its verdict is dropped',
+                                          _short(p_task), v.round));
+    END IF;
+    SELECT * INTO v_family FROM families WHERE id = v.family_id;
+    IF _canary_live(v_task) THEN
+        RETURN _canary_verdict(v_task, v_family, v.agent_id, v.epoch, v.verdict, v.reason);
+    ELSIF v.verdict = 'approve' THEN
+        RETURN _advance_core(v_task, v_family, v.agent_id, v.epoch, NULL);
+    END IF;
+    RETURN _return_core(v_task, v_family, v.agent_id, v.epoch, v.reason, v.cause, v.detail);
 END $$;
 
 CREATE OR REPLACE FUNCTION ainarres.claim_next(p_agent uuid, p_roles text[], p_lease_seconds integer) RETURNS jsonb
@@ -442,6 +595,8 @@ BEGIN
               AND t.open_deps = 0
               AND NOT EXISTS (SELECT 1 FROM ainarres_private.review_holds h
                               WHERE h.task_id = t.id)
+              AND NOT EXISTS (SELECT 1 FROM ainarres_private.verdicts v
+                              WHERE v.task_id = t.id)
               AND NOT (s.reviews_branch AND t.writer_agent IS NOT DISTINCT FROM p_agent)
               AND NOT (s.reviews_branch AND w.cross_review = 'require'
                        AND _same_side(w, v_family, t.writer_family))
@@ -626,4 +781,8 @@ CALL _grant_execute('operator',
     'canary_set(numeric, bigint)',
     'canary_plan(uuid, integer, text, text, text, integer, text, integer, text)',
     'canary_live(uuid, integer)', 'canary_release(uuid, integer, boolean)',
-    'gate_seeded(text[])');
+    'gate_seeded(text[])', '_canary_defer(tasks)',
+    '_verdict_record(tasks, families, uuid, bigint, text, text, text, text)',
+    '_advance_core(tasks, families, uuid, bigint, text)',
+    '_return_core(tasks, families, uuid, bigint, text, text, text)',
+    'canary_apply(uuid)');

@@ -285,6 +285,7 @@ class CanaryHold(Row):
     real_head: str | None
     seeded_head: str | None
     state: str | None
+    after_canary: bool  # the round before this one was seeded
 
 
 class CanaryResult(Row):

@@ -29,7 +29,7 @@ def demo_dir(tmp_path: Path) -> Iterator[Path]:
 def test_two_reviewers_of_known_recall_are_ranked_and_the_weak_one_demoted(
     demo_dir: Path,
 ) -> None:
-    plan = Plan(tasks=16)
+    plan = Plan()
     lines: list[str] = []
     code = run_canary_demo(demo_dir, plan, log=lines.append)
     text = "\n".join(lines)

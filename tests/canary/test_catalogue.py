@@ -41,18 +41,24 @@ def test_every_kind_of_the_shipped_catalogue_plants_and_is_recognised() -> None:
         assert [(d.line, d.kind) for d in differences] == [(seeded.line, seeded.kind)], seeded
 
 
-def test_only_added_lines_are_seeded_and_python_must_still_parse() -> None:
+def test_only_added_code_lines_are_seeded_and_python_must_still_parse() -> None:
     rules = catalogue.load()
-    # Line 6 alone: the guard's `if`; deleting it with its raise parses, negating parses.
+    # Line 6 alone: the guard's `if`; its removal (with its raise) would take every added
+    # line of the change, leaving nothing in the diff to point at.
     kinds = {s.kind for s in catalogue.candidates(rules, "sample.py", SOURCE, [6])}
-    assert kinds == {"inverted_condition", "off_by_one", "removed_guard", "wrong_constant"}
+    assert kinds == {"inverted_condition", "off_by_one", "wrong_constant"}
+    with_body = catalogue.candidates(rules, "sample.py", SOURCE, [6, 7, 8])
+    removed = [s for s in with_body if s.kind == "removed_guard"]
+    assert [s.line for s in removed] == [6]  # line 8 now sits at 6, still added
+    # Not in a docstring or a comment: line 5's "0" and a commented-out assertion stay.
+    assert catalogue.candidates(rules, "sample.py", SOURCE, [5]) == []
+    commented = "x = 1\n# assert x == 2\n"
+    assert catalogue.candidates(rules, "c.py", commented, [2]) == []
     # The only statement of a body cannot go: the file would not parse.
     lonely = "def f() -> None:\n    assert True\n"
-    assert catalogue.candidates(rules, "t.py", lonely, [2]) == []
-    # Outside Python the parse check does not apply.
-    assert [s.kind for s in catalogue.candidates(rules, "t.txt", lonely, [2])] == [
-        "deleted_assertion"
-    ]
+    assert catalogue.candidates(rules, "t.py", lonely, [1, 2]) == []
+    # Other languages are not seeded at all: no parser here says what a rewrite breaks.
+    assert catalogue.candidates(rules, "t.txt", SOURCE, range(1, 15)) == []
 
 
 @pytest.mark.parametrize(
@@ -104,11 +110,12 @@ def test_wilson_interval_matches_known_values() -> None:
     assert score.wilson(0, 0) is None
 
 
-def _result(reviewer: str, maker: str, writer_maker: str, result: str, kind: str) -> CanaryResult:
+def _result(reviewer: str, maker: str, writer_maker: str, result: str, kind: str,
+            writer: str = "w") -> CanaryResult:  # fmt: skip
     return CanaryResult.model_validate({
         "task_id": uuid4(), "short_id": "…abcd", "round": 1, "kind": kind, "file": "a.py",
         "line": 1, "result": result, "reviewer": reviewer, "reviewer_maker": maker,
-        "writer": "w", "writer_maker": writer_maker, "judged_at": datetime.now(UTC),
+        "writer": writer, "writer_maker": writer_maker, "judged_at": datetime.now(UTC),
     })  # fmt: skip
 
 
@@ -119,17 +126,18 @@ def test_scores_rank_families_and_split_other_maker_from_same_maker() -> None:
         _result("good", "xai", "alibaba", "missed", "off_by_one"),
         _result("poor", "anthropic", "anthropic", "missed", "off_by_one"),
         _result("poor", "anthropic", "alibaba", "returned_elsewhere", "wrong_constant"),
+        _result("poor", "anthropic", "anthropic", "caught", "off_by_one", writer="poor"),
     ]
     scores = score.score(results)
     assert [(r.group, r.seen, r.caught) for r in scores.by_family] == [("good", 3, 2),
-                                                                       ("poor", 2, 0)]  # fmt: skip
+                                                                       ("poor", 3, 1)]  # fmt: skip
     sides = {r.group: (r.seen, r.caught) for r in scores.by_side}
-    assert sides == {"other maker": (3, 1), "same maker": (2, 1)}
+    assert sides == {"other maker": (3, 1), "same maker": (2, 1), "same family": (1, 1)}
     poor = next(r for r in scores.by_family if r.group == "poor")
     assert (poor.missed, poor.elsewhere) == (1, 1)
     text = score.as_text(scores)
     assert "reviewer vs author" in text and "good" in text.splitlines()[3]
-    assert scores.as_dict()["total"] == 5
+    assert scores.as_dict()["total"] == 6
 
 
 @pytest.mark.parametrize(

@@ -145,9 +145,44 @@ def test_git_gets_none_of_the_variables_a_client_could_send(hub: Hub, tmp_path: 
                            "HOME": "/h", "LC_ALL": "C", "PGSSLROOTCERT": "/ca.pem",
                            "GIT_PROTOCOL": "version=2", "PYTHONPATH": "/x",
                            "SSH_ORIGINAL_COMMAND": "id"})  # fmt: skip
-    assert env == {"PATH": "/usr/bin", "HOME": "/h", "LC_ALL": "C", "PGSSLROOTCERT": "/ca.pem",
-                   "GIT_PROTOCOL": "version=2"}  # fmt: skip
-    assert "GIT_PROTOCOL" not in git_environment({"GIT_PROTOCOL": "version=2 --upload-pack=x"})
+    assert env == {"PATH": "/usr/bin", "HOME": "/h", "LC_ALL": "C", "PGSSLROOTCERT": "/ca.pem"}
+
+
+def test_an_object_no_ref_reaches_is_not_served_even_to_protocol_v2(
+    hub: Hub, tmp_path: Path
+) -> None:
+    """Protocol v2's upload-pack serves any object asked for by id; the hub speaks v0, so a
+    commit that no ref reaches (a canary's replaced head, ADR 0018) stays unfetchable."""
+    work = tmp_path / "work"
+    subprocess.run(["git", "clone", "-q", str(hub.path), str(work)], check=True)
+    subprocess.run(["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t",
+                    "commit", "-q", "--allow-empty", "-m", "hidden"], check=True)  # fmt: skip
+    hidden = subprocess.run(["git", "-C", str(work), "rev-parse", "HEAD"], check=True,
+                            capture_output=True, text=True).stdout.strip()  # fmt: skip
+    # The object is in the hub, and no ref reaches it.
+    subprocess.run(["git", "-C", str(hub.path), "fetch", "-q", str(work),
+                    f"{hidden}:refs/ainarres-test/tmp"], check=True)  # fmt: skip
+    subprocess.run(["git", "-C", str(hub.path), "update-ref", "-d", "refs/ainarres-test/tmp"],
+                   check=True)  # fmt: skip
+    ssh = tmp_path / "ssh"
+    # ssh's last argument is the command; git's own options (-o SendEnv=...) come first.
+    ssh.write_text(f'#!/bin/sh\nfor a; do last="$a"; done\nSSH_ORIGINAL_COMMAND="$last" exec '
+                   f"{PYTHON} -m ainarres hub serve {hub.path}\n")  # fmt: skip
+    ssh.chmod(0o755)
+    client = tmp_path / "client"
+    subprocess.run(["git", "init", "-q", str(client)], check=True)
+    env = {**os.environ, "GIT_SSH_COMMAND": str(ssh), "GIT_SSH_VARIANT": "ssh"}
+    url = f"ssh://hub.test{hub.path}"
+    for version in ("0", "2"):
+        done = subprocess.run(["git", "-C", str(client), "-c", f"protocol.version={version}",
+                               "fetch", "-q", url, hidden], env=env, capture_output=True,
+                              text=True)  # fmt: skip
+        assert done.returncode != 0, f"protocol v{version} served {hidden[:12]}"
+        assert "not our ref" in done.stderr or "unadvertised object" in done.stderr, done.stderr
+    fetched = subprocess.run(["git", "-C", str(client), "-c", "protocol.version=2", "fetch",
+                              "-q", url, "refs/heads/main"], env=env, capture_output=True,
+                             text=True)  # fmt: skip
+    assert fetched.returncode == 0, fetched.stderr
 
 
 def test_a_refusal_is_one_line_on_stderr_and_a_non_zero_exit(hub: Hub, tmp_path: Path) -> None:

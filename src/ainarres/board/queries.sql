@@ -244,7 +244,9 @@ ORDER BY r.id;
 SELECT t.id, ainarres._short(t.id) AS short_id, t.title, wf.name AS implemented,
        wf.maker AS implemented_maker, rv.name AS reviewed, rv.maker AS reviewed_maker,
        ig.name AS integrated, ig.maker AS integrated_maker,
-       t.review_round AS rounds, t.stage_entered_at AS shipped_at
+       t.review_round - (SELECT count(*) FROM ainarres.events c
+                         WHERE c.task_id = t.id AND c.kind = 'canary')::int AS rounds,
+       t.stage_entered_at AS shipped_at
 FROM ainarres.tasks t
 JOIN ainarres.stages s ON s.id = t.stage_id
 LEFT JOIN ainarres.families wf ON wf.id = t.writer_family
@@ -380,6 +382,13 @@ SELECT ainarres.canary_plan(%(task)s, %(round)s, %(real)s, %(seeded)s, %(file)s,
 -- name: canary_live
 SELECT ainarres.canary_live(%(task)s, %(round)s) AS r;
 
+-- name: canary_apply
+SELECT ainarres.canary_apply(%(task)s) AS r;
+
+-- name: canary_verdicts
+-- Verdicts given while canaries are on, oldest first: the service applies them.
+SELECT v.task_id FROM ainarres_private.verdicts v ORDER BY v.at, v.task_id;
+
 -- name: canary_release
 SELECT ainarres.canary_release(%(task)s, %(round)s, %(restore)s) AS r;
 
@@ -395,7 +404,9 @@ FROM ainarres_private.canary_settings s;
 -- Review rounds waiting for the canary service, oldest first, with the canary each one
 -- restores from (a restore) or the one planned for it (a crash between plan and live).
 SELECT h.task_id, ainarres._short(h.task_id) AS short_id, t.seq, h.round, h.restore,
-       t.branch, t.head_commit, t.review_round, c.real_head, c.seeded_head, c.state
+       t.branch, t.head_commit, t.review_round, c.real_head, c.seeded_head, c.state,
+       EXISTS (SELECT 1 FROM ainarres_private.canaries p
+               WHERE p.task_id = h.task_id AND p.round = h.round - 1) AS after_canary
 FROM ainarres_private.review_holds h
 JOIN ainarres.tasks t ON t.id = h.task_id
 LEFT JOIN LATERAL (

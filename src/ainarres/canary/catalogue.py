@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ast
 import difflib
+import io
 import re
+import tokenize
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -147,19 +149,59 @@ def _join(lines: Sequence[str], like: str) -> str:
     return "\n".join(lines) + ("\n" if like.endswith("\n") else "")
 
 
+def _text_spans(text: str) -> list[tuple[tuple[int, int], tuple[int, int]]] | None:
+    """Where a Python file holds strings and comments ((line, col) from, to), or None when
+    it does not tokenize."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return [(t.start, t.end) for t in tokens if t.type in (tokenize.STRING, tokenize.COMMENT)]
+
+
+def _in_code(spans: Sequence[tuple[tuple[int, int], tuple[int, int]]], line: int, col: int
+             ) -> bool:  # fmt: skip
+    return not any(start <= (line, col) < end for start, end in spans)
+
+
 def candidates(rules: Sequence[Rule], path: str, text: str, added: Iterable[int]) -> list[Seeded]:
     """Every defect of the catalogue that can be planted on the `added` lines (1-based) of
-    `path`, whose content is `text`, in line order then catalogue order."""
+    the Python file `path`, whose content is `text`, in line order then catalogue order.
+
+    Only Python, and only its code: a rewrite inside a string or a comment is no defect, a
+    rewrite that breaks the syntax is a tell (other languages would need their own parser
+    to say either). A removal must leave an added line beside it, so that the place stays
+    in the diff for the reviewer to point at."""
+    spans = _text_spans(text) if path.endswith(".py") else None
+    if spans is None:
+        return []
     lines = text.splitlines()
+    kept = set(added)
     found: list[Seeded] = []
-    for number in sorted(set(added)):
+    for number in sorted(kept):
         if not 1 <= number <= len(lines):
             continue
         for rule in rules:
+            match = rule.pattern.search(lines[number - 1])
+            if match is None:
+                continue
+            where = match.start(1) if rule.increment or rule.swap else match.start()
+            if rule.delete:
+                where = len(lines[number - 1]) - len(lines[number - 1].lstrip())
+            if not _in_code(spans, number, where):
+                continue
             planted = rule.rewrite(lines, number - 1)
             if planted is None:
                 continue
             new_lines, at = planted
+            if rule.delete:
+                gone = len(lines) - len(new_lines)
+                if number + gone in kept:
+                    at = number
+                elif number - 1 in kept:
+                    at = number - 1
+                else:
+                    continue
             new_text = _join(new_lines, text)
             if _parses(path, text, new_text):
                 found.append(Seeded(rule.kind, rule.description, path, at, rule.tolerance,

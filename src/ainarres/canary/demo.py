@@ -43,8 +43,8 @@ FEATURE_CYCLE = ("longest", "vocabulary", "sentence")
 
 @dataclass(frozen=True)
 class Plan:
-    tasks: int = 12
-    rate: float = 0.8
+    tasks: int = 48
+    rate: float = 0.9
     seed: int = 7
     strong_recall: float = 0.9
     weak_recall: float = 0.3

@@ -69,8 +69,13 @@ def _rates(results: Iterable[CanaryResult], key: Callable[[CanaryResult], str | 
 
 
 def _side(r: CanaryResult) -> str | None:
+    """Whose work the reviewer was seeded into: another maker's, its own maker's (another
+    family), or its own family's (which pushed the head the seeded one replaced, so it
+    could know; kept apart so it does not colour the comparison)."""
     if r.writer_maker is None:
         return None
+    if r.writer == r.reviewer:
+        return "same family"
     return "same maker" if r.writer_maker == r.reviewer_maker else "other maker"
 
 
@@ -83,7 +88,7 @@ class Scores:
     by_maker: list[Rate]
     by_kind: list[Rate]
     by_family_and_kind: list[Rate]
-    by_side: list[Rate]  # reviewer's maker vs the author's: "other maker" / "same maker"
+    by_side: list[Rate]  # reviewer vs author: "other maker" / "same maker" / "same family"
 
     def as_dict(self) -> dict[str, object]:
         return {

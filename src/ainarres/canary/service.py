@@ -1,5 +1,6 @@
-"""The canary service: decides each held review round, plants the seeded heads, and puts
-the implementer's head back after a seeded round's verdict (ADR 0018).
+"""The canary service: applies the review verdicts given while canaries are on, decides
+each held review round, plants the seeded heads, and puts the implementer's head back after
+a seeded round's verdict (ADR 0018).
 
 It is the person's: it runs with the operator's login (the private record of what was
 planted) on the hub's machine (it writes the seeded commit into the hub's objects and moves
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from uuid import UUID
 
 from ainarres import project
 from ainarres.board import admin, reads
@@ -40,7 +42,7 @@ class Intake:
 
     short_id: str
     round: int
-    what: str  # planted | unseeded | restored | skipped
+    what: str  # applied | planted | unseeded | restored | skipped
     detail: str = ""
 
     @property
@@ -106,18 +108,28 @@ def _decide(conn: Connection, hub: Path, rules: Sequence[Rule], setting: CanaryS
     task, head = hold.seq, hold.head_commit
     if hold.state == "planting" and hold.real_head and hold.seeded_head:
         return _go_live(conn, hub, hold, hold.real_head, hold.seeded_head, "resumed")
-    if head is None or not seeded_round(setting.rate, setting.seed, task, hold.round):
-        _open(conn, hold, False)
-        return Intake(hold.short_id, hold.round, "unseeded")
-    pick = choose(_candidates(hub, rules, head), setting.seed, task, hold.round)
-    if pick is None:
-        _open(conn, hold, False)
-        return Intake(hold.short_id, hold.round, "unseeded", "no line of the change fits a defect")
+    branch = f"refs/heads/{hold.branch}"
+    # The same work for every round, seeded or not, so that how long a round waits says
+    # nothing: the candidates are found (and the seeded commit written) either way.
     try:
-        seeded = seeding.plant(hub, head, pick.path, pick.text)
+        if head is None or seeding.ref_target(hub, branch) != head:
+            raise AinarresError(f"the hub's {hold.branch} is not at the task's head")
+        pick = choose(_candidates(hub, rules, head), setting.seed, task, hold.round)
+        seeded = None if pick is None else seeding.plant(hub, head, pick.path, pick.text)
     except AinarresError as exc:
         _open(conn, hold, False)
         return Intake(hold.short_id, hold.round, "unseeded", exc.message)
+    # Never the round right after a seeded one: its head would be the disclosed seeded
+    # commit again, or tell itself apart by a diff against it (ADR 0018).
+    if (
+        pick is None
+        or seeded is None
+        or hold.after_canary
+        or not seeded_round(setting.rate, setting.seed, task, hold.round)
+    ):
+        _open(conn, hold, False)
+        why = "no line of the change fits a defect" if pick is None else ""
+        return Intake(hold.short_id, hold.round, "unseeded", why)
     out = admin.canary_plan(conn, hold.task_id, hold.round, head, seeded, pick.path, pick.line,
                             pick.kind, pick.tolerance, pick.description)  # fmt: skip
     if not out.ok:
@@ -134,15 +146,24 @@ def _go_live(conn: Connection, hub: Path, hold: CanaryHold, real: str, seeded: s
     return Intake(hold.short_id, hold.round, "planted", detail)
 
 
+def _apply(conn: Connection, task: UUID) -> Intake:
+    out = admin.canary_apply(conn, task)
+    short = out.task.short_id if out.task is not None else str(task)[-4:]
+    return Intake(short, out.task.review_round if out.task else 0,
+                  "applied" if out.ok else "skipped", out.message)  # fmt: skip
+
+
 def pass_once(settings: Settings, rules: Sequence[Rule] | None = None) -> list[Intake]:
-    """Decide every held round once (a round whose head was just put back is decided in
-    the same pass); return what was done, oldest hold first."""
+    """Apply the verdicts given since the last pass, then decide every held round once (a
+    round whose head was just put back is decided in the same pass); return what was done,
+    oldest first."""
     hub = project.require_hub(settings).require_local("the canary service")
     rules = catalogue.load() if rules is None else rules
     done: list[Intake] = []
     seen: set[tuple[str, int, bool]] = set()
     with open_connection(operator_conninfo(settings)) as conn:
         setting = reads.canary_settings(conn)
+        done += [_apply(conn, task) for task in admin.canary_verdicts(conn)]
         for _ in range(2):
             for hold in reads.canary_holds(conn):
                 if (str(hold.task_id), hold.round, hold.restore) in seen:

@@ -238,7 +238,7 @@ def _preflight_all(ctx: Ctx, cfg: agent_config.ProjectConfig, no_sandbox: bool) 
               help="The canary demo instead: two reviewers of known recall (0.9, 0.3) "
                    "measured by seeded reviews; the report ranks them, governance demotes "
                    "the weak one.")  # fmt: skip
-@click.option("--tasks", type=click.IntRange(1, 200), default=12, show_default=True,
+@click.option("--tasks", type=click.IntRange(1, 200), default=48, show_default=True,
               help="With --canaries: how many tasks to brief.")  # fmt: skip
 @pass_ctx
 def demo(ctx: Ctx, demo_dir: str, delay: float, keep_running: bool, canaries: bool,

@@ -37,9 +37,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _KEPT = frozenset({"HOME", "USER", "LOGNAME", "PATH", "SHELL", "LANG", "TZ", "TMPDIR",
                    "SSH_CLIENT", "SSH_CONNECTION"})  # fmt: skip
 _KEPT_PREFIXES = ("LC_", "PG")
-# Protocol v2 for fetches, when sshd accepts it (AcceptEnv GIT_PROTOCOL): values like
-# "version=2"; anything else is dropped.
-_PROTOCOL = re.compile(r"[A-Za-z0-9=:._-]{1,64}")
+# GIT_PROTOCOL is dropped too: the hub speaks protocol v0, where upload-pack serves only
+# what a ref reaches. Protocol v2's upload-pack serves any object whose id is asked for
+# (git 2.39 ignores uploadpack.allowAnySHA1InWant there), and the hub keeps objects no ref
+# reaches any more: a canary's replaced head above all, whose id a family could compute
+# from the seeded commit by undoing each catalogued rewrite (ADR 0018).
 
 
 class Refused(Exception):
@@ -103,11 +105,8 @@ def parse_request(command: str | None, hub: Path, home: Path) -> Request:
 
 
 def git_environment(env: Mapping[str, str]) -> dict[str, str]:
-    """The environment git runs in: the allowlist above, and GIT_PROTOCOL when well-formed."""
+    """The environment git runs in: the allowlist above (so protocol v0)."""
     kept = {k: v for k, v in env.items() if k in _KEPT or k.startswith(_KEPT_PREFIXES)}
-    protocol = env.get("GIT_PROTOCOL", "")
-    if _PROTOCOL.fullmatch(protocol):
-        kept["GIT_PROTOCOL"] = protocol
     kept.setdefault("PATH", os.defpath)
     return kept
 

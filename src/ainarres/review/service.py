@@ -134,7 +134,7 @@ def annotate(settings: Settings, agent: Agent, task: Task, epoch: int, remark: R
     check_remark(review.diff, remark)
     out = agent.annotate(task.id, epoch, remark.file, remark.line, remark.side,
                          remark.severity, remark.body)  # fmt: skip
-    return _mirrored(settings, agent, out, [("annotate", remark.note)])
+    return _mirrored(settings, agent, out, task, [("annotate", remark.note)])
 
 
 def conclude(
@@ -167,7 +167,7 @@ def conclude(
 
     out = agent.atomically(act)
     lines = [("annotate", r.note) for r in remarks] + [(verdict, reason)]
-    return _mirrored(settings, agent, out, lines)
+    return _mirrored(settings, agent, out, task, lines)
 
 
 def send_back(settings: Settings, agent: Agent, task: Task, epoch: int, reason: str) -> Concluded:
@@ -199,10 +199,15 @@ def note_line(kind: str, family: str, task: Task, words: str) -> str:
 
 
 def _mirrored(
-    settings: Settings, agent: Agent, out: Outcome, lines: Sequence[tuple[str, str]]
+    settings: Settings,
+    agent: Agent,
+    out: Outcome,
+    task: Task,
+    lines: Sequence[tuple[str, str]],
 ) -> Concluded:
-    task = out.task
-    if not out.ok or task is None or task.head_commit is None:
+    """The note goes on the head that was reviewed, under the round it was reviewed in (the
+    task as claimed: after a verdict the board's row may say otherwise)."""
+    if not out.ok or task.head_commit is None:
         return Concluded(out)
     body = "\n".join(note_line(kind, agent.family, task, words) for kind, words in lines)
     result = notes.append_and_push(
