@@ -72,7 +72,7 @@ class Ctx:
         from ainarres.board.db import connect
         from ainarres.board.verbs import Agent
 
-        family, name = _names(family, name)
+        family, name = acting_as(family, name)
         with connect(self.settings, family) as conn:
             yield Agent.start(conn, name), AgentState(self.settings.state_dir, family, name)
 
@@ -84,7 +84,7 @@ class Ctx:
         from ainarres.board.db import connect
         from ainarres.board.verbs import act_atomically
 
-        family, name = _names(family, name)
+        family, name = acting_as(family, name)
         state = AgentState(self.settings.state_dir, family, name)
         with connect(self.settings, family) as conn:
             return act_atomically(conn, name, lambda agent: fn(agent, state))
@@ -105,7 +105,7 @@ class Ctx:
         return task, epoch
 
 
-def _names(family: str | None, name: str | None) -> tuple[str, str]:
+def acting_as(family: str | None, name: str | None) -> tuple[str, str]:
     if not family:
         raise BadInput(f"this command acts as a family: pass --family NAME or set {FAMILY_ENV}")
     return family_name(family), agent_name(name or f"cli@{socket.gethostname()}")

@@ -63,6 +63,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                             "and integrated each, and the cross-family review ratio."),
     "workflow": ("workflow", "The workflow: stages with their leases and attempts, and who may "
                              "review whom."),
+    "mcp": ("mcp_cmd", "Serve the board's verbs over MCP (stdio) as FAMILY's agent, for an "
+                       "agent tool."),
     "canary": ("canary", "Canaries: review rounds seeded with a known defect, to measure each "
                          "reviewer."),
     "join": ("join", "Set up this machine to run the family of bundle FILE (made by `ainarres "

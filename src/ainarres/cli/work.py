@@ -22,7 +22,7 @@ from ainarres.cli.context import (
     pass_ctx,
 )
 from ainarres.cli.render import emit_json, finish, safe
-from ainarres.errors import AinarresError, BadInput
+from ainarres.errors import BadInput
 
 # The board, the hub and the services are imported by the commands that use them: a
 # command's --help pays for none of them.
@@ -34,25 +34,9 @@ if TYPE_CHECKING:
 
 
 def _prepare(ctx: Ctx, agent: Agent, out: Outcome) -> Workspace | None:
-    """The claimed task's worktree; if it cannot be made, the claim is released (nothing is
-    left held for a lease) and the error says both."""
-    from ainarres import project
-    from ainarres.work import implement
+    from ainarres.work import claims
 
-    task, epoch = out.task, out.epoch
-    assert task is not None and epoch is not None
-    if not task.writes_branch or project.configured_hub(ctx.settings) is None:
-        return None
-    try:
-        return implement.open_task(ctx.settings, agent, task, epoch,
-                                   log=lambda line: click.echo(safe(line), err=True))  # fmt: skip
-    except AinarresError as exc:
-        released = agent.release(task.id, epoch)
-        raise AinarresError(
-            f"claimed {task.short_id} but could not prepare its worktree ({exc.message}); "
-            f"the claim was {'released' if released.ok else 'NOT released: ' + released.message}",
-            exc.exit_code,
-        ) from None
+    return claims.prepare(ctx.settings, agent, out, lambda line: click.echo(safe(line), err=True))
 
 
 def _feedback_lines(items: list[Feedback]) -> str:
