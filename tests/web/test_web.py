@@ -25,7 +25,7 @@ from uuid import UUID
 
 import pytest
 from boardenv import must
-from scenario import DESIGNER, IMPLEMENTER, REVIEWER, Project
+from scenario import DESIGNER, IMPLEMENTER, INTEGRATOR, REVIEWER, Project, git
 
 from ainarres.board import admin
 from ainarres.web.app import token_file
@@ -114,6 +114,7 @@ def in_review(proj: Project, name: str = "web.txt") -> tuple[UUID, str, int]:
     claimed = impl.claim_next()
     assert claimed.epoch is not None
     head = proj.commit_on(task.branch, name, "hello\nworld <script>alert(1)</script>\n")
+    assert impl.set_base(task.id, claimed.epoch, git(proj.clone, "rev-parse", "HEAD~1")).ok
     assert proj.push(f"HEAD:refs/heads/{task.branch}", IMPLEMENTER, epoch=claimed.epoch).ok
     assert impl.advance(task.id, claimed.epoch, head).ok
     review = proj.agent(REVIEWER).claim_next()
@@ -156,6 +157,10 @@ def test_browser_sees_the_board_live_and_a_diff_with_its_annotation(
             assert "integrate 1" in page.locator("#stages").inner_text()
             assert page.evaluate("window.stillThisPage") is True
             page.screenshot(path=shots / "board-integrate.png", full_page=True)
+            integrated = proj.board.run("integrate", "--family", INTEGRATOR)
+            assert integrated.returncode == 0, integrated.stderr
+            expect(page.locator("#stages")).to_contain_text("shipped 1", timeout=20000)
+            assert page.evaluate("window.stillThisPage") is True
 
             page.goto(f"{web.base}/task/{task}")
             note = page.locator("td.note")
@@ -168,7 +173,12 @@ def test_browser_sees_the_board_live_and_a_diff_with_its_annotation(
             page.screenshot(path=shots / "task.png", full_page=True)
 
             page.goto(f"{web.base}/report")
-            assert page.locator("#chart").count() == 1
+            assert (
+                "cross-maker review: 1/1 shipped tasks" in page.locator("#cross-maker").inner_text()
+            )
+            bars = page.locator("#chart rect title").all_text_contents()
+            assert bars[:2] == ["all cross-maker: 1", "all same-maker: 0"]
+            assert f"{IMPLEMENTER} cross-maker: 1" in bars
             page.screenshot(path=shots / "report.png", full_page=True)
             page.goto(f"{web.base}/govern")
             page.screenshot(path=shots / "govern.png", full_page=True)

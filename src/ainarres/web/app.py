@@ -332,6 +332,15 @@ def make_app(web: Web) -> ASGIApp:
                 try:
                     with web.diff_lock:
                         review = service.load(web.settings, conn, task, None)
+                        if not review.diff.files and task.base_commit and task.head_commit:
+                            # Shipped: its commits are in main; show them from its base.
+                            from dataclasses import replace
+
+                            from ainarres.git.diff import task_diff
+
+                            repo = service.mirror(web.settings, None)
+                            diff = task_diff(repo, task.base_commit, task.head_commit)
+                            review = replace(review, diff=diff)
                 except AinarresError as exc:
                     problem = exc.message
             form = ""

@@ -215,7 +215,7 @@ def task_page(
 def _bars(groups: Sequence[tuple[str, int, int]]) -> str:
     """An inline SVG bar chart: for each group, cross-maker and same-maker reviewed tasks."""
     top = max([1, *(max(c, s) for _, c, s in groups)])
-    width, bar, gap, label_w = 520, 14, 10, 170
+    width, bar, gap, label_w = 680, 14, 10, 300
     rows = []
     y = 22
     for name, cross, same in groups:
