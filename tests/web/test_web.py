@@ -16,6 +16,8 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ from boardenv import must
 from scenario import DESIGNER, IMPLEMENTER, INTEGRATOR, REVIEWER, Project, git
 
 from ainarres.board import admin
-from ainarres.web.app import token_file
+from ainarres.web.app import load_or_make_token, token_file
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -307,3 +309,68 @@ def test_actions_need_cookie_csrf_and_origin(proj: Project) -> None:
 
         assert not reads.show_task(conn, task.id).blocked
         assert not [d for d in standing(conn).denials if d.family == REVIEWER]
+
+
+def _next_data(resp: http.client.HTTPResponse) -> str:
+    """The next `data:` line of a server-sent event stream."""
+    while True:
+        line = resp.fp.readline().decode()
+        assert line, "the event stream ended"
+        if line.startswith("data: "):
+            return line[6:].strip()
+
+
+def test_events_follow_a_notify_at_once_and_ctrl_c_ends_open_streams(proj: Project) -> None:
+    """With the periodic look a minute apart, a change the board NOTIFYs (an agent waits)
+    reaches /events within seconds; and Ctrl-C stops the server with a stream still open."""
+    task = must(proj.agent(DESIGNER).create_task("add notify.txt").task)
+    impl = proj.agent(IMPLEMENTER)
+    claimed = impl.claim_next()
+    assert claimed.epoch is not None
+    head = proj.commit_on(task.branch, "notify.txt", "n\n")
+    assert proj.push(f"HEAD:refs/heads/{task.branch}", IMPLEMENTER, epoch=claimed.epoch).ok
+    reviewer = proj.agent(REVIEWER)
+    woke: list[str] = []
+    sleeper = threading.Thread(
+        target=lambda: woke.append(reviewer.wait_for_claim(timeout=30, poll=30).outcome)
+    )
+    with served(proj, "--check-every", "60") as web:
+        conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=20)
+        conn.request("GET", "/events", headers=web.bearer)
+        resp = conn.getresponse()
+        assert resp.status == 200 and resp.getheader("content-type", "").startswith(
+            "text/event-stream"
+        )
+        first = _next_data(resp)
+        sleeper.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # until the reviewer sleeps on the board
+            with proj.board.operator() as op:
+                row = op.execute(
+                    b"SELECT count(*) AS n FROM ainarres.agents WHERE waiting_since IS NOT NULL"
+                ).fetchone()
+            if row and row["n"]:
+                break
+            time.sleep(0.1)
+        started = time.monotonic()
+        assert impl.advance(task.id, claimed.epoch, head).ok
+        assert _next_data(resp) != first
+        assert time.monotonic() - started < 10  # the NOTIFY, not the minute's look
+        sleeper.join(timeout=30)
+        assert woke == ["ok"]
+        # The stream stays open while `served` sends Ctrl-C: the server must still stop.
+    conn.close()
+
+
+def test_the_token_is_kept_private_and_reused(tmp_path: Path) -> None:
+    state = tmp_path / ".ainarres"
+    token = load_or_make_token(state)
+    path = token_file(state)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert load_or_make_token(state) == token  # a restart keeps the printed URL working
+    path.chmod(0o644)  # readable by others: no longer a secret, so a new one is made
+    fresh = load_or_make_token(state)
+    assert fresh != token and stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.write_text("short\n")
+    assert load_or_make_token(state) not in (fresh, "short")
