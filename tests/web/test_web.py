@@ -8,6 +8,7 @@ nothing on the board."""
 
 from __future__ import annotations
 
+import html
 import http.client
 import os
 import re
@@ -217,6 +218,17 @@ def test_every_door_needs_the_token_and_the_host(proj: Project) -> None:
         assert "<form" not in text
         status, _, text = web.call("GET", "/", web.cookie())
         assert status == 200 and short in text
+        status, headers, _ = web.call("GET", f"//attacker.example/x?a=1&token={web.token}")
+        assert status == 303 and headers["location"] == "/attacker.example/x?a=1"
+
+        # The board's lines are the CLI's (`ainarres board`), ages aside.
+        cli = proj.board.run("board")
+        assert cli.returncode == 0, cli.stderr
+        lines = [ln[2:] for ln in cli.stdout.splitlines() if ln.startswith("- ")]
+        assert lines and all(" age " in ln for ln in lines)
+        shown = re.sub(r"<[^>]+>", "", web.call("GET", "/fragment/board", web.bearer)[2])
+        for ln in lines:
+            assert re.sub(r" age \S+", "", ln) in re.sub(r" age \S+", "", html.unescape(shown))
 
         # Read-only: every POST is refused, whatever it carries.
         form = b"reason=go&csrf=whatever"

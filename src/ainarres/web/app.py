@@ -161,7 +161,8 @@ class Guard:
             if not web.token_ok(given) or request.method not in ("GET", "HEAD"):
                 return _unauthorized(), receive
             rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-            target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
+            # Never `//host/...`: a path that a browser would take for another site.
+            target = "/" + request.url.path.lstrip("/") + (f"?{urlencode(rest)}" if rest else "")
             redirect = RedirectResponse(target, status_code=303)
             redirect.set_cookie(web.cookie_name, web.token, httponly=True, samesite="strict",
                                 path="/")  # fmt: skip
