@@ -60,6 +60,11 @@ def serve(
     check_every: float = 5.0,
 ) -> None:
     """Serve until Ctrl-C; `say` gets the one line with the URL (token included)."""
+    from ainarres.board import reads
+    from ainarres.board.db import connect
+
+    with connect(settings) as conn:  # no board, no server: say so now, not on each page
+        reads.board(conn)
     token = load_or_make_token(settings.state_dir)
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
