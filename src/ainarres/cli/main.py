@@ -63,6 +63,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                             "and integrated each, and the cross-family review ratio."),
     "workflow": ("workflow", "The workflow: stages with their leases and attempts, and who may "
                              "review whom."),
+    "web": ("web_cmd", "The local web board: the live board, tasks with their diffs and "
+                       "annotations, the report, governance; behind a token."),
     "mcp": ("mcp_cmd", "Serve the board's verbs over MCP (stdio) as FAMILY's agent, for an "
                        "agent tool."),
     "canary": ("canary", "Canaries: review rounds seeded with a known defect, to measure each "
