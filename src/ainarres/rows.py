@@ -269,6 +269,8 @@ class CanarySettings(Row):
     held: int
     live: int
     judged: int
+    verdicts: int  # recorded, waiting for the service to apply them
+    oldest_wait_seconds: float | None  # the longest any of those has waited
 
 
 class CanaryHold(Row):

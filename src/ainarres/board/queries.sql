@@ -397,7 +397,11 @@ SELECT ainarres.canary_release(%(task)s, %(round)s, %(restore)s) AS r;
 SELECT s.rate::float8 AS rate, s.seed, s.updated_at,
        (SELECT count(*) FROM ainarres_private.review_holds) AS held,
        (SELECT count(*) FROM ainarres_private.canaries WHERE state = 'live') AS live,
-       (SELECT count(*) FROM ainarres_private.canaries WHERE state = 'judged') AS judged
+       (SELECT count(*) FROM ainarres_private.canaries WHERE state = 'judged') AS judged,
+       (SELECT count(*) FROM ainarres_private.verdicts) AS verdicts,
+       extract(epoch FROM now() - least(
+           (SELECT min(since) FROM ainarres_private.review_holds),
+           (SELECT min(at) FROM ainarres_private.verdicts)))::float8 AS oldest_wait_seconds
 FROM ainarres_private.canary_settings s;
 
 -- name: canary_holds

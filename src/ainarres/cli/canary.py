@@ -7,6 +7,8 @@ import click
 from ainarres.cli.context import JSON_OPTION, Ctx, pass_ctx
 from ainarres.cli.render import emit_json, finish
 
+STALE_SECONDS = 60.0  # a hold or verdict older than this: the service is probably not running
+
 
 @click.group()
 def canary() -> None:
@@ -52,8 +54,13 @@ def status(ctx: Ctx, as_json: bool) -> None:
     if as_json:
         emit_json({"settings": st, "holds": holds})
         return
-    click.echo(f"rate {st.rate:g} (seed {st.seed}); {st.held} round(s) waiting for the "
-               f"service, {st.live} live, {st.judged} judged")  # fmt: skip
+    waiting = f"{st.held} round(s) and {st.verdicts} verdict(s) waiting for the service"
+    click.echo(f"rate {st.rate:g} (seed {st.seed}); {waiting}, {st.live} live, "
+               f"{st.judged} judged")  # fmt: skip
+    if st.oldest_wait_seconds is not None and st.oldest_wait_seconds > STALE_SECONDS:
+        click.echo(f"warning: one has waited {st.oldest_wait_seconds:.0f} s: is `ainarres canary "
+                   "run` running on the hub's machine? Reviews wait for it while canaries are "
+                   "on (`canary set --rate 0` lets real rounds go)")  # fmt: skip
     for h in holds:
         why = "its own head goes back" if h.restore else "decide"
         click.echo(f"- {h.short_id} round {h.round}: {why}")
