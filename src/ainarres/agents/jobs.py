@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ainarres import project
-from ainarres.agents import sandbox
+from ainarres.agents import claim_mcp, sandbox
 from ainarres.agents.adapters.base import Job, JobRole
 from ainarres.board import reads
 from ainarres.board.verbs import Agent
@@ -183,12 +183,16 @@ class Finished:
     warning: str | None = None
 
 
-def finish(settings: Settings, agent: Agent, claim: Claimed, prep: Prepared) -> Finished:
-    """Turn the tool's work into the verbs of the claim's role."""
+def finish(settings: Settings, agent: Agent, claim: Claimed, prep: Prepared,
+           said: claim_mcp.Said | None = None) -> Finished:  # fmt: skip
+    """Turn the tool's work into the verbs of the claim's role (a verdict the tool gave
+    through the claim's MCP endpoint is already on the board; else its result file)."""
     t, job = claim.task, prep.job
     if claim.role == "implementer":
         assert prep.workspace is not None
         return Finished(_finish_implement(settings, agent, claim, prep.workspace))
+    if said is not None and said.verdict is not None:
+        return Finished(said.verdict.outcome, said.verdict.note_problem)
     if claim.role == "reviewer":
         result = results.read(job.job_dir, results.ReviewResult)
         reason = result.reason or ("approved" if result.verdict == "approve" else "returned")

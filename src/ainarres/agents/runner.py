@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from ainarres.agents import jobs, preflight, sandbox, toolhome
+from ainarres.agents import claim_mcp, jobs, preflight, sandbox, toolhome
 from ainarres.agents.adapters import get_adapter
 from ainarres.agents.adapters.base import Adapter, Invocation, Job, Usage
 from ainarres.agents.config import FamilyConfig
@@ -321,7 +321,14 @@ class Runner:
                 self._let_go(agent, claim, False)
                 return
             started = time.monotonic()
-            run = self._run_tool(prep)
+            # The claim's own MCP endpoint, for a tool that speaks MCP (claim_mcp.py).
+            endpoint = claim_mcp.ClaimEndpoint(self.settings, agent, t, claim.epoch, claim.role,
+                                               prep.job.job_dir)  # fmt: skip
+            endpoint.start()
+            try:
+                run = self._run_tool(prep)
+            finally:
+                endpoint.close()
             code, usage = run.code, run.usage
             seconds = time.monotonic() - started
             # The tool is done: no more beats, so none can wait on a row lock the
@@ -342,7 +349,7 @@ class Runner:
                     raise _ToolBroken(self.failures)
                 return
             self.failures = 0
-            fin = jobs.finish(self.settings, agent, claim, prep)
+            fin = jobs.finish(self.settings, agent, claim, prep, endpoint.said)
             self.log(f"{agent.name}: {t.short_id} {fin.outcome.outcome}: {fin.outcome.message}")
             if fin.warning:
                 self.log(f"{agent.name}: {t.short_id}: {fin.warning}")

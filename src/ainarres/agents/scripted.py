@@ -8,6 +8,9 @@ code and tests into sandbox-repo, the reviewer reads the diff and checks for tes
 $AINARRES_SCRIPT_DELAY (seconds, default 0) makes each step take a while, so that a person
 watching the demo's board sees two reviewers at work at the same instant.
 
+With `reviewer --mcp`, the reviewer gives its annotations and verdict through the claim's
+MCP endpoint (agents/claim_mcp.py) instead of a result file, as an MCP-speaking tool does.
+
 A reviewer of known quality, for canaries (ADR 0018): `reviewer --recall 0.9 [--recall
 KIND=0.5 ...] [--seed N]`. It finds a deviation the way a careful reviewer of this project
 would, from what it can see: the checkout differs from the code the feature calls for, and
@@ -193,7 +196,8 @@ def _deviations(paths: list[str]) -> list[tuple[str, catalogue.Difference]]:
     return found
 
 
-def review(recall: Mapping[str, float] | None = None, seed: int = 0) -> int:
+def review(recall: Mapping[str, float] | None = None, seed: int = 0, use_mcp: bool = False
+           ) -> int:  # fmt: skip
     """Approve a change that adds code with tests; return one without tests. With a recall
     (per defect kind, "" for any), also look for deviations and return what it notices."""
     folder, job = _job()
@@ -222,15 +226,45 @@ def review(recall: Mapping[str, float] | None = None, seed: int = 0) -> int:
                                    "severity": "nit", "body": "docstring reads well"}]}  # fmt: skip
     else:
         result = {"verdict": "return", "reason": "add tests for the new code", "annotations": []}
+    if use_mcp:
+        return _through_mcp(result)
     (folder / "result.json").write_text(json.dumps(result, indent=2))
     return 0
+
+
+def _through_mcp(result: dict[str, Any]) -> int:
+    """Give the review through the claim's MCP endpoint (the runner's), as an MCP-speaking
+    tool would: the SDK's client starts the relay, annotates, then approves or returns."""
+    import asyncio
+
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    relay = StdioServerParameters(command=sys.executable, args=["-m", "ainarres.agents.mcp_relay"],
+                                  env=dict(os.environ))  # fmt: skip
+
+    async def talk() -> int:
+        async with Client(relay) as client:
+            for note in result["annotations"]:
+                said = await client.call_tool("annotate", note)
+                if said.is_error:
+                    print(f"annotate refused: {said.content}", file=sys.stderr)
+                    return 1
+            verb = "approve" if result["verdict"] == "approve" else "return_task"
+            said = await client.call_tool(verb, {"reason": result["reason"]})
+            if said.is_error:
+                print(f"{verb} refused: {said.content}", file=sys.stderr)
+                return 1
+        return 0
+
+    return asyncio.run(talk())
 
 
 def _reviewer_options(args: list[str]) -> tuple[dict[str, float] | None, int]:
     """--recall P (any kind), --recall KIND=P (one kind), --seed N."""
     recall: dict[str, float] | None = None
     seed = 0
-    pairs = iter(args)
+    pairs = iter(a for a in args if a != "--mcp")
     for flag in pairs:
         value = next(pairs, None)
         if value is None or flag not in ("--recall", "--seed"):
@@ -251,14 +285,14 @@ def main(argv: list[str]) -> int:
     role = argv[-1] if argv else ""
     steps = {"designer": design, "implementer": implement}
     usage = ("usage: python -m ainarres.agents.scripted [--recall [KIND=]P ...] [--seed N] "
-             "designer|implementer|reviewer")  # fmt: skip
+             "[--mcp] designer|implementer|reviewer")  # fmt: skip
     if role == "reviewer":
         try:
             recall, seed = _reviewer_options(argv[:-1])
         except ValueError as exc:
             print(f"{exc}\n{usage}", file=sys.stderr)
             return 2
-        return review(recall, seed)
+        return review(recall, seed, use_mcp="--mcp" in argv[:-1])
     if role not in steps or argv[:-1]:
         print(usage, file=sys.stderr)
         return 2
