@@ -73,6 +73,9 @@ class Served:
         assert status == 303 and headers["location"] == "/"
         set_cookie = headers["set-cookie"]
         assert "httponly" in set_cookie.lower() and "samesite=strict" in set_cookie.lower()
+        # The cookie is this run's session, never the token: a cookie reaches every port of
+        # 127.0.0.1 (a tool's server too), the token must not.
+        assert self.url.split("token=", 1)[1] not in set_cookie
         return {"Cookie": set_cookie.split(";", 1)[0]}
 
 
@@ -386,3 +389,28 @@ def test_the_token_is_kept_private_and_reused(tmp_path: Path) -> None:
     assert fresh != token and stat.S_IMODE(path.stat().st_mode) == 0o600
     path.write_text("short\n")
     assert load_or_make_token(state) not in (fresh, "short")
+
+
+def test_a_huge_diff_is_cut_and_its_annotation_still_shown(proj: Project) -> None:
+    """A push of a few compressed MB can unpack to a huge diff: the page stops at
+    MAX_DIFF_LINES and says where the rest is; annotations are placed by lookup."""
+    from ainarres.web.pages import MAX_DIFF_LINES
+
+    task = must(proj.agent(DESIGNER).create_task("add big.txt").task)
+    impl = proj.agent(IMPLEMENTER)
+    claimed = impl.claim_next()
+    assert claimed.epoch is not None
+    text = "".join(f"line {i}\n" for i in range(MAX_DIFF_LINES * 2))
+    head = proj.commit_on(task.branch, "big.txt", text)
+    assert proj.push(f"HEAD:refs/heads/{task.branch}", IMPLEMENTER, epoch=claimed.epoch).ok
+    assert impl.advance(task.id, claimed.epoch, head).ok
+    review = proj.agent(REVIEWER).claim_next()
+    assert review.epoch is not None
+    assert proj.agent(REVIEWER).annotate(task.id, review.epoch, "big.txt", 3, "new", "nit",
+                                         "third").ok  # fmt: skip
+    with served(proj) as web:
+        status, _, page = web.call("GET", f"/task/{task.id}", web.bearer)
+    assert status == 200
+    assert f"the diff is cut at {MAX_DIFF_LINES} lines" in page
+    assert f"line {MAX_DIFF_LINES - 2}" in page and f"line {MAX_DIFF_LINES + 10}" not in page
+    assert "third" in page

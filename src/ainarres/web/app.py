@@ -82,6 +82,11 @@ class Web:
     watch_problem: str | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     diff_lock: threading.Lock = field(default_factory=threading.Lock)
+    # What the browser's cookie carries: a secret of this run, never the token. Browsers send
+    # a 127.0.0.1 cookie to every port of 127.0.0.1, including a server a sandboxed tool
+    # could run there (the sandbox shares the network); what leaks that way dies with this
+    # process, and the token in the 0600 file stays unknown.
+    session: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     @property
     def cookie_name(self) -> str:
@@ -92,11 +97,14 @@ class Web:
     def token_ok(self, given: str | None) -> bool:
         return given is not None and hmac.compare_digest(given.encode(), self.token.encode())
 
+    def session_ok(self, given: str | None) -> bool:
+        return given is not None and hmac.compare_digest(given.encode(), self.session.encode())
+
     @property
     def csrf(self) -> str:
-        """The value every form carries: an HMAC of the token, so a page knows it, a foreign
-        site cannot make it, and it changes when the token does."""
-        return hmac.new(self.token.encode(), b"ainarres-web-csrf", hashlib.sha256).hexdigest()
+        """The value every form carries: an HMAC of this run's session, so a page knows it,
+        a foreign site cannot make it, and it changes with each run."""
+        return hmac.new(self.session.encode(), b"ainarres-web-csrf", hashlib.sha256).hexdigest()
 
     def read(self, fn: Callable[[Connection], T]) -> T:
         """`fn` on a fresh operator connection (one per request; closed after)."""
@@ -164,10 +172,10 @@ class Guard:
             # Never `//host/...`: a path that a browser would take for another site.
             target = "/" + request.url.path.lstrip("/") + (f"?{urlencode(rest)}" if rest else "")
             redirect = RedirectResponse(target, status_code=303)
-            redirect.set_cookie(web.cookie_name, web.token, httponly=True, samesite="strict",
+            redirect.set_cookie(web.cookie_name, web.session, httponly=True, samesite="strict",
                                 path="/")  # fmt: skip
             return redirect, receive
-        by_cookie = web.token_ok(request.cookies.get(web.cookie_name))
+        by_cookie = web.session_ok(request.cookies.get(web.cookie_name))
         auth = request.headers.get("authorization", "")
         by_bearer = auth.startswith("Bearer ") and web.token_ok(auth[7:].strip())
         if not (by_cookie or by_bearer):

@@ -14,7 +14,7 @@ from ainarres.text import visible
 if TYPE_CHECKING:
     from ainarres.board.reads import BoardSnapshot
     from ainarres.govern.status import Standing
-    from ainarres.models import Event, Outcome, Task
+    from ainarres.models import Annotation, Event, Outcome, Task
     from ainarres.report import Report
     from ainarres.review.service import Review
     from ainarres.rows import ActiveTask, Shipped
@@ -134,20 +134,34 @@ def _events(events: Iterable[Event]) -> str:
     return f"<table>{''.join(rows)}</table>"
 
 
+MAX_DIFF_LINES = 5000  # a page shows this many diff lines at most; the CLI shows the rest
+
+
 def _diff(review: Review) -> str:
     here = [a for a in review.annotations if a.commit == review.diff.head]
     earlier = [a for a in review.annotations if a.commit != review.diff.head]
+    by_place: dict[tuple[str, str, int], list[Annotation]] = {}
+    for a in here:
+        by_place.setdefault((a.file, a.side, a.line), []).append(a)
     out = [
         f"<p>base <code>{e(review.diff.base[:12])}</code> .. head "
         f"<code>{e(review.diff.head[:12])}</code></p>"
     ]
+    shown_lines = 0
     for f in review.diff.files:
+        if shown_lines >= MAX_DIFF_LINES:
+            break
         name = f.path if f.path == f.old_path else f"{f.old_path} -> {f.path}"
         out.append(f"<h3>{e(name)} ({e(f.status)}{', binary' if f.binary else ''})</h3>")
         out.append('<table class="diff">')
         for h in f.hunks:
+            if shown_lines >= MAX_DIFF_LINES:
+                break
             out.append(f'<tr class="hunk"><td colspan=3>{e(h.header)}</td></tr>')
             for ln in h.lines:
+                shown_lines += 1
+                if shown_lines > MAX_DIFF_LINES:
+                    break
                 mark = {"add": "+", "del": "-", "ctx": " "}[ln.kind]
                 old = "" if ln.old is None else str(ln.old)
                 new = "" if ln.new is None else str(ln.new)
@@ -155,15 +169,23 @@ def _diff(review: Review) -> str:
                     f'<tr class="{e(ln.kind)}"><td class="num">{old}</td><td class="num">{new}'
                     f"</td><td>{e(mark)} {e(ln.text)}</td></tr>"
                 )
-                for a in here:
-                    at = ln.new if a.side == "new" else ln.old
+                places = [
+                    (name, side, at)
+                    for name in {f.path, f.old_path}
+                    for side, at in (("new", ln.new), ("old", ln.old))
+                    if at is not None
+                ]
+                for a in (a for place in places for a in by_place.get(place, ())):
                     shown = ln.kind != ("del" if a.side == "new" else "add")
-                    if a.file in (f.path, f.old_path) and a.line == at and shown:
+                    if shown:
                         out.append(
                             f'<tr><td></td><td></td><td class="note">[{e(a.severity)}] '
                             f"{e(a.family)}: {e(a.body)}</td></tr>"
                         )
         out.append("</table>")
+    if sum(len(h.lines) for f in review.diff.files for h in f.hunks) > MAX_DIFF_LINES:
+        out.append(f"<p><b>the diff is cut at {MAX_DIFF_LINES} lines</b>; the rest: "
+                   "<code>ainarres review show</code></p>")  # fmt: skip
     if earlier:
         out.append("<h3>earlier rounds</h3><ul>")
         out += [

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import resource
 import socket
 from collections.abc import Callable
 from types import FrameType
@@ -29,6 +31,15 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.listen(64)
     sock.set_inheritable(True)
     return sock
+
+
+def _more_files() -> None:
+    """Open files up to the hard limit: each connection is one, and a client holding many
+    half-sent requests open should need far more than the usual soft 1024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def _is_loopback(host: str) -> bool:
@@ -66,6 +77,7 @@ def serve(
     with connect(settings) as conn:  # no board, no server: say so now, not on each page
         reads.board(conn)
     token = load_or_make_token(settings.state_dir)
+    _more_files()
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
