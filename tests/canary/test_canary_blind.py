@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from boardenv import must, rows
+from boardenv import rows
 from psycopg import sql
-from scenario import DESIGNER, IMPLEMENTER, REVIEWER, Project, git
+from scenario import REVIEWER, Project, git
+from test_canary_round import canaries, implement, set_rate
 
 from ainarres.agents.scripted import FEATURES
-from ainarres.board import admin, reads
+from ainarres.board import reads
 from ainarres.board.queries import q
 from ainarres.board.verbs import Agent
 from ainarres.canary import service
@@ -141,44 +142,6 @@ def verb(agent: Agent, name: str, /, **params: Any) -> dict[str, Any]:
     raw = row["r"]
     assert isinstance(raw, dict)
     return raw
-
-
-# The helpers of test_canary_round.py, copied: mypy does not see tests/canary as a folder
-# to import from.
-
-
-def implement(proj: Project, title: str) -> tuple[UUID, str]:
-    """A task implemented with real code and tests and handed on to review: (id, head)."""
-    task = must(proj.agent(DESIGNER).create_task(title).task)
-    impl = proj.agent(IMPLEMENTER)
-    claim = impl.claim_next()
-    assert claim.task is not None and claim.task.id == task.id and claim.epoch is not None
-    git(proj.clone, "fetch", "--quiet", "origin")
-    git(proj.clone, "checkout", "--quiet", "-B", task.branch, "origin/main")
-    for path, text in (
-        (FEATURE["module"], FEATURE["code"]),
-        (FEATURE["test"], FEATURE["test_code"]),
-    ):
-        target = proj.clone / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-        git(proj.clone, "add", path)
-    git(proj.clone, "commit", "--quiet", "--no-gpg-sign", "-m", f"Add {title}")
-    head = git(proj.clone, "rev-parse", "HEAD")
-    pushed = proj.push(f"HEAD:refs/heads/{task.branch}", IMPLEMENTER, epoch=claim.epoch)
-    assert pushed.ok, pushed.remote_lines
-    assert impl.advance(task.id, claim.epoch, head).ok
-    return task.id, head
-
-
-def set_rate(proj: Project, rate: float, seed: int | None = 0) -> None:
-    with proj.board.operator() as conn:
-        assert admin.canary_set(conn, rate, seed).ok
-
-
-def canaries(proj: Project) -> list[dict[str, Any]]:
-    with proj.board.operator() as conn:
-        return rows(conn, "SELECT * FROM ainarres_private.canaries ORDER BY id")
 
 
 def seed_for_pair(proj: Project, seeded: UUID, unseeded: UUID) -> int:
