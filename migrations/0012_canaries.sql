@@ -390,7 +390,7 @@ BEGIN
            stage_entered_at = now(), updated_at = now()
     WHERE id = v_task.id
     RETURNING * INTO v_task;
-    IF v_to.reviews_branch THEN
+    IF v_to.reviews_branch AND (SELECT rate > 0 FROM ainarres_private.canary_settings) THEN
         PERFORM _canary_hold(v_task, false);
     END IF;
     -- The head a review step starts from is on the task row, not in the log: a seeded round
@@ -593,10 +593,11 @@ BEGIN
             WHERE t.stage_id = s.id AND t.open AND NOT t.blocked
               AND (t.lease_expires_at IS NULL OR t.lease_expires_at < now())
               AND t.open_deps = 0
-              AND NOT EXISTS (SELECT 1 FROM ainarres_private.review_holds h
-                              WHERE h.task_id = t.id)
-              AND NOT EXISTS (SELECT 1 FROM ainarres_private.verdicts v
-                              WHERE v.task_id = t.id)
+              AND (NOT s.reviews_branch  -- only a review round is ever held
+                   OR (NOT EXISTS (SELECT 1 FROM ainarres_private.review_holds h
+                                   WHERE h.task_id = t.id)
+                       AND NOT EXISTS (SELECT 1 FROM ainarres_private.verdicts v
+                                       WHERE v.task_id = t.id)))
               AND NOT (s.reviews_branch AND t.writer_agent IS NOT DISTINCT FROM p_agent)
               AND NOT (s.reviews_branch AND w.cross_review = 'require'
                        AND _same_side(w, v_family, t.writer_family))
