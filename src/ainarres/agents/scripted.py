@@ -18,7 +18,7 @@ the defect catalogue names the kind. Then it notices it with that kind's recall 
 seeded by the seed, the task, the round and the line, so a run is reproducible): noticed,
 it returns the task with an annotation on the line; not noticed, it approves. It knows
 nothing of canaries: a deviation in real work would be treated the same. (The draw takes
-the task's title, not its id, so a run's draws repeat with its briefs.)
+the task's id: tasks share titles, and draws shared between tasks would move together.)
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ def review(recall: Mapping[str, float] | None = None, seed: int = 0, use_mcp: bo
         task = job["task"]
         for path, d in _deviations(paths):
             chance = recall.get(d.kind or "", recall.get("", 0.0))
-            draw = random.Random(f"{seed}:{task['title']}:{task['review_round']}:{path}:{d.line}")
+            draw = random.Random(f"{seed}:{task['id']}:{task['review_round']}:{path}:{d.line}")
             if draw.random() < chance:
                 what = d.kind or "unexpected change"
                 body = f"this looks wrong ({what})"
