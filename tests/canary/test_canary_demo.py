@@ -1,7 +1,8 @@
 """The canary demo as the proof the issue asks for: two scripted reviewer families of known
-recall (0.9 and 0.3), real processes (the swarm's sandboxed tools, the canary service, the
-hub's gate, the integrator), at least 40 canaries; the report ranks them right and
-governance demotes the weak one, and nothing seeded reaches main."""
+recall (0.9 and 0.3, each noticing its share of what it sees), real processes (the swarm's
+sandboxed tools, the canary service, the hub's gate, the integrator), at least 40 canaries;
+the report ranks them right and governance demotes the weak one, and nothing seeded reaches
+main."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 from scenario import git
 
 from ainarres import report
+from ainarres.agents import toolhome
+from ainarres.agents.scripted import read_tally
 from ainarres.board import reads
 from ainarres.board.db import open_connection, operator_conninfo
 from ainarres.board.embedded import EmbeddedServer
@@ -47,9 +50,15 @@ def test_two_reviewers_of_known_recall_are_ranked_and_the_weak_one_demoted(
     strong, weak = by[STRONG[0]], by[WEAK[0]]
     assert strong.rate is not None and weak.rate is not None
     assert [r.group for r in scores.by_family] == [STRONG[0], WEAK[0]]
-    # The measured rates sit near the recalls (bounds a run misses about once in a
-    # hundred: the weak family sees ten or so canaries before it is demoted).
-    assert strong.rate >= 0.7 and weak.rate <= 0.65, text
+    # The board's figures are the reviewers' own record: each scripted reviewer keeps a
+    # tally of the deviations it saw and noticed, and every one it saw was a canary round
+    # judged for its family, caught exactly when it noticed.
+    for family, recall, row in ((STRONG[0], plan.strong_recall, strong),
+                                (WEAK[0], plan.weak_recall, weak)):  # fmt: skip
+        tally = read_tally(toolhome.path(settings, family)).get("", {})
+        assert (row.seen, row.caught) == (tally.get("seen"), tally.get("noticed")), text
+        # and it noticed its recall's share, give or take one (spread evenly)
+        assert abs(row.caught - recall * row.seen) < 1.0, text
     # Governance took the reviewer role from the weak family, and only from it.
     assert built.governance is not None
     denied = {(d.family, d.role) for d in built.governance.denials}

@@ -4,6 +4,7 @@ catch-rate arithmetic: pure parts, tested without a board."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -159,3 +160,19 @@ def test_the_scripted_reviewer_reads_recall_per_kind() -> None:
         ["--recall", "0.9", "--recall", "off_by_one=0.2", "--seed", "5"]
     )
     assert recall == {"": 0.9, "off_by_one": 0.2} and seed == 5
+
+
+@pytest.mark.parametrize("chance", [0.0, 0.3, 0.9, 1.0])
+def test_the_scripted_reviewer_notices_its_share_spread_evenly(
+    chance: float, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    recall = {"": chance, "off_by_one": 0.5}
+    for n in range(1, 41):
+        scripted._notices(recall, "wrong_constant", seed=3)
+        tally = scripted.read_tally(tmp_path)[""]
+        # after any n, within one of the share: a run never strays like independent draws
+        assert tally["seen"] == n and abs(tally["noticed"] - chance * n) < 1.0
+    hits = [scripted._notices(recall, "off_by_one", seed=3) for _ in range(10)]
+    assert sum(hits) == 5 and hits != [True] * 5 + [False] * 5  # its own key, interleaved
+    assert scripted.read_tally(tmp_path)[""]["seen"] == 40

@@ -14,18 +14,23 @@ MCP endpoint (agents/claim_mcp.py) instead of a result file, as an MCP-speaking 
 A reviewer of known quality, for canaries (ADR 0018): `reviewer --recall 0.9 [--recall
 KIND=0.5 ...] [--seed N]`. It finds a deviation the way a careful reviewer of this project
 would, from what it can see: the checkout differs from the code the feature calls for, and
-the defect catalogue names the kind. Then it notices it with that kind's recall (a draw
-seeded by the seed, the task, the round and the line, so a run is reproducible): noticed,
-it returns the task with an annotation on the line; not noticed, it approves. It knows
-nothing of canaries: a deviation in real work would be treated the same. (The draw takes
-the task's id: tasks share titles, and draws shared between tasks would move together.)
+the defect catalogue names the kind. Then it notices P of the deviations it sees, spread
+evenly: a running tally in its home ($HOME/.ainarres-scripted-tally.json, one per recall
+key) carries the fraction from job to job, so after n deviations it has noticed floor(n*P +
+phase), the phase drawn from the seed. Noticed, it returns the task with an annotation on
+the line; not noticed, it approves. It knows nothing of canaries: a deviation in real work
+would be treated the same. The tally is also its own record of what it noticed, for a test
+to hold the board's catch figures against. (Independent draws made the demo a lottery:
+governance demotes at a miss share of half over ten, and a reviewer of recall 0.3 catches
+five of ten about one run in seven.)
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
-import random
 import sys
 import time
 from collections.abc import Mapping
@@ -196,6 +201,40 @@ def _deviations(paths: list[str]) -> list[tuple[str, catalogue.Difference]]:
     return found
 
 
+TALLY = ".ainarres-scripted-tally.json"
+
+
+def _notices(recall: Mapping[str, float], kind: str, seed: int) -> bool:
+    """Whether this deviation is noticed: the tally for its recall key moves by the recall
+    and notices when it crosses a whole number (see the module docstring)."""
+    key = kind if kind in recall else ""
+    chance = recall.get(key, 0.0)
+    path = Path(os.environ.get("HOME", ".")) / TALLY
+    with open(path, "a+", encoding="utf-8") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # two instances of one family share the home
+        f.seek(0)
+        text = f.read()
+        tally: dict[str, dict[str, float]] = json.loads(text) if text.strip() else {}
+        phase = int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8]) / 2**64
+        entry = tally.setdefault(key, {"seen": 0, "noticed": 0, "level": phase})
+        entry["seen"] += 1
+        entry["level"] += chance
+        hit = entry["level"] >= 1.0
+        if hit:
+            entry["level"] -= 1.0
+            entry["noticed"] += 1
+        f.seek(0)
+        f.truncate()
+        f.write(json.dumps(tally))
+    return hit
+
+
+def read_tally(home: Path) -> dict[str, dict[str, float]]:
+    """A scripted reviewer's tally (seen, noticed per recall key), from its home."""
+    path = home / TALLY
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def review(recall: Mapping[str, float] | None = None, seed: int = 0, use_mcp: bool = False
            ) -> int:  # fmt: skip
     """Approve a change that adds code with tests; return one without tests. With a recall
@@ -208,11 +247,8 @@ def review(recall: Mapping[str, float] | None = None, seed: int = 0, use_mcp: bo
     _pause()
     noticed = []
     if recall is not None:
-        task = job["task"]
         for path, d in _deviations(paths):
-            chance = recall.get(d.kind or "", recall.get("", 0.0))
-            draw = random.Random(f"{seed}:{task['id']}:{task['review_round']}:{path}:{d.line}")
-            if draw.random() < chance:
+            if _notices(recall, d.kind or "", seed):
                 what = d.kind or "unexpected change"
                 body = f"this looks wrong ({what})"
                 noticed.append({"file": path, "line": d.line, "side": "new",
