@@ -5,6 +5,7 @@ those runs printed, cut down."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -646,3 +647,60 @@ def test_version_numbers_are_read_from_what_the_tools_print() -> None:
     assert parse_version("aider 0.86.2\n") == (0, 86, 2)
     assert parse_version("v20.20") == (20, 20)
     assert parse_version("no version here") is None
+
+
+RELAY = ("/venv/bin/python3", "-m", "ainarres.agents.mcp_relay", str(JOB_DIR))
+
+
+def with_mcp(role: JobRole) -> Job:
+    return dataclasses.replace(job(role), mcp=RELAY)
+
+
+@pytest.mark.parametrize("role", ["implementer", "reviewer"])
+def test_claude_code_is_given_the_claims_mcp_server(role: JobRole) -> None:
+    inv = ADAPTERS["claude-code"]("sonnet").build(with_mcp(role))
+    [config] = [a.removeprefix("--mcp-config=") for a in inv.argv if a.startswith("--mcp-")]
+    server = {"command": RELAY[0], "args": list(RELAY[1:])}
+    assert json.loads(config) == {"mcpServers": {"ainarres": server}}
+    allowed = inv.argv[inv.argv.index("--allowedTools") + 1] if role == "reviewer" else ""
+    assert ("mcp__ainarres" in allowed.split(",")) == (role == "reviewer")  # dontAsk allows it
+    assert inv.argv[inv.argv.index("-p") + 1] == PROMPT  # still the prompt, not a config
+
+
+def test_codex_is_given_the_claims_mcp_server_for_the_run_only() -> None:
+    argv = ADAPTERS["codex"]("gpt-5-codex").build(with_mcp("reviewer")).argv
+    overrides = [argv[i + 1] for i, a in enumerate(argv) if a == "-c"]
+    assert overrides == [f'mcp_servers.ainarres.command="{RELAY[0]}"',
+                         f"mcp_servers.ainarres.args={json.dumps(list(RELAY[1:]))}"]  # fmt: skip
+    assert argv.index("-c") < argv.index("--")  # options, before the prompt
+
+
+@pytest.mark.parametrize(("tool", "variable", "name"), [
+    ("gemini-cli", "GEMINI_CLI_SYSTEM_SETTINGS_PATH", "gemini-settings.json"),
+    ("opencode", "OPENCODE_CONFIG", "opencode-mcp.json"),
+])  # fmt: skip
+def test_settings_file_tools_get_the_claims_mcp_server_in_a_job_file(
+    tool: str, variable: str, name: str
+) -> None:
+    inv = ADAPTERS[tool]("m").build(with_mcp("implementer"))
+    assert inv.env[variable] == str(JOB_DIR / name) and list(inv.files) == [name]
+    config = json.loads(inv.files[name])
+    if tool == "gemini-cli":
+        server = config["mcpServers"]["ainarres"]
+        assert (server["command"], server["args"], server["trust"]) == (RELAY[0], list(RELAY[1:]),
+                                                                        True)  # fmt: skip
+    else:
+        assert config["mcp"]["ainarres"] == {"type": "local", "command": list(RELAY),
+                                             "enabled": True}  # fmt: skip
+
+
+@pytest.mark.parametrize("tool", sorted(ADAPTERS))
+def test_without_an_mcp_server_no_tool_is_told_of_one(tool: str) -> None:
+    model = "openai/gpt-4o-mini" if tool == "aider" else "m"
+    adapter = ADAPTERS[tool](model)
+    plain = adapter.build(job("reviewer"))
+    assert not plain.files and "ainarres.agents.mcp_relay" not in " ".join(plain.argv)
+    assert not any("MCP" in k or k == "OPENCODE_CONFIG" for k in plain.env)
+    wired = adapter.build(with_mcp("reviewer"))
+    shown = " ".join([*wired.argv, *wired.files.values()])
+    assert ("ainarres.agents.mcp_relay" in shown) == adapter.speaks_mcp

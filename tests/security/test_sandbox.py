@@ -135,13 +135,20 @@ def test_sandbox_refuses_unix_sockets_even_abstract_ones(proj: Project) -> None:
     mount at all (the network namespace is shared for the model API). An ssh-agent or a
     PostgreSQL socket must be out of reach: socket(AF_UNIX) fails inside."""
     name = f"\0ainarres-redteam-{uuid.uuid4().hex}"
+    name2 = f"\0ainarres-redteam-{uuid.uuid4().hex}"
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(name)
     server.listen(1)
+    packets = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)  # a listener of that kind
+    packets.bind(name2)
+    packets.listen(1)
     try:
+        server.settimeout(0.5)
+        packets.settimeout(0.5)
         script = (
             ATTEMPT
             + f"""
+import errno
 def connect():
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect({name!r})
@@ -150,18 +157,38 @@ attempt("make a unix datagram socket", lambda: socket.socket(socket.AF_UNIX, soc
 attempt("a datagram socketpair (sendto any abstract name)",
         lambda: socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM))
 attempt("a socketpair still works", lambda: socket.socketpair())
+def pairs_reach_only_their_peer():
+    for kind in (socket.SOCK_STREAM, socket.SOCK_SEQPACKET):
+        for listener in ({name!r}, {name2!r}):
+            a, b = socket.socketpair(socket.AF_UNIX, kind)
+            try:
+                a.connect(listener)  # already connected: EISCONN, or refused by type
+            except OSError:
+                pass
+            else:
+                raise AssertionError(f"a connected pair of kind {{kind}} reached {{listener!r}}")
+            if kind == socket.SOCK_SEQPACKET:  # its sendto() address is ignored
+                a.sendto(b"to the listener?", listener)
+                assert b.recv(100) == b"to the listener?"
+attempt("a seqpacket socketpair works, and no pair reaches a listener",
+        pairs_reach_only_their_peer)
 attempt("a TCP socket still works", lambda: socket.socket(socket.AF_INET).close())
 print(json.dumps(out))
 """
         )
         result = _in_sandbox(proj, script)
+        for listening in (server, packets):  # nothing from inside reached either
+            with pytest.raises(TimeoutError):
+                listening.accept()
     finally:
         server.close()
+        packets.close()
     assert result == {
         "connect to an abstract unix socket": "PermissionError",
         "make a unix datagram socket": "PermissionError",
         "a datagram socketpair (sendto any abstract name)": "PermissionError",
         "a socketpair still works": "SUCCEEDED",
+        "a seqpacket socketpair works, and no pair reaches a listener": "SUCCEEDED",
         "a TCP socket still works": "SUCCEEDED",
     }
 

@@ -16,6 +16,11 @@ requests (a title, a quota probe, a token count) do not derail it:
   approving verdict into `$AINARRES_JOB_DIR/result.json`;
 - once a tool result is in the conversation, the model says it is done.
 
+Where the tool offers the claim's MCP server (`ainarres`: its tools named `approve`,
+`mcp__ainarres__approve`, `ainarres_approve`, ... as each tool names them), the model uses
+it as the prompt says: a reviewer approves through it (MCP_REASON) instead of the shell,
+and an implementer, once its file is written, adds a note through it (MCP_NOTE).
+
 Every answer carries a usage figure of its own (the `sent` log), so a test can compare
 what the tool reports, and what the board records, with what was sent. With `fail` set,
 every model call is answered with that HTTP status (529: overloaded), as a model API that
@@ -38,6 +43,12 @@ FILE_TEXT = "written by the tool, as the stand-in model asked\n"
 VERDICT = {"verdict": "approve", "reason": "the stand-in model approves"}
 SHELL_VERDICT = f"printf '%s' '{json.dumps(VERDICT)}' > \"$AINARRES_JOB_DIR/result.json\""
 SHELL_WRITE = f"printf '%s\\n' '{FILE_TEXT.strip()}' > {FILE_NAME}"
+
+MCP_REASON = "the stand-in model approves through the claim's MCP server"
+MCP_NOTE = "the stand-in model wrote STANDIN.md (a note through the claim's MCP server)"
+
+# how a tool of a Responses namespace is named here: NAMESPACE::NAME
+NAMESPACED = "::"
 
 # tool names, by kind, as the CLIs call them (first match wins)
 WRITE_TOOLS = ("Write", "write_file", "write", "create_file")
@@ -64,8 +75,21 @@ class Step:
     args: dict[str, Any] = field(default_factory=dict)
 
 
+def claim_tool(tools: list[str], verb: str) -> str | None:
+    """The claim's MCP tool for `verb`, as this tool names it, if it offers one."""
+    return next((t for t in tools if t == verb or ("ainarres" in t and (
+        t.endswith(f"_{verb}") or t.endswith(f"{NAMESPACED}{verb}")))), None)  # fmt: skip
+
+
 def decide(prompt: str, tools: list[str], tool_results: int) -> Step:
     """The scripted model: see the module docstring."""
+    approve, note = claim_tool(tools, "approve"), claim_tool(tools, "note")
+    if "You review task" in prompt and approve is not None:
+        if tool_results == 0:
+            return Step(tool=approve, args={"reason": MCP_REASON})
+        return Step(text="Done: the review is given.")
+    if "You are the implementer" in prompt and note is not None and tool_results == 1:
+        return Step(tool=note, args={"body": MCP_NOTE})
     if tool_results > 0:
         return Step(text="Done: the change is made.")
     if not tools:
@@ -87,6 +111,8 @@ def decide(prompt: str, tools: list[str], tool_results: int) -> Step:
 
 def tool_input(name: str, args: dict[str, Any]) -> dict[str, Any]:
     """The arguments in the shape the named tool takes (paths relative to its cwd)."""
+    if name not in (*WRITE_TOOLS, *SHELL_TOOLS):  # an MCP tool: as the server declared them
+        return dict(args)
     if "command" in args:
         cmd = args["command"]
         if name in ("shell", "local_shell"):
@@ -119,6 +145,7 @@ class StandIn:
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.lock = threading.Lock()
         self.fail: int | None = None  # answer model calls with this HTTP status (529: busy)
+        self.offered: set[str] = set()  # every tool name a request offered the model
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -189,7 +216,13 @@ def _chat(body: dict[str, Any]) -> tuple[str, list[str], int]:
 
 
 def _responses(body: dict[str, Any]) -> tuple[str, list[str], int]:
-    tools = [t.get("name") or t.get("type", "") for t in body.get("tools") or []]
+    tools = []
+    for t in body.get("tools") or []:
+        if t.get("type") == "namespace":  # codex groups an MCP server's tools
+            space = t.get("name")
+            tools += [f"{space}{NAMESPACED}{sub.get('name')}" for sub in t.get("tools") or []]
+        else:
+            tools.append(t.get("name") or t.get("type", ""))
     prompt, results = "", 0
     items = body.get("input")
     for item in items if isinstance(items, list) else [{"role": "user", "content": items}]:
@@ -354,6 +387,9 @@ def _responses_answer(
             "arguments": json.dumps(tool_input(step.tool, step.args)),
             "status": "completed",
         }
+        space, _, name = step.tool.rpartition(NAMESPACED)
+        if space:  # a tool of a namespace (`_responses`): called by its name in it
+            item.update(name=name, namespace=space)
     else:
         item = {
             "type": "message",
@@ -508,6 +544,8 @@ def _handler(standin: StandIn) -> type[BaseHTTPRequestHandler]:
                 self._reply(404, {"error": {"message": f"stand-in: no POST {path}"}})
                 return
             prompt, tools, results = parse(body)
+            with standin.lock:
+                standin.offered.update(tools)
             step = decide(prompt, tools, results)
             used = standin._next_usage(api, model, step.tool or "text")
             stream = bool(body.get("stream")) or ":streamGenerateContent" in path

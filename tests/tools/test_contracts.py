@@ -20,10 +20,11 @@ from pathlib import Path
 import pytest
 from boardenv import must
 from scenario import DESIGNER, IMPLEMENTER, MAIN, REVIEWER, Project, git
-from standin import FILE_NAME, FILE_TEXT, StandIn
+from standin import FILE_NAME, FILE_TEXT, MCP_NOTE, MCP_REASON, StandIn
 from toolbox import TOOLS_DIR, events, require, run_agent, stage, write_config
 
 from ainarres.agents import sandbox, toolhome
+from ainarres.store import family_name
 
 pytestmark = [
     pytest.mark.slow,
@@ -87,6 +88,9 @@ class Tool:
     reviews: bool = True
     calls_tools: bool = True  # aider edits from a file listing in the model's reply
     reports_usage: bool = True
+    # the adapter wires the claim's MCP server into the tool (Adapter.speaks_mcp): its
+    # implementer notes and its reviewer approves through MCP, not the shell
+    mcp: bool = True
     # the tool's own price for the stand-in's tokens (input, output) -> dollars
     cost: Callable[[int, int], float] | None = None
 
@@ -138,6 +142,7 @@ TOOLS = [
         "grok-code-fast-1",
         lambda url: {"GROK_API_KEY": KEY, "GROK_BASE_URL": f"{url}/v1"},
         reports_usage=False,  # headless, it prints no token counts
+        mcp=False,  # its MCP servers live in the worktree's .grok/settings.json only
     ),
     Tool(
         "aider",
@@ -147,6 +152,7 @@ TOOLS = [
         lambda url: {"OPENAI_API_KEY": KEY, "OPENAI_API_BASE": f"{url}/v1"},
         reviews=False,  # it edits the repository only; kept to the implementer role
         calls_tools=False,
+        mcp=False,
         cost=lambda i, o: (i * 0.15 + o * 0.6) / 1e6,  # litellm's price of gpt-4o-mini
     ),
 ]
@@ -212,6 +218,9 @@ def test_the_real_tool_takes_a_task_through_the_board(
         _check_usage(tool, _usage(proj, task.id, IMPLEMENTER), implemented, out)
         called = [s.action for s in api.sent if s.action != "text"]
         assert bool(called) == tool.calls_tools, called
+        print(f"{tool.adapter}: tools offered: {sorted(api.offered)}")
+        notes = [e["data"] for e in events(proj, task.id, "note") if e["family"] == IMPLEMENTER]
+        assert (MCP_NOTE in str(notes)) == tool.mcp, (notes, called, sorted(api.offered), out)
 
         if not tool.reviews:
             return
@@ -224,5 +233,12 @@ def test_the_real_tool_takes_a_task_through_the_board(
         _check_usage(tool, _usage(proj, task.id, REVIEWER), sent, out)
         [approval] = events(proj, task.id, "advanced")[-1:]
         assert approval["family"] == REVIEWER
+        # the approval's reason is in the review note on the hub, on the reviewed head
+        head = git(proj.hub, "rev-parse", f"refs/heads/{task.branch}")
+        note = git(proj.hub, "notes", "--ref=refs/notes/ainarres/review", "show", head)
+        assert (MCP_REASON in note) == tool.mcp, (note, out)
+        jobs_root = proj.board.settings.state_dir / "jobs" / family_name(REVIEWER)
+        result_files = list(jobs_root.rglob("result.json"))
+        assert (not result_files) == tool.mcp, result_files
     finally:
         api.stop()

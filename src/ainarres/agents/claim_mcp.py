@@ -14,6 +14,10 @@ the sandbox (the runner's own agent acts): a reviewer may `annotate`, `approve` 
 hands the task on when the tool exits, as without MCP). A tool naming another task is
 refused. Once a verdict is given, or when the claim ends, every tool refuses; the runner
 then closes its end and the session ends with the relay.
+
+A verdict is taken, not given, while the tool runs: the runner gives it when the tool has
+exited, as it would a result file's, once it has recorded the run's usage (a verdict ends
+the claim, and with it what the claim may still record). Annotations land at once.
 """
 
 from __future__ import annotations
@@ -47,9 +51,19 @@ Role = Literal["reviewer", "implementer", "designer"]
 class Said:
     """What the tool said through the endpoint, for the runner to act on after it exits."""
 
-    verdict: reviews.Concluded | None = None  # a reviewer's, already on the board
+    verdict: tuple[reviews.Verdict, str] | None = None  # a reviewer's, with its reason
     done: bool = False  # an implementer said it is done
     notes: list[str] = field(default_factory=list)
+
+
+#: the roles whose claims have tools here (a designer's has none)
+SERVED: tuple[Role, ...] = ("reviewer", "implementer")
+
+
+def relay_command(job_dir: Path) -> tuple[str, ...]:
+    """What a tool inside the sandbox runs as the claim's MCP server (stdio): the relay,
+    under the Python that runs ainarres (the sandbox shows it read-only)."""
+    return (sys.executable, "-m", "ainarres.agents.mcp_relay", str(job_dir))
 
 
 def _fifo(path: Path) -> None:
@@ -90,12 +104,14 @@ class ClaimEndpoint:
             raise ToolError(f"not_allowed: this endpoint serves task {self.task.short_id} only")
 
     def _verdict(self, verdict: reviews.Verdict, reason: str) -> dict[str, Any]:
-        reason = reason or ("approved" if verdict == "approve" else "returned")
-        done = reviews.conclude(self.settings, self.agent, self.task, self.epoch, verdict, reason)
-        if done.outcome.ok:
-            self.said.verdict = done
-            self._open = False  # the review is over: nothing more here
-        return _answer(done.outcome, note_problem=done.note_problem)
+        reason = reason.strip()
+        if verdict == "return" and not reason:
+            raise ToolError("bad_input: say what must change (reason) when returning a task")
+        self.said.verdict = (verdict, reason or "approved")
+        self._open = False  # the review is over: nothing more here
+        word = "approval" if verdict == "approve" else "return"
+        return {"outcome": "ok", "message": f"your {word} of {self.task.short_id} is taken: "
+                "ainarres gives it when you exit; nothing more can be done here"}  # fmt: skip
 
     def build(self) -> MCPServer:
         server = MCPServer(

@@ -69,6 +69,20 @@ PROMPTS = {
     ),
 }
 
+#: said when the tool has the claim's MCP server (`Job.mcp`), after the role's prompt
+MCP_PROMPTS = {
+    "implementer": (
+        "\n\nYour MCP server `ainarres` acts on this task only: `note` adds a note to its "
+        "log for the reviewer; call `done` when the work is finished."
+    ),
+    "reviewer": (
+        "\n\nYour MCP server `ainarres` acts on this review only: annotate lines with "
+        "`annotate` (file, line of the new side, severity, body), then give the verdict with "
+        "`approve` or `return_task` (with the reason); a verdict given there is final and "
+        "takes the place of result.json. Write result.json only if those tools fail you."
+    ),
+}
+
 
 @dataclass(frozen=True)
 class Claimed:
@@ -104,9 +118,11 @@ def prepared(
     claim: Claimed,
     log: Log = lambda _: None,
     extra_readable: Sequence[Path] = (),
+    mcp: bool = False,
 ) -> Iterator[Prepared]:
     """The job for a claim; scratch checkouts are removed afterwards, the job folder kept
-    (it holds the tool's output, for a person to read)."""
+    (it holds the tool's output, for a person to read). With `mcp`, the tool speaks MCP:
+    the job names the claim's MCP server and the prompt says to use it."""
     folder = job_dir(settings, agent, claim)
     if folder.exists():
         shutil.rmtree(folder)
@@ -127,7 +143,7 @@ def prepared(
             readable=(ws.layout.common_dir, *extra_readable),
             pinned=(ws.layout.pointer,),
         )
-        yield Prepared(_job(folder, claim, ws.path, _feedback_text(fb, ws)), mounts, ws)
+        yield Prepared(_job(folder, claim, ws.path, _feedback_text(fb, ws), mcp), mounts, ws)
         return
     repo = service.mirror(settings, agent.family, agent.name)
     if claim.role == "reviewer":
@@ -146,16 +162,20 @@ def prepared(
             hidden=_hidden(settings),
             readable=(repo / "objects", *extra_readable),
         )
-        yield Prepared(_job(folder, claim, checkout, ""), mounts)
+        yield Prepared(_job(folder, claim, checkout, "", mcp), mounts)
 
 
-def _job(folder: Path, claim: Claimed, workdir: Path, feedback: str) -> Job:
+def _job(folder: Path, claim: Claimed, workdir: Path, feedback: str, mcp: bool) -> Job:
     t = claim.task
     prompt = PROMPTS[claim.role].format(short=t.short_id, title=t.title, body=t.body,
                                         feedback=feedback)  # fmt: skip
+    served = mcp and claim.role in claim_mcp.SERVED
+    if served:
+        prompt += MCP_PROMPTS[claim.role]
     (folder / "prompt.txt").write_text(prompt + "\n")
     return Job(role=claim.role, task_id=str(t.id), short_id=t.short_id, title=t.title,
-               body=t.body, workdir=workdir, job_dir=folder, prompt=prompt)  # fmt: skip
+               body=t.body, workdir=workdir, job_dir=folder, prompt=prompt,
+               mcp=claim_mcp.relay_command(folder) if served else ())  # fmt: skip
 
 
 def _feedback_text(items: list[Feedback], ws: Workspace) -> str:
@@ -185,19 +205,21 @@ class Finished:
 
 def finish(settings: Settings, agent: Agent, claim: Claimed, prep: Prepared,
            said: claim_mcp.Said | None = None) -> Finished:  # fmt: skip
-    """Turn the tool's work into the verbs of the claim's role (a verdict the tool gave
-    through the claim's MCP endpoint is already on the board; else its result file)."""
+    """Turn the tool's work into the verbs of the claim's role: a reviewer's verdict as the
+    tool gave it through the claim's MCP endpoint (its annotations are on the board
+    already), else from its result file."""
     t, job = claim.task, prep.job
     if claim.role == "implementer":
         assert prep.workspace is not None
         return Finished(_finish_implement(settings, agent, claim, prep.workspace))
-    if said is not None and said.verdict is not None:
-        return Finished(said.verdict.outcome, said.verdict.note_problem)
     if claim.role == "reviewer":
-        result = results.read(job.job_dir, results.ReviewResult)
-        reason = result.reason or ("approved" if result.verdict == "approve" else "returned")
-        concluded = service.conclude(settings, agent, t, claim.epoch, result.verdict, reason,
-                                     [a.remark() for a in result.annotations])  # fmt: skip
+        if said is not None and said.verdict is not None:
+            (verdict, reason), remarks = said.verdict, []
+        else:
+            result = results.read(job.job_dir, results.ReviewResult)
+            verdict, remarks = result.verdict, [a.remark() for a in result.annotations]
+            reason = result.reason or ("approved" if verdict == "approve" else "returned")
+        concluded = service.conclude(settings, agent, t, claim.epoch, verdict, reason, remarks)
         return Finished(concluded.outcome, concluded.note_problem)
     designed = results.read(job.job_dir, results.DesignResult)
     return Finished(design.create_tasks(agent, t, claim.epoch, designed))

@@ -1,7 +1,9 @@
-"""The MCP server a sandboxed tool starts: `python -m ainarres.agents.mcp_relay`.
+"""The MCP server a sandboxed tool starts: `python -m ainarres.agents.mcp_relay [JOB_DIR]`.
 
 It copies its stdin to the claim's endpoint and the endpoint's answers to its stdout,
-through the FIFOs the runner made in the job folder ($AINARRES_JOB_DIR/mcp). It holds no
+through the FIFOs the runner made in the job folder (JOB_DIR/mcp; without the argument,
+$AINARRES_JOB_DIR: the adapters name the folder, since a tool may start its MCP servers
+with only a few variables of its own environment). It holds no
 credential and talks to nothing else: the runner, outside the sandbox, does the verbs.
 Imports nothing beyond the standard library, so it starts fast.
 """
@@ -27,11 +29,11 @@ def _pump(source: int, sink: int) -> None:
         os.write(sink, chunk)
 
 
-def main() -> int:
-    job = os.environ.get("AINARRES_JOB_DIR")
-    if not job:
-        print("ainarres mcp relay: AINARRES_JOB_DIR is not set (the runner sets it for the "
-              "tool it starts)", file=sys.stderr)  # fmt: skip
+def main(argv: list[str]) -> int:
+    job = argv[0] if argv else os.environ.get("AINARRES_JOB_DIR")
+    if not job or len(argv) > 1:
+        print("usage: python -m ainarres.agents.mcp_relay [JOB_DIR] (or AINARRES_JOB_DIR, "
+              "which the runner sets for the tool it starts)", file=sys.stderr)  # fmt: skip
         return 2
     folder = Path(job) / FOLDER
     try:
@@ -59,4 +61,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

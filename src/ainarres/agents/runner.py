@@ -316,7 +316,8 @@ class Runner:
         t = claim.task
         with jobs.prepared(self.settings, agent, claim,
                            log=lambda line: self.log(f"{agent.name}: {line}"),
-                           extra_readable=self.options.config.read_only_paths) as prep:  # fmt: skip
+                           extra_readable=self.options.config.read_only_paths,
+                           mcp=self.adapter.speaks_mcp) as prep:  # fmt: skip
             if self.stopping:
                 self._let_go(agent, claim, False)
                 return
@@ -389,6 +390,10 @@ class Runner:
         cfg = self.options.config
         home = toolhome.ensure(self.settings, self.options.family)
         extra = {**inv.env, "AINARRES_JOB_DIR": str(job.job_dir), "AINARRES_ROLE": job.role}
+        for name, text in inv.files.items():  # the tool's settings for this job
+            if "/" in name or name.startswith("."):
+                raise AinarresError(f"the {cfg.adapter} adapter names a job file {name!r}")
+            (job.job_dir / name).write_text(text)
         if self.adapter.own_git_index and prep.workspace is not None:
             extra.update(_own_git_index(prep.workspace.layout, job.job_dir))
         env = preflight.tool_env(self.adapter, cfg, self.sandboxed, home, extra)

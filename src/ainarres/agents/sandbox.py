@@ -13,7 +13,8 @@ An allowlist, not a blocklist: the sandbox starts from an empty root and shows o
 
 Nothing else of this machine exists inside: no $HOME, no /home but the family's own tool
 home, no /root, /run, /var, no other project, no credential. Unix sockets are refused by a
-seccomp filter (`socket(AF_UNIX)` fails with EPERM; `socketpair` still works), so neither
+seccomp filter (`socket(AF_UNIX)` fails with EPERM; a connected `socketpair`, stream or
+seqpacket, still works), so neither
 an ssh-agent, a PostgreSQL socket nor an abstract socket on the shared network namespace
 can be reached; io_uring, which could open sockets around that filter, is refused too. The
 network is on for tools (they call model APIs) and off for checks unless the project asks
@@ -187,7 +188,7 @@ _ALLOW = 0x7FFF0000
 _ERRNO = 0x00050000
 _EPERM, _ENOSYS, _AF_UNIX = 1, 38, 1
 # (audit arch, socket syscall, io_uring_setup/enter/register, x32 bit or 0)
-_SOCK_STREAM, _SOCK_TYPE_MASK = 1, 0xF
+_SOCK_STREAM, _SOCK_SEQPACKET, _SOCK_TYPE_MASK = 1, 5, 0xF
 # (audit arch, socket, socketpair, io_uring_setup/enter/register, x32 bit or 0)
 _ARCHES = {
     "x86_64": (0xC000003E, 41, 53, (425, 426, 427), 0x40000000),
@@ -205,7 +206,7 @@ def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
 
 def seccomp_program() -> bytes:
     """The filter: a foreign syscall ABI, io_uring, socket(AF_UNIX, ...) and a socketpair
-    that is not a stream pair fail; all else is allowed."""
+    that is not a stream or seqpacket pair fail; all else is allowed."""
     arch = _arch()
     if arch is None:
         raise BadInput(f"no seccomp filter for this machine ({platform.machine()})")
@@ -217,12 +218,15 @@ def seccomp_program() -> bytes:
     for nr in uring:
         prog += [_insn(_JEQ, nr, 0, 1), nosys]
     # socket: args[0] (the domain) is the low word of the u64 at offset 16 (little endian)
-    # socketpair: only a stream pair (a datagram pair can sendto() any abstract address)
+    # socketpair: only a connected kind, stream or seqpacket, whose connect() fails
+    # (EISCONN) and whose sendto() address is ignored; a datagram pair can connect() or
+    # sendto() any abstract address. (Codex talks to its MCP servers over a seqpacket pair.)
     prog += [
-        _insn(_JEQ, socketpair_nr, 0, 4),
+        _insn(_JEQ, socketpair_nr, 0, 5),
         _insn(_LD_W_ABS, 24),
         _insn(_ALU_AND, _SOCK_TYPE_MASK),
-        _insn(_JEQ, _SOCK_STREAM, 1, 0),
+        _insn(_JEQ, _SOCK_STREAM, 2, 0),
+        _insn(_JEQ, _SOCK_SEQPACKET, 1, 0),
         deny,
     ]
     prog += [_insn(_LD_W_ABS, 0)]  # the syscall number again, for the socket check

@@ -16,6 +16,18 @@ def protocol_env(job: Job) -> dict[str, str]:
     return {"AINARRES_JOB_DIR": str(job.job_dir), "AINARRES_ROLE": job.role}
 
 
+#: the name of the claim's MCP server in every tool's configuration
+MCP_SERVER = "ainarres"
+
+
+def mcp_servers(job: Job) -> dict[str, Any]:
+    """{"ainarres": {"command", "args"}}: the claim's MCP server in the `mcpServers` shape
+    most tools read, or {} when the job has none."""
+    if not job.mcp:
+        return {}
+    return {MCP_SERVER: {"command": job.mcp[0], "args": list(job.mcp[1:])}}
+
+
 def loads(text: str) -> Any:
     try:
         return json.loads(text)

@@ -41,6 +41,10 @@ class Job:
     workdir: Path
     job_dir: Path
     prompt: str  # the whole job in words, also written to job_dir/prompt.txt
+    #: the command that starts the claim's own MCP server inside the sandbox (stdio; see
+    #: agents/claim_mcp.py), for the adapter to put in its tool's MCP configuration as the
+    #: server `ainarres`; empty when the claim has none or the tool speaks no MCP
+    mcp: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,9 @@ class Invocation:
     env: Mapping[str, str] = field(default_factory=dict)  # added to the passed-through env
     stdin: str | None = None
     timeout: float = 1800.0
+    #: files the runner writes into the job folder before the run, by plain name (a tool's
+    #: settings for this job only, as its MCP servers)
+    files: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,9 @@ class Adapter:
     #: the model API's default address, and the variables that override it
     api_url: ClassVar[str | None] = None
     api_url_env: ClassVar[tuple[str, ...]] = ()
+    #: the adapter wires the claim's MCP endpoint (`Job.mcp`) into its tool, and the
+    #: prompt then says to use it; the result file stays the fallback either way
+    speaks_mcp: ClassVar[bool] = False
 
     def __init__(
         self, model: str, timeout: float = 1800.0, command: Sequence[str] | None = None

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from ainarres.agents.adapters._common import (
+    MCP_SERVER,
     amount,
     count,
     field,
     json_lines,
     last_json_value,
+    mcp_servers,
     protocol_env,
     total_count,
 )
@@ -33,6 +36,10 @@ _READ_TOOLS = ("Read", "Grep", "Glob", "Bash")
 #   https://code.claude.com/docs/en/permissions: `--permission-mode default|acceptEdits|plan|
 #   auto|dontAsk|bypassPermissions`; dontAsk denies whatever is not pre-approved; `Edit(...)`
 #   rules cover every file-editing tool; `//path` is an absolute path.
+# - "MCP", https://code.claude.com/docs/en/mcp, and `claude --help` of 2.1.197:
+#   `--mcp-config <configs...>` takes files or JSON strings ({"mcpServers": {NAME:
+#   {"command", "args"}}}); a server's tools are `mcp__NAME__TOOL`, and the permission rule
+#   `mcp__NAME` allows all of them.
 class ClaudeCodeAdapter(Adapter):
     """Claude Code in print mode, with a JSON result that carries tokens and cost.
 
@@ -56,6 +63,7 @@ class ClaudeCodeAdapter(Adapter):
     idle_lines = re.compile(r'"subtype":\s*"api_retry"')
     api_url = "https://api.anthropic.com"
     api_url_env = ("ANTHROPIC_BASE_URL",)
+    speaks_mcp = True
 
     def build(self, job: Job) -> Invocation:
         # the prompt goes right after -p: --allowedTools and --add-dir take several values
@@ -74,14 +82,17 @@ class ClaudeCodeAdapter(Adapter):
             argv += ["--permission-mode", "bypassPermissions"]
         else:
             edits = f"Edit(/{job.job_dir}/**)"  # "//" + absolute path, as the rules spell it
+            claim = (f"mcp__{MCP_SERVER}",) if job.mcp else ()
             argv += [
                 "--permission-mode",
                 "dontAsk",
                 "--allowedTools",
-                ",".join((*_READ_TOOLS, edits)),
+                ",".join((*_READ_TOOLS, edits, *claim)),
             ]
         # job.json, diff.json and diff.txt live in the job folder, outside the checkout
         argv += ["--add-dir", str(job.job_dir)]
+        if job.mcp:  # one value, bound by "=": the option takes several
+            argv.append("--mcp-config=" + json.dumps({"mcpServers": mcp_servers(job)}))
         # no update checks, telemetry or error reports: a job calls its model API only
         env = {**protocol_env(job), "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
                "DISABLE_AUTOUPDATER": "1"}  # fmt: skip

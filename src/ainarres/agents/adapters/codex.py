@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ainarres.agents.adapters._common import count, field, json_lines, protocol_env, total_count
+from ainarres.agents.adapters._common import (
+    MCP_SERVER,
+    count,
+    field,
+    json_lines,
+    protocol_env,
+    total_count,
+)
 from ainarres.agents.adapters.base import Adapter, Invocation, Job, Usage, host_port
 
 
@@ -34,7 +42,10 @@ from ainarres.agents.adapters.base import Adapter, Invocation, Job, Usage, host_
 # - with the model away it prints {"type": "error", "message": "Reconnecting... "} events
 #   and retries for good;
 # - it refuses to keep helper binaries under a temporary folder (a HOME under /tmp), which
-#   is why the sandbox's tool home is not there.
+#   is why the sandbox's tool home is not there;
+# - `-c/--config key=value` overrides config.toml for one run, the value read as TOML:
+#   `mcp_servers.NAME.command` and `mcp_servers.NAME.args` add a stdio MCP server, whose
+#   tools exec calls without asking when approvals are bypassed.
 class CodexAdapter(Adapter):
     """`codex exec --json`, with its own sandbox turned off for every role.
 
@@ -58,11 +69,18 @@ class CodexAdapter(Adapter):
     home_paths = (".codex",)
     idle_lines = re.compile(r'"type":\s*"error".*Reconnecting')
     api_url = "https://api.openai.com/v1"
+    speaks_mcp = True
 
     def build(self, job: Job) -> Invocation:
+        # the claim's MCP server for this run only (JSON strings and lists are TOML too)
+        servers = () if not job.mcp else (
+            "-c", f"mcp_servers.{MCP_SERVER}.command={json.dumps(job.mcp[0])}",
+            "-c", f"mcp_servers.{MCP_SERVER}.args={json.dumps(list(job.mcp[1:]))}",
+        )  # fmt: skip
         argv = (
             *(self.command or ("codex",)),
             "exec",
+            *servers,
             "--model",
             self.model,
             "--json",

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 from ainarres.agents.adapters._common import (
     count,
     field,
     json_lines,
     last_json_value,
+    mcp_servers,
     protocol_env,
     total_count,
 )
 from ainarres.agents.adapters.base import Adapter, Invocation, Job, Usage
-
 
 # Based on (knowledge as of 2026-11-25):
 # - "Headless mode reference", https://geminicli.com/docs/cli/headless/ (and
@@ -36,7 +38,15 @@ from ainarres.agents.adapters.base import Adapter, Invocation, Job, Usage
 # - GOOGLE_GEMINI_BASE_URL alone selects the "gateway" auth, which a headless run refuses
 #   ("Invalid auth method selected", exit 41): with a base URL, the tool home's
 #   ~/.gemini/settings.json must select {"security": {"auth": {"selectedType":
-#   "gemini-api-key"}}}.
+#   "gemini-api-key"}}};
+# - GEMINI_CLI_SYSTEM_SETTINGS_PATH names the system settings file, read over the user's
+#   (~/.gemini/settings.json): the claim's MCP server goes there, for this run only, as
+#   {"mcpServers": {NAME: {"command", "args", "trust": true}}}; yolo mode calls its tools
+#   without asking.
+#: the job file that holds Gemini's settings for the run (its MCP server)
+SETTINGS_FILE = "gemini-settings.json"
+
+
 class GeminiCliAdapter(Adapter):
     """Gemini CLI in headless mode, auto-approving tools, with JSON stats for usage.
 
@@ -63,6 +73,7 @@ class GeminiCliAdapter(Adapter):
         "GOOGLE_APPLICATION_CREDENTIALS",
     )
     home_paths = (".gemini",)
+    speaks_mcp = True
 
     def build(self, job: Job) -> Invocation:
         argv = (
@@ -81,7 +92,13 @@ class GeminiCliAdapter(Adapter):
             job.prompt,
         )
         env = {**protocol_env(job), "GEMINI_CLI_TRUST_WORKSPACE": "true"}
-        return Invocation(argv=argv, cwd=job.workdir, env=env, timeout=self.timeout)
+        files = {}
+        if job.mcp:
+            servers = {k: {**v, "trust": True} for k, v in mcp_servers(job).items()}
+            files[SETTINGS_FILE] = json.dumps({"mcpServers": servers}, indent=2)
+            env["GEMINI_CLI_SYSTEM_SETTINGS_PATH"] = str(job.job_dir / SETTINGS_FILE)
+        return Invocation(argv=argv, cwd=job.workdir, env=env, timeout=self.timeout,
+                          files=files)  # fmt: skip
 
     def usage(self, stdout: str, stderr: str) -> Usage:
         del stderr

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ainarres.agents.adapters._common import (
+    MCP_SERVER,
     amount,
     count,
     field,
@@ -62,7 +63,15 @@ _PROVIDER_URLS = {
 #   (OPENCODE_DISABLE_MODELS_FETCH=1 and npm_config_offline=true, passed by a family's
 #   env, turn both off);
 # - a custom provider (its base URL) is set in the tool home's
-#   ~/.config/opencode/opencode.json, or in OPENCODE_CONFIG_CONTENT.
+#   ~/.config/opencode/opencode.json, or in OPENCODE_CONFIG_CONTENT;
+# - OPENCODE_CONFIG names one more config file, merged over the global one (the bundled
+#   config loader, and the docs' "config" page): the claim's MCP server goes there, as
+#   {"mcp": {NAME: {"type": "local", "command": [...], "enabled": true}}}, its tools named
+#   NAME_TOOL; a person's OPENCODE_CONFIG_CONTENT still applies after it.
+#: the job file that holds opencode's config for the run (its MCP server)
+CONFIG_FILE = "opencode-mcp.json"
+
+
 class OpencodeAdapter(Adapter):
     """`opencode run --format json`, the prompt on stdin, permissions set by environment.
 
@@ -90,6 +99,7 @@ class OpencodeAdapter(Adapter):
     )
     key_env = passthrough_env
     home_paths = (".config/opencode", ".local/share/opencode/auth.json")
+    speaks_mcp = True
 
     def build(self, job: Job) -> Invocation:
         argv = (
@@ -106,9 +116,13 @@ class OpencodeAdapter(Adapter):
             "WARN",
         )
         env = {**protocol_env(job), "OPENCODE_PERMISSION": json.dumps(_permissions(job))}
-        return Invocation(
-            argv=argv, cwd=job.workdir, env=env, stdin=job.prompt, timeout=self.timeout
-        )
+        files = {}
+        if job.mcp:
+            server = {"type": "local", "command": list(job.mcp), "enabled": True}
+            files[CONFIG_FILE] = json.dumps({"mcp": {MCP_SERVER: server}}, indent=2)
+            env["OPENCODE_CONFIG"] = str(job.job_dir / CONFIG_FILE)
+        return Invocation(argv=argv, cwd=job.workdir, env=env, stdin=job.prompt,
+                          timeout=self.timeout, files=files)  # fmt: skip
 
     def endpoint(self, env: Mapping[str, str], home: Path | None) -> tuple[str, int] | None:
         """The model's provider: its baseURL in the tool home's opencode.json or in
