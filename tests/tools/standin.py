@@ -18,8 +18,9 @@ requests (a title, a quota probe, a token count) do not derail it:
 
 Where the tool offers the claim's MCP server (`ainarres`: its tools named `approve`,
 `mcp__ainarres__approve`, `ainarres_approve`, ... as each tool names them), the model uses
-it as the prompt says: a reviewer approves through it (MCP_REASON) instead of the shell,
-and an implementer, once its file is written, adds a note through it (MCP_NOTE).
+it as the prompt says: a reviewer annotates STANDIN.md (MCP_ANNOTATION) and approves
+(MCP_REASON) through it instead of the shell, and an implementer, once its file is
+written, adds a note through it (MCP_NOTE).
 
 Every answer carries a usage figure of its own (the `sent` log), so a test can compare
 what the tool reports, and what the board records, with what was sent. With `fail` set,
@@ -46,6 +47,8 @@ SHELL_WRITE = f"printf '%s\\n' '{FILE_TEXT.strip()}' > {FILE_NAME}"
 
 MCP_REASON = "the stand-in model approves through the claim's MCP server"
 MCP_NOTE = "the stand-in model wrote STANDIN.md (a note through the claim's MCP server)"
+MCP_ANNOTATION = {"file": FILE_NAME, "line": 1, "side": "new", "severity": "nit",
+                  "body": "an annotation through the claim's MCP server"}  # fmt: skip
 
 # how a tool of a Responses namespace is named here: NAMESPACE::NAME
 NAMESPACED = "::"
@@ -84,8 +87,11 @@ def claim_tool(tools: list[str], verb: str) -> str | None:
 def decide(prompt: str, tools: list[str], tool_results: int) -> Step:
     """The scripted model: see the module docstring."""
     approve, note = claim_tool(tools, "approve"), claim_tool(tools, "note")
-    if "You review task" in prompt and approve is not None:
+    annotate = claim_tool(tools, "annotate")
+    if "You review task" in prompt and approve is not None and annotate is not None:
         if tool_results == 0:
+            return Step(tool=annotate, args=MCP_ANNOTATION)
+        if tool_results == 1:
             return Step(tool=approve, args={"reason": MCP_REASON})
         return Step(text="Done: the review is given.")
     if "You are the implementer" in prompt and note is not None and tool_results == 1:

@@ -20,10 +20,11 @@ from pathlib import Path
 import pytest
 from boardenv import must
 from scenario import DESIGNER, IMPLEMENTER, MAIN, REVIEWER, Project, git
-from standin import FILE_NAME, FILE_TEXT, MCP_NOTE, MCP_REASON, StandIn
+from standin import FILE_NAME, FILE_TEXT, MCP_ANNOTATION, MCP_NOTE, MCP_REASON, StandIn
 from toolbox import TOOLS_DIR, events, require, run_agent, stage, write_config
 
 from ainarres.agents import sandbox, toolhome
+from ainarres.board import reads
 from ainarres.store import family_name
 
 pytestmark = [
@@ -237,6 +238,10 @@ def test_the_real_tool_takes_a_task_through_the_board(
         head = git(proj.hub, "rev-parse", f"refs/heads/{task.branch}")
         note = git(proj.hub, "notes", "--ref=refs/notes/ainarres/review", "show", head)
         assert (MCP_REASON in note) == tool.mcp, (note, out)
+        with proj.board.operator() as conn:
+            marks = [(a.file, a.body) for a in reads.annotations_of(conn, task.id)
+                     if a.family == REVIEWER]  # fmt: skip
+        assert ((FILE_NAME, MCP_ANNOTATION["body"]) in marks) == tool.mcp, (marks, out)
         jobs_root = proj.board.settings.state_dir / "jobs" / family_name(REVIEWER)
         result_files = list(jobs_root.rglob("result.json"))
         assert (not result_files) == tool.mcp, result_files
