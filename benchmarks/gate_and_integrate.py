@@ -25,7 +25,11 @@ report to stdout; nothing asserts a timing.
       `ainarres.board.gate_facts`, hence psycopg), reads its stdin and exits 0. With a
       hook present git verifies the certificate, so (b) is every cost of "a Python
       hook" that the gate cannot avoid by being written better;
-   c. the installed gate, bound to the board.
+   c. the installed gate, bound to the board, judging in the hook's own process (no
+      resident gate: the hook's stdlib shim starts the full gate);
+   d. the same gate resident (`ainarres hub gate`, a process started once beside a twin
+      hub bound to the same board): the hook is the shim, which hands the push over a
+      unix socket. Target (issue 19): resident gate <= 2.5x plain.
 
    The pushes of one round go to the hubs in a rotating order. The report gives
    median and p90 per push and the ratios; the target is gate <= 1.3x null hook. The
@@ -128,6 +132,7 @@ MAIN = "refs/heads/main"
 TEMPLATE = "bench_template"
 SMALL_HISTORY = 100
 PUSH_TARGET = 1.3  # gate push over null-hook push, median
+RESIDENT_TARGET = 2.5  # resident-gate push over plain push, median
 HISTORY_TARGET = 1.2  # gate push to main at the long history over the short one, median
 INTEGRATE_TARGET = 0.5  # integrate over the plain merge-and-push loop
 NULL_HOOK = """#!/bin/sh
@@ -213,6 +218,7 @@ class Report:
     task_push: dict[str, Timing] = field(default_factory=dict)
     task_push_ratio_null: float = 0.0
     task_push_ratio_plain: float = 0.0
+    resident_ratio_plain: float = 0.0
     history: list[HistoryRow] = field(default_factory=list)
     history_ratio_gate: float = 0.0
     history_ratio_null: float = 0.0
@@ -452,6 +458,7 @@ def bench_task_push(cluster: Cluster, source: Path, pushes: int) -> dict[str, Ti
             "sh hook (exit 0)": make_bare_hub(folder / "sh.git", source, proj.board, SH_HOOK),
             "null hook": make_bare_hub(folder / "null.git", source, proj.board, NULL_HOOK),
             "ainarres gate": proj.hub,
+            "resident gate": make_resident_twin(proj, folder / "resident.git"),
         }
         task = proj.board.agent(DESIGNER).create_task("pushed many times").task
         assert task is not None
@@ -473,6 +480,10 @@ def bench_task_push(cluster: Cluster, source: Path, pushes: int) -> dict[str, Ti
                 progress(f"  {i - warmup + 1}/{pushes} rounds")
         return {n: Timing.of(s) for n, s in samples.items()}
     finally:
+        for gate in RESIDENTS:
+            gate.terminate()
+            gate.wait(timeout=30)
+        RESIDENTS.clear()
         proj.board.close()
 
 
@@ -605,6 +616,28 @@ sys.exit(hook.run_pre_receive(sys.stdin, os.environ, hub_dir))
 """
 
 
+RESIDENTS: list[subprocess.Popen[bytes]] = []
+
+
+def make_resident_twin(proj: Project, path: Path) -> Path:
+    """A hub like `proj.hub`, bound to the same board (binding file copied), with the
+    installed hook, and its gate resident: `ainarres hub gate` started beside it."""
+    made = hubs.init_hub(path, proj.source, python=sys.executable)
+    for family, _ in FAMILIES:
+        hubs.add_allowed_signer(made, project.family_key(proj.board.settings, family))
+    hub = made.path
+    shutil.copy2(proj.hub / "ainarres" / "board.json", hub / "ainarres" / "board.json")
+    gate = subprocess.Popen([sys.executable, "-m", "ainarres", "hub", "gate", str(hub)],
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    RESIDENTS.append(gate)
+    deadline = time.monotonic() + 30
+    while not (hub / "ainarres" / "gate.sock").exists():
+        if gate.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the resident gate did not start")
+        time.sleep(0.05)
+    return hub
+
+
 def make_unchecked_twin(proj: Project, path: Path) -> Path:
     """A hub with the same history, signers and config as `proj.hub`, bound to the same
     board with the same gate login (its binding file copied, not re-made: binding again
@@ -707,12 +740,19 @@ def run(cfg: Config, mode: str) -> Report:
                 small = make_source(root / "source-small", SMALL_HISTORY)
                 large = make_source(root / "source-large", cfg.history)
 
-            progress(f"1. task-branch pushes: {cfg.pushes} per hub (plain, sh, null hook, gate)")
+            progress(
+                f"1. task-branch pushes: {cfg.pushes} per hub (plain, sh, null hook, gate, "
+                "resident gate)"
+            )
             with stopwatch("1. task-branch pushes", setup):
                 report.task_push = bench_task_push(cluster, small, cfg.pushes)
             gate = report.task_push["ainarres gate"].median_ms
             report.task_push_ratio_null = gate / report.task_push["null hook"].median_ms
             report.task_push_ratio_plain = gate / report.task_push["plain (no hook)"].median_ms
+            report.resident_ratio_plain = (
+                report.task_push["resident gate"].median_ms
+                / report.task_push["plain (no hook)"].median_ms
+            )
 
             for name, source in (("history-small", small), ("history-large", large)):
                 progress(f"2. main pushes on {name}: making the project (hub from {source.name})")
@@ -777,6 +817,8 @@ def render(report: Report) -> str:
         f"({mark(report.task_push_ratio_null <= PUSH_TARGET)})",
         f"   gate / plain = {report.task_push_ratio_plain:.2f}x; the gate's own work (gate - "
         f"null) {gate - null:.1f} ms; a Python hook at all (null - plain) {null - plain:.1f} ms",
+        f"   resident gate / plain = {report.resident_ratio_plain:.2f}x; target <= "
+        f"{RESIDENT_TARGET}x ({mark(report.resident_ratio_plain <= RESIDENT_TARGET)})",
         "",
         f"2. Integration push to main: one merge of a claimed, approved task, signed by the "
         f"integrator; {report.config['main_pushes']} pushes per hub",

@@ -14,7 +14,7 @@ import pytest
 from githelpers import SANDBOX, Keys, commit_file, git_out, hub_ref
 
 from ainarres.errors import AinarresError
-from ainarres.git.hooks import MARKER, check_hooks, install_hooks
+from ainarres.git.hooks import MARKER, check_hooks, install_hooks, shim_path
 from ainarres.git.hub import Hub, add_allowed_signer, init_hub, open_hub
 
 SANDBOX_FILES = {
@@ -89,8 +89,10 @@ def test_hook_shim_runs_this_interpreter_and_is_recorded(hub: Hub) -> None:
     shim = hub.path / "hooks" / "pre-receive"
     text = shim.read_text()
     assert text.splitlines()[:2] == ["#!/bin/sh", MARKER]
-    assert f"exec {shlex.quote(sys.executable)} -I -m ainarres hook pre-receive" in text
-    assert "@PYTHON@" not in text
+    shim_py = shlex.quote(str(shim_path()))
+    assert f"exec {shlex.quote(sys.executable)} -I -S {shim_py} " in text
+    assert "@PYTHON@" not in text and "@SHIM@" not in text
+    assert shim_path().is_file() and shim_path().name == "shim.py"
     assert os.access(shim, os.X_OK)
     manifest = json.loads((hub.path / "ainarres" / "hooks.json").read_text())
     assert manifest["python"] == sys.executable

@@ -1,5 +1,6 @@
-"""`hub init`, `show`, `check`, `use`, and serving it over ssh (`serve`, `authorized-keys`,
-`allow`): the bare repository only the integrator can move main in."""
+"""`hub init`, `show`, `check`, `use`, serving it over ssh (`serve`, `authorized-keys`,
+`allow`), and its resident gate (`gate`): the bare repository only the integrator can
+move main in."""
 
 from __future__ import annotations
 
@@ -182,6 +183,26 @@ def hub_serve(hub_path: str) -> None:
     from ainarres.git import serve
 
     sys.exit(serve.main([hub_path], os.environ))
+
+
+@hub.command("gate")
+@click.argument("hub_path", required=False)
+@pass_ctx
+def hub_gate(ctx: Ctx, hub_path: str | None) -> None:
+    """Keep the hub's gate resident, so that a push does not start it (and psycopg) anew.
+
+    Run it on the hub's machine as the hub's account, beside the hub at HUB_PATH (default:
+    this project's hub), under a supervisor that restarts it (systemd Restart=always). The
+    hook hands each push to it over a unix socket in the hub, 0600; while none runs, the
+    hook judges the push itself, as slowly as before and just as strictly. Stops on
+    SIGTERM or Ctrl-C, taking its socket away.
+    """
+    from ainarres import project
+    from ainarres.gate.resident import ResidentGate
+
+    where = Path(hub_path) if hub_path else project.require_hub(ctx.settings).require_local(
+        "hub gate")  # fmt: skip
+    ResidentGate(where, log=lambda line: click.echo(line, err=True)).serve_forever()
 
 
 @hub.command("authorized-keys")

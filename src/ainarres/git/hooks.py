@@ -13,6 +13,7 @@ from ainarres.errors import EXIT_UNEXPECTED, AinarresError
 
 MARKER = "# ainarres-hook v1"
 PYTHON_PLACEHOLDER = "@PYTHON@"
+SHIM_PLACEHOLDER = "@SHIM@"
 MANIFEST = "hooks.json"
 
 
@@ -34,11 +35,17 @@ def hook_templates_dir() -> Path:
     )
 
 
-def render_hook(template: str, python: str) -> str:
-    """Return the shim text with the interpreter path filled in, shell-quoted."""
+def shim_path() -> Path:
+    """The hook's own program (gate/shim.py), run by path: it imports nothing of ainarres."""
+    return (Path(__file__).parents[1] / "gate" / "shim.py").resolve()
+
+
+def render_hook(template: str, python: str, shim: Path | None = None) -> str:
+    """Return the hook text with the interpreter and the shim's paths filled in, quoted."""
     if PYTHON_PLACEHOLDER not in template:
         raise AinarresError(f"hook template lacks {PYTHON_PLACEHOLDER}", EXIT_UNEXPECTED)
-    return template.replace(PYTHON_PLACEHOLDER, shlex.quote(python))
+    text = template.replace(PYTHON_PLACEHOLDER, shlex.quote(python))
+    return text.replace(SHIM_PLACEHOLDER, shlex.quote(str(shim or shim_path())))
 
 
 def is_ours(path: Path) -> bool:
@@ -94,7 +101,7 @@ def install_hooks(git_dir: Path, python: str) -> dict[str, str]:
         digests[template.name] = hashlib.sha256(text.encode()).hexdigest()
     state = git_dir / "ainarres"
     state.mkdir(exist_ok=True)
-    manifest = {"version": 1, "python": python, "hooks": digests}
+    manifest = {"version": 1, "python": python, "shim": str(shim_path()), "hooks": digests}
     (state / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return digests
 

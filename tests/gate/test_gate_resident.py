@@ -1,0 +1,166 @@
+"""The resident gate (`ainarres hub gate`, gate/resident.py) and the hook shim that hands
+it each push (gate/shim.py), as real processes with real signed pushes: the same verdicts
+and messages as the gate judging in the hook's own process; a gate killed leaves the hook
+judging in-process; a gate that takes a push and never answers refuses it; one gate per
+hub; its socket is the hub account's alone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from scenario import IMPLEMENTER, OTHER_IMPLEMENTER, Project, git
+from test_gate_push import _claimed_task
+
+from ainarres.gate.resident import socket_path
+from ainarres.git import layout
+
+
+class Gate:
+    """`python -m ainarres hub gate HUB` as a process, its log collected."""
+
+    def __init__(self, hub: Path) -> None:
+        self.hub = hub
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ainarres", "hub", "gate", str(hub)],
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.lines: list[str] = []
+        assert self.proc.stderr is not None
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + 30
+        while not any("serving" in line for line in self.lines):
+            assert self.proc.poll() is None, self.lines
+            assert time.monotonic() < deadline, self.lines
+            time.sleep(0.05)
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    def judged(self) -> list[str]:
+        return [line for line in self.lines if line.startswith("gate: push ")]
+
+    def stop(self, how: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(how)
+        code = self.proc.wait(timeout=30)
+        self._reader.join(timeout=5)
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()
+        return code
+
+
+@pytest.fixture
+def gate(proj: Project) -> Iterator[Gate]:
+    running = Gate(proj.hub)
+    yield running
+    running.stop(signal.SIGKILL)
+
+
+def test_the_resident_gate_gives_the_hooks_verdicts(proj: Project, gate: Gate) -> None:
+    task, epoch = _claimed_task(proj)
+    head = proj.commit_on(task.branch, "a.txt", "a\n")
+    refused = proj.push(f"HEAD:refs/heads/{task.branch}", OTHER_IMPLEMENTER, epoch=epoch)
+    assert not refused.ok
+    assert refused.remote_lines == (
+        f"ainarres gate: refused refs/heads/{task.branch}: task {task.short_id} is held by "
+        f"{IMPLEMENTER}, not by {OTHER_IMPLEMENTER}; claim the task with `ainarres next` "
+        "before pushing its branch",
+    )
+    unsigned = proj.push(f"HEAD:refs/heads/{task.branch}", IMPLEMENTER, epoch=epoch,
+                         signed=False)  # fmt: skip
+    assert not unsigned.ok and "signed" in " ".join(unsigned.remote_lines)
+    accepted = proj.push(f"HEAD:refs/heads/{task.branch}", IMPLEMENTER, epoch=epoch)
+    assert accepted.ok, accepted.remote_lines
+    assert proj.hub_ref(f"refs/heads/{task.branch}") == head
+    # the resident process judged all three, not the hooks themselves
+    verdicts = [line.split()[2] for line in gate.judged()]
+    assert verdicts == ["refused", "refused", "accepted"], gate.lines
+    mode = socket_path(proj.hub).stat().st_mode
+    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
+
+
+def test_a_killed_gate_leaves_the_hook_judging_in_its_own_process(
+    proj: Project, gate: Gate
+) -> None:
+    assert gate.stop(signal.SIGKILL) == -signal.SIGKILL
+    assert socket_path(proj.hub).exists()  # stale: nobody answers it
+    task, epoch = _claimed_task(proj)
+    proj.commit_on(task.branch, "a.txt", "a\n")
+    refused = proj.push(f"HEAD:refs/heads/{task.branch}", OTHER_IMPLEMENTER, epoch=epoch)
+    assert not refused.ok and "is held by" in " ".join(refused.remote_lines)
+    accepted = proj.push(f"HEAD:refs/heads/{task.branch}", IMPLEMENTER, epoch=epoch)
+    assert accepted.ok, accepted.remote_lines
+    # and a new gate takes the stale socket over
+    again = Gate(proj.hub)
+    try:
+        (proj.clone / "b.txt").write_text("b\n")  # on top of a.txt, on the task's branch
+        git(proj.clone, "add", "b.txt")
+        git(proj.clone, "commit", "--quiet", "--no-gpg-sign", "-m", "Add b.txt")
+        assert proj.push(f"HEAD:refs/heads/{task.branch}", IMPLEMENTER, epoch=epoch).ok
+        assert [line.split()[2] for line in again.judged()] == ["accepted"]
+    finally:
+        assert again.stop() == 0
+    assert not socket_path(proj.hub).exists()  # a clean stop takes the socket away
+
+
+def test_a_gate_that_takes_a_push_and_never_answers_refuses_it(proj: Project) -> None:
+    path = socket_path(proj.hub)
+    mute = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        mute.bind(f"/proc/self/fd/{fd}/{path.name}")
+    finally:
+        os.close(fd)
+    mute.listen(4)
+
+    def hang_up() -> None:
+        conn, _ = mute.accept()
+        conn.recv(1 << 20)
+        conn.close()  # takes the push, says nothing
+
+    taker = threading.Thread(target=hang_up, daemon=True)
+    taker.start()
+    try:
+        task, epoch = _claimed_task(proj)
+        proj.commit_on(task.branch, "a.txt", "a\n")
+        before = proj.refs()
+        result = proj.push(f"HEAD:refs/heads/{task.branch}", IMPLEMENTER, epoch=epoch)
+    finally:
+        mute.close()
+        path.unlink()
+    assert not result.ok
+    assert any("the resident gate did not answer" in line for line in result.remote_lines)
+    assert proj.refs() == before
+
+
+def test_one_gate_per_hub(proj: Project, gate: Gate) -> None:
+    second = subprocess.run([sys.executable, "-m", "ainarres", "hub", "gate", str(proj.hub)],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert second.returncode != 0
+    assert "a resident gate already serves" in second.stderr
+    assert gate.proc.poll() is None  # the first one is untouched
+    elsewhere = subprocess.run(
+        [sys.executable, "-m", "ainarres", "hub", "gate", str(proj.hub.parent)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert elsewhere.returncode != 0 and "is not an ainarres hub" in elsewhere.stderr
+
+
+def test_the_shim_names_the_state_folder_the_hub_uses() -> None:
+    from ainarres.gate import shim
+
+    assert shim.STATE_DIR == layout.STATE_DIR
+    assert socket_path(Path("/hub")) == Path("/hub") / layout.STATE_DIR / shim.SOCKET_NAME
