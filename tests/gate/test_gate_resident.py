@@ -25,6 +25,13 @@ from ainarres.gate.resident import socket_path
 from ainarres.git import layout
 
 
+def _commit(proj: Project, name: str) -> None:
+    """One more commit on the checked-out task branch (commit_on starts from main)."""
+    (proj.clone / name).write_text(f"{name}\n")
+    git(proj.clone, "add", name)
+    git(proj.clone, "commit", "--quiet", "--no-gpg-sign", "-m", f"Add {name}")
+
+
 class Gate:
     """`python -m ainarres hub gate HUB` as a process, its log collected."""
 
@@ -106,9 +113,7 @@ def test_a_killed_gate_leaves_the_hook_judging_in_its_own_process(
     # and a new gate takes the stale socket over
     again = Gate(proj.hub)
     try:
-        (proj.clone / "b.txt").write_text("b\n")  # on top of a.txt, on the task's branch
-        git(proj.clone, "add", "b.txt")
-        git(proj.clone, "commit", "--quiet", "--no-gpg-sign", "-m", "Add b.txt")
+        _commit(proj, "b.txt")
         assert proj.push(f"HEAD:refs/heads/{task.branch}", IMPLEMENTER, epoch=epoch).ok
         assert [line.split()[2] for line in again.judged()] == ["accepted"]
     finally:
@@ -164,3 +169,23 @@ def test_the_shim_names_the_state_folder_the_hub_uses() -> None:
 
     assert shim.STATE_DIR == layout.STATE_DIR
     assert socket_path(Path("/hub")) == Path("/hub") / layout.STATE_DIR / shim.SOCKET_NAME
+
+
+def test_the_gate_keeps_answering_when_its_board_connections_are_cut(
+    proj: Project, gate: Gate
+) -> None:
+    task, epoch = _claimed_task(proj)
+    proj.commit_on(task.branch, "a.txt", "a\n")
+    assert proj.push(f"HEAD:refs/heads/{task.branch}", IMPLEMENTER, epoch=epoch).ok
+    with proj.board.operator() as conn:  # a board restart, as the gate's sessions see it
+        cut = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = 'ainarres-gate'").fetchone()  # fmt: skip
+    assert cut is not None and list(cut.values())[0] >= 1  # it had kept one
+    _commit(proj, "b.txt")
+    again = proj.push(f"HEAD:refs/heads/{task.branch}", IMPLEMENTER, epoch=epoch)
+    assert again.ok, again.remote_lines
+    _commit(proj, "c.txt")
+    refused = proj.push(f"HEAD:refs/heads/{task.branch}", OTHER_IMPLEMENTER, epoch=epoch)
+    assert not refused.ok and "is held by" in " ".join(refused.remote_lines)
+    assert [line.split()[2] for line in gate.judged()] == ["accepted", "accepted", "refused"]

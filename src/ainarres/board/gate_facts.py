@@ -7,9 +7,11 @@ role that may execute four read-only functions and nothing else.
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 from psycopg.conninfo import make_conninfo
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from ainarres.board.db import Connection
 
 BINDING_FILE = "board.json"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -57,30 +60,56 @@ def fetch(
     branches: list[str],
     task_ids: list[str],
     arriving: list[str] | None = None,
+    pool: Pool | None = None,
 ) -> BoardFacts | None:
-    """Ask the board; None when the hub is not bound. Raises when the board cannot answer."""
-    path = binding_path(hub_state_dir)
+    """Ask the board; None when the hub is not bound. Raises when the board cannot answer.
+    With a pool (the resident gate's), over a connection kept from an earlier push."""
+
+    def ask(conn: psycopg.Connection[Any]) -> BoardFacts:
+        return _ask(conn, principal, branches, task_ids, arriving)
+
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    info = {**data["conninfo"], "user": data["user"], "password": data["password"]}
-    try:
-        with psycopg.connect(
-            make_conninfo(**info), autocommit=True, application_name="ainarres-gate"
-        ) as conn:
-            signer = None
-            if principal:
-                signer = conn.execute(q("gate_signer"), {"p": principal}).fetchone()
-            found = {b: conn.execute(q("gate_task_branch"), {"b": b}).fetchone() for b in branches}
-            integ = conn.execute(q("gate_integrations"), {"ids": task_ids}).fetchone()
-            seeded = None
-            if arriving:
-                seeded = conn.execute(q("gate_seeded"), {"oids": arriving}).fetchone()
+        if pool is not None:
+            return pool.ask(ask)
+        info = _binding(binding_path(hub_state_dir))
+        if info is None:
+            return None
+        with _connect(info) as conn:
+            return ask(conn)
     except psycopg.Error as exc:
         raise AinarresError(
             f"the board did not answer: {str(exc).strip().splitlines()[0]}"
         ) from None
+
+
+def _binding(path: Path) -> dict[str, str] | None:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    return {**data["conninfo"], "user": data["user"], "password": data["password"]}
+
+
+def _connect(info: dict[str, str]) -> psycopg.Connection[Any]:
+    return psycopg.connect(make_conninfo(**info), autocommit=True,
+                           application_name="ainarres-gate")  # fmt: skip
+
+
+def _ask(
+    conn: psycopg.Connection[Any],
+    principal: str | None,
+    branches: list[str],
+    task_ids: list[str],
+    arriving: list[str] | None,
+) -> BoardFacts:
+    signer = None
+    if principal:
+        signer = conn.execute(q("gate_signer"), {"p": principal}).fetchone()
+    found = {b: conn.execute(q("gate_task_branch"), {"b": b}).fetchone() for b in branches}
+    integ = conn.execute(q("gate_integrations"), {"ids": task_ids}).fetchone()
+    seeded = None
+    if arriving:
+        seeded = conn.execute(q("gate_seeded"), {"oids": arriving}).fetchone()
     claimed: dict[str, Any] = (integ[0] if integ else None) or {}
     return BoardFacts(
         signer=_signer(signer[0]) if signer and signer[0] else None,
@@ -88,6 +117,67 @@ def fetch(
         integrations={tid: _integration(f) for tid, f in claimed.items()},
         seeded=frozenset(seeded[0] if seeded and seeded[0] else ()),
     )
+
+
+class Pool:
+    """Board connections the resident gate keeps between pushes (one per push at a time).
+
+    Opened from the hub's binding file; all are dropped when that file changes (the hub
+    was bound again). A kept connection that fails (the server restarted) is dropped and
+    the question asked once more on a new one; a new one that fails refuses the push.
+    Autocommit, and only the gate's read-only functions run on them: nothing of one push
+    is left for the next.
+    """
+
+    def __init__(self, hub_state_dir: Path) -> None:
+        self.path = binding_path(hub_state_dir)
+        self._lock = threading.Lock()
+        self._idle: list[psycopg.Connection[Any]] = []
+        self._stamp: tuple[int, int, int] | None = None
+
+    def ask(self, question: Callable[[psycopg.Connection[Any]], T]) -> T | None:
+        """`question` over a connection; None when the hub is not bound."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            self.close()
+            return None
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        with self._lock:
+            if stamp != self._stamp:
+                self._drop()
+                self._stamp = stamp
+            kept = self._idle.pop() if self._idle else None
+        for conn in ([kept] if kept is not None else []) + [None]:
+            if conn is None:
+                info = _binding(self.path)
+                if info is None:
+                    return None
+                conn = _connect(info)
+            try:
+                answer = question(conn)
+            except psycopg.Error:
+                conn.close()
+                if conn is kept:
+                    continue  # a kept one went stale: once more, on a new one
+                raise
+            with self._lock:
+                if stamp == self._stamp:
+                    self._idle.append(conn)
+                    conn = None
+            if conn is not None:
+                conn.close()
+            return answer
+        raise AssertionError("unreachable: the last try uses a new connection")
+
+    def _drop(self) -> None:
+        for conn in self._idle:
+            conn.close()
+        self._idle.clear()
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
 
 
 # The gate functions' jsonb (migrations: gate_signer, gate_task_branch, gate_integrations).

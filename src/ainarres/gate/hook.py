@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ainarres.gate.policy import (
     INTEGRATOR_ROLE,
@@ -29,6 +29,9 @@ from ainarres.gate.policy import (
 )
 from ainarres.git import history, layout, nonces
 from ainarres.git.pushcert import PushCert, RefUpdate, parse_push_cert, parse_ref_updates
+
+if TYPE_CHECKING:
+    from ainarres.board.gate_facts import Pool
 
 PREFIX = "ainarres gate:"
 
@@ -83,12 +86,17 @@ def notes_facts(hub_dir: Path, update: RefUpdate, env: Mapping[str, str]) -> Not
 
 
 def gather_facts(
-    updates: Sequence[RefUpdate], cert: PushCert | None, env: Mapping[str, str], hub_dir: Path
+    updates: Sequence[RefUpdate],
+    cert: PushCert | None,
+    env: Mapping[str, str],
+    hub_dir: Path,
+    pool: Pool | None = None,
 ) -> GateFacts:
     """Collect what the policy needs from git and the board.
 
     Unsigned pushes are refused on the signature alone, so they cost no git call and no
-    board connection; only signed pushes pay for the facts.
+    board connection; only signed pushes pay for the facts. The resident gate passes its
+    pool of board connections.
     """
     if not (layout.state_dir(hub_dir) / "board.json").exists():
         return GateFacts(bound=False)
@@ -118,7 +126,7 @@ def gather_facts(
 
     ids = [c.task_id for c in main_commits if c.task_id]
     board = gate_facts.fetch(
-        layout.state_dir(hub_dir), cert.signer or None, branches, ids, arriving
+        layout.state_dir(hub_dir), cert.signer or None, branches, ids, arriving, pool
     )
     if board is None:
         return GateFacts(bound=False)
@@ -143,7 +151,11 @@ def gather_facts(
 
 
 def run_pre_receive(
-    stdin: TextIO, env: Mapping[str, str], hub_dir: Path, stderr: TextIO | None = None
+    stdin: TextIO,
+    env: Mapping[str, str],
+    hub_dir: Path,
+    stderr: TextIO | None = None,
+    pool: Pool | None = None,
 ) -> int:
     """Judge the pushed ref updates; return 0 to accept the push, 1 to refuse all of it.
 
@@ -156,7 +168,7 @@ def run_pre_receive(
     try:
         updates = parse_ref_updates(stdin)
         cert = parse_push_cert(env)
-        facts = gather_facts(updates, cert, env, hub_dir)
+        facts = gather_facts(updates, cert, env, hub_dir, pool)
         decisions = decide(updates, cert, facts)
         # Only a push that would be accepted spends its certificate: a refused push (an
         # honest mistake, retried at once) leaves the ledger alone.

@@ -4,8 +4,9 @@ The hook git runs (gate/shim.py) starts an interpreter with nothing but the stan
 library and hands each push here over a unix socket in the hub's state folder; this
 process has imported the gate and the board's driver once, and runs the very same
 `run_pre_receive` the hook would run in-process, with the hook's own git variables (the
-quarantine, the push certificate, the push options). It holds nothing between pushes, so
-a verdict depends on the push, the hub and the board alone, as before.
+quarantine, the push certificate, the push options). Between pushes it keeps only open
+board connections (read-only, autocommit: board/gate_facts.Pool), so a verdict depends
+on the push, the hub and the board alone, as before.
 
 Who may ask: the socket is 0600 in the hub's state folder, and a peer of another uid is
 refused (SO_PEERCRED). Asking grants nothing: the verdict is enforced by the hook's exit
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import signal
 import socket
@@ -30,9 +30,10 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from ainarres.board.gate_facts import Pool
 from ainarres.errors import BadInput
 from ainarres.gate.hook import PREFIX, run_pre_receive
-from ainarres.gate.shim import LENGTH, SOCKET_NAME, read_exactly
+from ainarres.gate.shim import SOCKET_NAME, VERSION, framed, read_framed
 from ainarres.git import layout
 
 MAX_REQUEST = 64 << 20  # a push's ref lines and variables; far more than any real push
@@ -44,8 +45,7 @@ def socket_path(hub_dir: Path) -> Path:
 
 
 def _send(conn: socket.socket, code: int, said: str) -> None:
-    body = json.dumps({"code": code, "stderr": said}).encode("utf-8", "surrogateescape")
-    conn.sendall(LENGTH.pack(len(body)) + body)
+    conn.sendall(framed((b"1" if code else b"0") + said.encode("utf-8", "replace")))
 
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
@@ -60,6 +60,7 @@ class ResidentGate:
         self.hub_dir = hub_dir.resolve()
         self.log = log
         self.path = socket_path(self.hub_dir)
+        self.pool = Pool(layout.state_dir(self.hub_dir))  # the board, kept between pushes
         self._server: _Server | None = None
         self._inode: int | None = None
 
@@ -119,6 +120,7 @@ class ResidentGate:
             self.close()
 
     def close(self) -> None:
+        self.pool.close()
         if self._server is not None:
             self._server.server_close()
             self._server = None
@@ -137,21 +139,21 @@ class ResidentGate:
             _send(conn, 1, f"{PREFIX} refused the push: asked by uid {uid}, not the hub's\n")
             return
         try:
-            (size,) = LENGTH.unpack(read_exactly(conn, LENGTH.size))
-            if size > MAX_REQUEST:
-                raise ValueError(f"a request of {size} bytes (at most {MAX_REQUEST})")
-            request = json.loads(read_exactly(conn, size).decode("utf-8", "surrogateescape"))
-            where = Path(str(request["dir"])).resolve()
+            fields = read_framed(conn, MAX_REQUEST).split(b"\0")
+            if fields[0] != VERSION or len(fields) < 3 or len(fields) % 2 == 0:
+                raise ValueError(f"not a request of {VERSION.decode()}")
+            where = Path(os.fsdecode(fields[1])).resolve()
             if where != self.hub_dir:
                 raise ValueError(f"this gate serves {self.hub_dir}, not {where}")
-            pushed = request["env"]
-            if not isinstance(pushed, dict):
-                raise ValueError("env is not an object")
             # the hook's git variables over this process's own environment (PATH, HOME)
             env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-            env.update({str(k): str(v) for k, v in pushed.items() if str(k).startswith("GIT_")})
+            pairs = fields[3:]
+            for name, value in zip(pairs[::2], pairs[1::2], strict=True):
+                if name.startswith(b"GIT_"):
+                    env[os.fsdecode(name)] = os.fsdecode(value)
+            pushed = io.StringIO(fields[2].decode("utf-8", "surrogateescape"))
             said = io.StringIO()
-            code = run_pre_receive(io.StringIO(str(request["stdin"])), env, self.hub_dir, said)
+            code = run_pre_receive(pushed, env, self.hub_dir, said, self.pool)
         except Exception as exc:  # the push is refused, never accepted, on any failure
             code, said = 1, io.StringIO(f"{PREFIX} refused the push: internal error ({exc}); "
                                         "tell the hub admin\n")  # fmt: skip

@@ -1,8 +1,9 @@
 """The hub's pre-receive hook as git runs it: `python -I -S shim.py`.
 
 A push should cost little more than a plain push, and most of a gated push used to be a
-Python interpreter importing psycopg. So the hook is this file, which imports only the
-standard library (`-S`: not even site-packages): it hands the push to the hub's resident
+Python interpreter importing psycopg. So the hook is this file, which imports nothing the
+interpreter has not loaded at start but `_socket` (`-S`: not even site-packages; `socket`
+and `json` would cost more than the rest of it): it hands the push to the hub's resident
 gate (`ainarres hub gate`, gate/resident.py) over the unix socket in the hub's state
 folder, and prints its verdict. When no resident gate answers the socket, it becomes the
 whole gate in this process (`python -I -m ainarres hook pre-receive`, site-packages and
@@ -10,27 +11,30 @@ all), exactly as before: slower, never weaker.
 
 Fails closed: a resident gate that takes the push and does not answer refuses it (the
 push's input is spent by then, so it cannot be judged again here; pushing again can).
+
+The messages, each a 4-byte big-endian length and then the bytes:
+- request: NUL-separated fields, `VERSION`, the hub's real path, the ref lines git gave
+  the hook, then name and value of each `GIT_*` variable (neither can hold a NUL);
+- reply: one digit, 0 (accept) or 1 (refuse), then what to print on stderr (UTF-8).
 """
 
 from __future__ import annotations
 
-import json
+import _socket
 import os
-import socket
-import struct
 import sys
 
 STATE_DIR = "ainarres"  # git/layout.STATE_DIR
-SOCKET_NAME = "gate.sock"  # gate/resident.SOCKET_NAME
+SOCKET_NAME = "gate.sock"
+VERSION = b"ainarres-gate/1"
 PREFIX = "ainarres gate:"
-LENGTH = struct.Struct(">I")  # each message: its length, then its JSON
-_MAX_REPLY = 16 << 20
+MAX_REPLY = 16 << 20
 
 
-def _connect(hub: str) -> socket.socket | None:
+def _connect(hub: str) -> _socket.socket | None:
     """The resident gate's socket, or None when nobody serves it."""
     folder = os.path.join(hub, STATE_DIR)
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         if len(os.path.join(folder, SOCKET_NAME)) < 100:
             conn.connect(os.path.join(folder, SOCKET_NAME))
@@ -57,7 +61,11 @@ def _in_process() -> int:
     return 1
 
 
-def read_exactly(conn: socket.socket, size: int) -> bytes:
+def framed(body: bytes) -> bytes:
+    return len(body).to_bytes(4, "big") + body
+
+
+def read_exactly(conn: _socket.socket, size: int) -> bytes:
     """`size` bytes from `conn` (the gate's side reads its requests with this too)."""
     chunks, left = [], size
     while left:
@@ -69,30 +77,36 @@ def read_exactly(conn: socket.socket, size: int) -> bytes:
     return b"".join(chunks)
 
 
+def read_framed(conn: _socket.socket, limit: int) -> bytes:
+    size = int.from_bytes(read_exactly(conn, 4), "big")
+    if size > limit:
+        raise ValueError(f"a message of {size} bytes (at most {limit})")
+    return read_exactly(conn, size)
+
+
 def main() -> int:
     hub = os.environ.get("GIT_DIR", ".")
     conn = _connect(hub)
     if conn is None:
         return _in_process()
-    with conn:
-        try:
-            pushed = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
-            env = {k: v for k, v in os.environ.items() if k.startswith("GIT_")}
-            request = json.dumps({"dir": os.path.realpath(hub), "stdin": pushed, "env": env})
-            body = request.encode("utf-8", "surrogateescape")
-            conn.sendall(LENGTH.pack(len(body)) + body)
-            (size,) = LENGTH.unpack(read_exactly(conn, LENGTH.size))
-            if size > _MAX_REPLY:
-                raise ValueError(f"a reply of {size} bytes")
-            reply = json.loads(read_exactly(conn, size))
-            code, said = int(reply["code"]), str(reply["stderr"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            print(f"{PREFIX} refused the push: the resident gate did not answer ({exc}); push "
-                  "again, and tell the hub admin if it keeps failing", file=sys.stderr)  # fmt: skip
-            return 1
-    sys.stderr.write(said)
+    try:
+        fields = [VERSION, os.fsencode(os.path.realpath(hub)), sys.stdin.buffer.read()]
+        for name, value in os.environb.items():
+            if name.startswith(b"GIT_"):
+                fields += [name, value]
+        conn.sendall(framed(b"\0".join(fields)))
+        reply = read_framed(conn, MAX_REPLY)
+        if reply[:1] not in (b"0", b"1"):
+            raise ValueError("a reply without a verdict")
+    except (OSError, ValueError) as exc:
+        print(f"{PREFIX} refused the push: the resident gate did not answer ({exc}); push "
+              "again, and tell the hub admin if it keeps failing", file=sys.stderr)  # fmt: skip
+        return 1
+    finally:
+        conn.close()
+    sys.stderr.write(reply[1:].decode("utf-8", "replace"))
     sys.stderr.flush()
-    return 1 if code != 0 else 0
+    return 0 if reply[:1] == b"0" else 1
 
 
 if __name__ == "__main__":
