@@ -1,4 +1,5 @@
-"""The processes ainarres starts and watches: stopping a whole group, and whether one lives."""
+"""The processes ainarres starts and watches: stopping a whole group, whether one lives, and
+the failpoints tests kill ainarres's own processes at."""
 
 from __future__ import annotations
 
@@ -27,3 +28,13 @@ def alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+FAILPOINT_ENV = "AINARRES_FAILPOINT"  # tests: crash on purpose at a named point
+
+
+def failpoint(name: str) -> None:
+    """Tests kill this process at a named point: SIGKILL, so nothing gets to clean up (the
+    runner, integrate and the canary service name theirs)."""
+    if os.environ.get(FAILPOINT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)

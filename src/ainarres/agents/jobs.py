@@ -11,9 +11,7 @@ or return; for a designer create the brief's tasks and say done.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,21 +29,13 @@ from ainarres.git import clone as mirrors
 from ainarres.git.layout import MAIN_REF
 from ainarres.git.worktree import isolated_checkout
 from ainarres.models import Feedback, Outcome, Task
+from ainarres.processes import failpoint
 from ainarres.review import render, service
 from ainarres.store import Store
 from ainarres.work import design, implement, results
 from ainarres.work.implement import Workspace
 
 Log = Callable[[str], None]
-FAILPOINT_ENV = "AINARRES_FAILPOINT"  # tests: crash on purpose at a named point
-
-
-def failpoint(name: str) -> None:
-    """Tests kill the runner at a named point: SIGKILL, so nothing gets to clean up."""
-    if os.environ.get(FAILPOINT_ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 PROMPTS = {
     "implementer": (
         "You are the implementer of task {short}: {title}\n\n{body}\n\n{feedback}"

@@ -33,6 +33,7 @@ from ainarres.git import clone as mirrors
 from ainarres.git import seeded as seeding
 from ainarres.git.diff import task_diff
 from ainarres.git.layout import MAIN_REF
+from ainarres.processes import failpoint
 from ainarres.rows import CanaryHold, CanarySettings
 
 
@@ -134,12 +135,14 @@ def _decide(conn: Connection, hub: Path, rules: Sequence[Rule], setting: CanaryS
                             pick.kind, pick.tolerance, pick.description)  # fmt: skip
     if not out.ok:
         raise AinarresError(out.message)
+    failpoint("canary-after-plan")
     return _go_live(conn, hub, hold, head, seeded, f"{pick.kind} at {pick.path}:{pick.line}")
 
 
 def _go_live(conn: Connection, hub: Path, hold: CanaryHold, real: str, seeded: str,
              detail: str) -> Intake:  # fmt: skip
     seeding.move(hub, f"refs/heads/{hold.branch}", real, seeded)
+    failpoint("canary-after-move")
     out = admin.canary_live(conn, hold.task_id, hold.round)
     if not out.ok:
         raise AinarresError(out.message)

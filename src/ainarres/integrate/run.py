@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import threading
 import time
@@ -52,13 +51,12 @@ from ainarres.git.worktree import isolated_checkout
 from ainarres.integrate.checks import HOW_TO, CheckResult, Checks, load_checks, run_checks
 from ainarres.integrate.queue import Culprit, Link, Sizing, batches
 from ainarres.models import Outcome, Task
-from ainarres.processes import alive
+from ainarres.processes import alive, failpoint
 from ainarres.store import Store
 from ainarres.text import storable, visible
 
 ROLE = "integrator"
 CONFIG = "ainarres.toml"
-FAILPOINT_ENV = "AINARRES_FAILPOINT"  # tests: crash on purpose at a named point
 PATIENCE = 300.0  # seconds integrate waits for a board that went away
 RUN_BEAT = 15.0  # seconds between the run's signs of life (a minute of silence ends it)
 
@@ -89,12 +87,6 @@ class TaskResult:
 class _Held:
     task: Task
     epoch: int
-
-
-def _failpoint(name: str) -> None:
-    """Tests kill integrate at a named point: SIGKILL, so nothing gets to clean up."""
-    if os.environ.get(FAILPOINT_ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _mirror(settings: Settings, options: Options, progress: Callable[[str], None]) -> Path:
@@ -170,12 +162,12 @@ def _run_checks(plan: _Plan, checks: Checks, mirror: Path, commit: str,
     """Run the project's checks once on a checkout of `commit` (in the sandbox, unless the
     person chose otherwise)."""
     with isolated_checkout(mirror, commit, plan.scratch) as workdir:
-        _failpoint("checkout")
+        failpoint("checkout")
         mounts = None if plan.mounts_for is None else plan.mounts_for(workdir, mirror / "objects")
 
         def heard(step: str, seconds: float) -> None:
             if seconds == 0.0:
-                _failpoint("checks")
+                failpoint("checks")
                 progress(f"{commit[:12]} checks: {step} started")
             else:
                 progress(f"{commit[:12]} checks: {step} running ({seconds:.0f} s)")
@@ -259,7 +251,7 @@ def _integrate_once(
     hub = project.require_hub(settings, options.family, options.passphrase)
     key = project.family_key(settings, options.family)
     mirror = _mirror(settings, options, progress)
-    _failpoint("fetch")
+    failpoint("fetch")
     tip = mirrors.rev_parse(mirror, MAIN)
     if tip is None:
         raise AinarresError(f"the hub {hub} has no main branch")
@@ -374,7 +366,7 @@ def _integrate_held(
     run.summary()
     shipped = run.shipped
     if shipped:
-        _failpoint("before-push")
+        failpoint("before-push")
         pushed = push(mirror, str(hub), [f"{tip}:{MAIN}"], key=key, signed=True,
                       passphrase=options.passphrase, use_agent=options.use_agent)  # fmt: skip
         if not pushed.ok:
@@ -386,7 +378,7 @@ def _integrate_held(
                 refused += f" (and the claims were not released: {exc.message})"
             raise AinarresError(refused)
         progress(f"pushed main {tip[:12]} ({len(shipped)} merge(s))")
-        _failpoint("after-push")
+        failpoint("after-push")
     for h in landed + shipped:
         out = agent.advance(h.task.id, h.epoch)
         if not out.ok:
@@ -397,7 +389,7 @@ def _integrate_held(
         progress(f"{h.task.short_id} shipped")
         results.append(TaskResult(h.task.short_id, h.task.title, "shipped",
                                   run.flaky.get(h.task.id, "")))  # fmt: skip
-        _failpoint("shipping")
+        failpoint("shipping")
     return results
 
 
@@ -524,7 +516,7 @@ class _Queue:
             self.merged += 1
             chain.append(Link(h, tip))
             self.progress(f"{h.task.short_id} merged as {tip[:12]}: {h.task.title}")
-            _failpoint("merge")
+            failpoint("merge")
         return chain
 
     def check(self, chain: Sequence[Link[_Held]], size: int) -> CheckResult:
