@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from scenario import IMPLEMENTER, OTHER_IMPLEMENTER, Project, git
+from scenario import IMPLEMENTER, INTEGRATOR, MAIN, OTHER_IMPLEMENTER, Project, git
 from test_gate_push import _claimed_task
 
 from ainarres.gate.resident import socket_path
@@ -189,3 +189,18 @@ def test_the_gate_keeps_answering_when_its_board_connections_are_cut(
     refused = proj.push(f"HEAD:refs/heads/{task.branch}", OTHER_IMPLEMENTER, epoch=epoch)
     assert not refused.ok and "is held by" in " ".join(refused.remote_lines)
     assert [line.split()[2] for line in gate.judged()] == ["accepted", "accepted", "refused"]
+
+
+def test_the_resident_gate_reads_a_main_push_in_its_quarantine(proj: Project, gate: Gate) -> None:
+    """A push to main brings objects git keeps in quarantine until the hook says yes: the
+    resident gate runs its git calls (ancestry, first parents, merge-tree) in them through
+    the hook's variables, or it could not accept an integrator's merge at all."""
+    task, head, _ = proj.approved_task()
+    merge = proj.merge_commit(head, task)
+    wrong = proj.push(f"{merge}:{MAIN}", IMPLEMENTER)
+    assert not wrong.ok and "is not an integrator" in " ".join(wrong.remote_lines)
+    shipped = proj.push(f"{merge}:{MAIN}", INTEGRATOR)
+    assert shipped.ok, shipped.remote_lines
+    assert proj.hub_ref(MAIN) == merge
+    # the task branch's push (approved_task), then the two pushes of main
+    assert [line.split()[2] for line in gate.judged()] == ["accepted", "refused", "accepted"]
