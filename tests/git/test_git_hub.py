@@ -142,10 +142,13 @@ def test_check_hooks_reports_a_changed_or_missing_hook(hub: Hub) -> None:
     shim = hub.path / "hooks" / "pre-receive"
     shim.write_text(shim.read_text() + "# tampered\n")
     assert check_hooks(hub.path) == [
-        "hook pre-receive was changed since it was installed; reinstall the hooks"
+        "hook pre-receive was changed since it was installed; reinstall the hooks (ainarres "
+        "hub install-hooks)"
     ]
     shim.unlink()
-    assert check_hooks(hub.path) == ["hook pre-receive is missing; reinstall the hooks"]
+    assert check_hooks(hub.path) == [
+        "hook pre-receive is missing; reinstall the hooks (ainarres hub install-hooks)"
+    ]
 
 
 def test_git_repository_source_keeps_its_history(tmp_path: Path) -> None:

@@ -20,8 +20,14 @@ def test_hub_check_clean_then_each_tampering_is_named(proj: Project) -> None:
     assert bad.returncode == 1
     assert bad.stderr.splitlines() == [
         "ainarres: hub check: hook pre-receive was changed since it was installed; reinstall "
-        "the hooks",
+        "the hooks (ainarres hub install-hooks)",
         "ainarres: hub check: hook update is not ainarres's; remove it or set it aside",
         "ainarres: hub check: hub config core.hooksPath is '/tmp/elsewhere', expected 'hooks'",
         "ainarres: hub check: hub config receive.denyNonFastForwards is 'false', expected 'true'",
     ]
+    # The command the message names puts our hook back; what is not ours stays named.
+    fixed = run("hub", "install-hooks")
+    assert fixed.returncode == 0 and "installed pre-receive" in fixed.stdout, fixed.stderr
+    after = run("hub", "check")
+    assert after.returncode == 1 and "pre-receive" not in after.stderr
+    assert len(after.stderr.splitlines()) == 3, after.stderr

@@ -121,6 +121,22 @@ def hub_check(ctx: Ctx, as_json: bool) -> None:
         raise SystemExit(1)
 
 
+@hub.command("install-hooks")
+@pass_ctx
+def hub_install_hooks(ctx: Ctx) -> None:
+    """Install the gate's hooks into the hub again, for this interpreter (after upgrading
+    ainarres, or when `hub check` says a hook is missing or changed). A hook that is not
+    ainarres's is kept aside as NAME.foreign, never deleted."""
+    from ainarres import project
+    from ainarres.git import hub as hubs
+    from ainarres.git.hooks import install_hooks
+
+    where = project.require_hub(ctx.settings).require_local("hub install-hooks")
+    hubs.open_hub(where)  # a hub, not any folder
+    installed = install_hooks(where, sys.executable)
+    click.echo(f"hub {where}: installed {', '.join(sorted(installed))} for {sys.executable}")
+
+
 @hub.command("use")
 @click.argument("location")
 @click.option(

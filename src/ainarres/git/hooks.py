@@ -15,6 +15,7 @@ MARKER = "# ainarres-hook v1"
 PYTHON_PLACEHOLDER = "@PYTHON@"
 SHIM_PLACEHOLDER = "@SHIM@"
 MANIFEST = "hooks.json"
+REINSTALL = "reinstall the hooks (ainarres hub install-hooks)"
 
 
 def hook_templates_dir() -> Path:
@@ -112,14 +113,14 @@ def check_hooks(git_dir: Path) -> list[str]:
         manifest = json.loads((git_dir / "ainarres" / MANIFEST).read_text())
         recorded: dict[str, str] = dict(manifest["hooks"])
     except (OSError, ValueError, KeyError, TypeError):
-        return [f"{git_dir / 'ainarres' / MANIFEST} is missing or unreadable; reinstall the hooks"]
+        return [f"{git_dir / 'ainarres' / MANIFEST} is missing or unreadable; {REINSTALL}"]
     problems: list[str] = []
     for name, digest in sorted(recorded.items()):
         path = git_dir / "hooks" / name
         if not path.is_file():
-            problems.append(f"hook {name} is missing; reinstall the hooks")
+            problems.append(f"hook {name} is missing; {REINSTALL}")
         elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
-            problems.append(f"hook {name} was changed since it was installed; reinstall the hooks")
+            problems.append(f"hook {name} was changed since it was installed; {REINSTALL}")
         elif not os.access(path, os.X_OK):
-            problems.append(f"hook {name} is not executable; reinstall the hooks")
+            problems.append(f"hook {name} is not executable; {REINSTALL}")
     return problems
