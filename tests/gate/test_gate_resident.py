@@ -56,8 +56,15 @@ class Gate:
         for line in self.proc.stderr:
             self.lines.append(line.rstrip("\n"))
 
-    def judged(self) -> list[str]:
-        return [line for line in self.lines if line.startswith("gate: push ")]
+    def verdicts(self, count: int) -> list[str]:
+        """The verdicts of the pushes judged so far, once there are `count` (the gate logs
+        each before it answers; its log reaches this process a moment later)."""
+        deadline = time.monotonic() + 10
+        while True:
+            said = [ln.split()[2] for ln in self.lines if ln.startswith("gate: push ")]
+            if len(said) >= count or time.monotonic() > deadline:
+                return said
+            time.sleep(0.02)
 
     def stop(self, how: int = signal.SIGTERM) -> int:
         if self.proc.poll() is None:
@@ -93,8 +100,7 @@ def test_the_resident_gate_gives_the_hooks_verdicts(proj: Project, gate: Gate) -
     assert accepted.ok, accepted.remote_lines
     assert proj.hub_ref(f"refs/heads/{task.branch}") == head
     # the resident process judged all three, not the hooks themselves
-    verdicts = [line.split()[2] for line in gate.judged()]
-    assert verdicts == ["refused", "refused", "accepted"], gate.lines
+    assert gate.verdicts(3) == ["refused", "refused", "accepted"], gate.lines
     mode = socket_path(proj.hub).stat().st_mode
     assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
 
@@ -115,7 +121,7 @@ def test_a_killed_gate_leaves_the_hook_judging_in_its_own_process(
     try:
         _commit(proj, "b.txt")
         assert proj.push(f"HEAD:refs/heads/{task.branch}", IMPLEMENTER, epoch=epoch).ok
-        assert [line.split()[2] for line in again.judged()] == ["accepted"]
+        assert again.verdicts(1) == ["accepted"]
     finally:
         assert again.stop() == 0
     assert not socket_path(proj.hub).exists()  # a clean stop takes the socket away
@@ -188,7 +194,7 @@ def test_the_gate_keeps_answering_when_its_board_connections_are_cut(
     _commit(proj, "c.txt")
     refused = proj.push(f"HEAD:refs/heads/{task.branch}", OTHER_IMPLEMENTER, epoch=epoch)
     assert not refused.ok and "is held by" in " ".join(refused.remote_lines)
-    assert [line.split()[2] for line in gate.judged()] == ["accepted", "accepted", "refused"]
+    assert gate.verdicts(3) == ["accepted", "accepted", "refused"]
 
 
 def test_the_resident_gate_reads_a_main_push_in_its_quarantine(proj: Project, gate: Gate) -> None:
@@ -203,4 +209,4 @@ def test_the_resident_gate_reads_a_main_push_in_its_quarantine(proj: Project, ga
     assert shipped.ok, shipped.remote_lines
     assert proj.hub_ref(MAIN) == merge
     # the task branch's push (approved_task), then the two pushes of main
-    assert [line.split()[2] for line in gate.judged()] == ["accepted", "refused", "accepted"]
+    assert gate.verdicts(3) == ["accepted", "refused", "accepted"]

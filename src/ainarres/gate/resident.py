@@ -157,9 +157,9 @@ class ResidentGate:
         except Exception as exc:  # the push is refused, never accepted, on any failure
             code, said = 1, io.StringIO(f"{PREFIX} refused the push: internal error ({exc}); "
                                         "tell the hub admin\n")  # fmt: skip
-        _send(conn, code, said.getvalue())
         verdict = "accepted" if code == 0 else "refused"
         self.log(f"gate: push {verdict} in {(time.perf_counter() - started) * 1000:.0f} ms")
+        _send(conn, code, said.getvalue())
 
 
 def _handler(gate: ResidentGate) -> type[socketserver.BaseRequestHandler]:
