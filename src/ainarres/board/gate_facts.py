@@ -148,27 +148,32 @@ class Pool:
                 self._drop()
                 self._stamp = stamp
             kept = self._idle.pop() if self._idle else None
-        for conn in ([kept] if kept is not None else []) + [None]:
-            if conn is None:
-                info = _binding(self.path)
-                if info is None:
-                    return None
-                conn = _connect(info)
+        if kept is not None:
             try:
-                answer = question(conn)
+                return self._answer(kept, question, stamp)
             except psycopg.Error:
-                conn.close()
-                if conn is kept:
-                    continue  # a kept one went stale: once more, on a new one
-                raise
-            with self._lock:
-                if stamp == self._stamp:
-                    self._idle.append(conn)
-                    conn = None
-            if conn is not None:
-                conn.close()
-            return answer
-        raise AssertionError("unreachable: the last try uses a new connection")
+                pass  # a kept one went stale (closed by _answer): once more, on a new one
+        info = _binding(self.path)
+        if info is None:
+            return None
+        return self._answer(_connect(info), question, stamp)
+
+    def _answer(self, conn: psycopg.Connection[Any],
+                question: Callable[[psycopg.Connection[Any]], T], stamp: tuple[int, int, int]
+                ) -> T:  # fmt: skip
+        """`question` over `conn`, which is kept for the next push unless it failed or the
+        binding changed meanwhile."""
+        try:
+            answer = question(conn)
+        except psycopg.Error:
+            conn.close()
+            raise
+        with self._lock:
+            if stamp == self._stamp:
+                self._idle.append(conn)
+                return answer
+        conn.close()
+        return answer
 
     def _drop(self) -> None:
         for conn in self._idle:
