@@ -56,7 +56,8 @@ def build(conn: Connection, canaries: bool = False) -> Report:
     )
 
 
-def _who(name: str | None, maker: str | None) -> str:
+def who(name: str | None, maker: str | None) -> str:
+    """`grok+grok-build (xai)`, or `-` for nobody."""
     return f"{name} ({maker})" if name else "-"
 
 
@@ -70,9 +71,9 @@ def as_text(report: Report) -> str:
     """The report for a terminal; every name and reason an agent wrote is escaped."""
     lines = [f"shipped ({len(report.shipped)}):"]
     lines += [
-        f"- {s.short_id} implemented={_who(s.implemented, s.implemented_maker)} "
-        f"reviewed={_who(s.reviewed, s.reviewed_maker)} "
-        f"integrated={_who(s.integrated, s.integrated_maker)}"
+        f"- {s.short_id} implemented={who(s.implemented, s.implemented_maker)} "
+        f"reviewed={who(s.reviewed, s.reviewed_maker)} "
+        f"integrated={who(s.integrated, s.integrated_maker)}"
         for s in report.shipped
     ]
     lines.append(report.cross_family_line)

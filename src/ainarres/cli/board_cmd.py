@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ainarres.cli.context import FAMILY_OPTION, JSON_OPTION, Ctx, pass_ctx
-from ainarres.cli.render import age, emit_json, safe
+from ainarres.cli.render import active_line, emit_json, safe, stage_counts
 from ainarres.store import family_name
 
 if TYPE_CHECKING:
@@ -17,18 +17,8 @@ if TYPE_CHECKING:
 
 def render_board(snap: BoardSnapshot) -> str:
     """Stage counts, then `- …d25d [reviewing] grok+grok-build age 22s` per active task."""
-    counts = " · ".join(
-        f"{s.stage} {s.tasks}"
-        + (f" ({s.held} held)" if s.held else "")
-        + (f" ({s.blocked} blocked)" if s.blocked else "")
-        for s in snap.stages
-    )
-    lines = [f"stages: {counts}", f"active ({len(snap.active)}):"]
-    lines += [
-        f"- {a.short_id} [{a.label}] {a.family} age {age(a.age_seconds)}"
-        + (" UNSANDBOXED" if a.sandboxed is False else "")
-        for a in snap.active
-    ]
+    lines = [f"stages: {stage_counts(snap)}", f"active ({len(snap.active)}):"]
+    lines += [f"- {active_line(a)}" for a in snap.active]
     if snap.blocked:
         lines.append(f"blocked ({len(snap.blocked)}):")
         lines += [

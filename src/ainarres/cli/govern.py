@@ -7,7 +7,7 @@ import click
 from ainarres.board import admin
 from ainarres.cli import family as family_cmds
 from ainarres.cli.context import JSON_OPTION, Ctx, pass_ctx
-from ainarres.cli.render import age, emit_json, finish, safe
+from ainarres.cli.render import emit_json, finish, heal, policy_line, safe
 from ainarres.govern.status import standing
 
 
@@ -45,8 +45,7 @@ def status(ctx: Ctx, as_json: bool) -> None:
             f"{r.returns_overturned:>10}"
         )
     for d in st.denials:
-        heal = "permanent" if d.expires_at is None else f"heals in {age(d.heals_in_seconds)}"
-        click.echo(f"denied: {d.family} {d.role} ({heal}): {safe(d.reason)}")
+        click.echo(f"denied: {d.family} {d.role} ({heal(d)}): {safe(d.reason)}")
     for line in st.recommendations():
         click.echo(f"- {safe(line)}")
 
@@ -67,10 +66,7 @@ def policy_list(ctx: Ctx, as_json: bool) -> None:
         emit_json(rows)
         return
     for p in rows:
-        click.echo(
-            f"{p.name}: {p.role} {p.metric} >= {p.threshold:g} over {p.window}, first "
-            f"denial {p.denial_base}{'' if p.enabled else ' (disabled)'}"
-        )
+        click.echo(policy_line(p))
 
 
 @policy.command("set")

@@ -12,7 +12,9 @@ from ainarres.errors import EXIT_REFUSED, OUTCOME_EXIT
 from ainarres.text import visible
 
 if TYPE_CHECKING:
+    from ainarres.board.reads import BoardSnapshot
     from ainarres.models import Outcome
+    from ainarres.rows import ActiveTask, Denial, Policy
 
 
 def safe(text: str) -> str:
@@ -53,3 +55,33 @@ def age(seconds: float | None) -> str:
     if s < 3600:
         return f"{s // 60}m{s % 60:02d}s"
     return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+def stage_counts(snap: BoardSnapshot) -> str:
+    """`implement 3 (1 held) · review 2`: the board's stages at a glance."""
+    return " · ".join(
+        f"{s.stage} {s.tasks}"
+        + (f" ({s.held} held)" if s.held else "")
+        + (f" ({s.blocked} blocked)" if s.blocked else "")
+        for s in snap.stages
+    )
+
+
+def active_line(a: ActiveTask) -> str:
+    """`…d25d [reviewing] grok+grok-build age 22s`: one task at work."""
+    return f"{a.short_id} [{a.label}] {a.family} age {age(a.age_seconds)}" + (
+        " UNSANDBOXED" if a.sandboxed is False else ""
+    )
+
+
+def heal(d: Denial) -> str:
+    """When a denial ends: `permanent` or `heals in 59m30s`."""
+    return "permanent" if d.expires_at is None else f"heals in {age(d.heals_in_seconds)}"
+
+
+def policy_line(p: Policy) -> str:
+    """A policy in one line: role, metric, threshold, window, first denial."""
+    return (
+        f"{p.name}: {p.role} {p.metric} >= {p.threshold:g} over {p.window}, first "
+        f"denial {p.denial_base}{'' if p.enabled else ' (disabled)'}"
+    )

@@ -75,9 +75,15 @@ def mirror(settings: Settings, family: str | None, agent: str | None = None) -> 
 
 
 def load(
-    settings: Settings, conn: Connection, task: Task, family: str | None, agent: str | None = None
+    settings: Settings,
+    conn: Connection,
+    task: Task,
+    family: str | None,
+    agent: str | None = None,
+    shipped: bool = False,
 ) -> Review:
-    """The diff merge-base(main, head)..head and everything said about it so far."""
+    """The diff merge-base(main, head)..head and everything said about it so far. With
+    `shipped`, a task whose commits are all in main already shows them from its base."""
     if task.head_commit is None:
         raise AinarresError(
             f"task {task.short_id} has no pushed head commit yet; nothing to review"
@@ -87,9 +93,12 @@ def load(
         raise AinarresError(
             f"the head {task.head_commit[:12]} of {task.short_id} is not on the hub"
         )
+    diff = task_diff(repo, MAIN_REF, task.head_commit)
+    if shipped and not diff.files and task.base_commit:
+        diff = task_diff(repo, task.base_commit, task.head_commit)
     return Review(
         task,
-        task_diff(repo, MAIN_REF, task.head_commit),
+        diff,
         reads.annotations_of(conn, task.id),
         reads.reviews(conn, task.id),
     )

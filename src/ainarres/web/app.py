@@ -56,9 +56,9 @@ def load_or_make_token(state_dir: Path) -> str:
 
     path = token_file(state_dir)
     try:
-        mode = path.stat().st_mode
+        st = path.stat()
         text = path.read_text().strip()
-        private = stat.S_IMODE(mode) & 0o077 == 0 and path.stat().st_uid == os.getuid()
+        private = stat.S_IMODE(st.st_mode) & 0o077 == 0 and st.st_uid == os.getuid()
         if private and TOKEN_RE.match(text):
             return text
     except (FileNotFoundError, UnicodeDecodeError):
@@ -79,7 +79,6 @@ class Web:
     check_every: float = 5.0
     shape: str = ""
     version: int = 0
-    watch_problem: str | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     diff_lock: threading.Lock = field(default_factory=threading.Lock)
     # What the browser's cookie carries: a secret of this run, never the token. Browsers send
@@ -123,11 +122,10 @@ class Web:
                 for shape in board_shapes(
                     operator_conninfo(self.settings), self.stop, self.check_every
                 ):
-                    self.shape, self.watch_problem = shape, None
+                    self.shape = shape
                     self.version += 1
-            except AinarresError as exc:
-                self.watch_problem = exc.message
-                self.stop.wait(self.check_every)
+            except AinarresError:
+                self.stop.wait(self.check_every)  # the board is away: look again later
 
 
 def _text(status: int, message: str) -> Response:
@@ -322,8 +320,7 @@ def make_app(web: Web) -> ASGIApp:
 
     async def tasks_page(request: Request) -> Response:
         rows = await run_in_threadpool(web.read, lambda c: reads.list_tasks(c, None, True, 500))
-        table = [(r.id, r.short_id, r.stage, r.title, r.blocked) for r in rows]
-        return HTMLResponse(pages.tasks_page(table, _nonce(request)))
+        return HTMLResponse(pages.tasks_page(rows, _nonce(request)))
 
     async def task_page(request: Request) -> Response:
         got = await task_ref(request, request.path_params["ref"])
@@ -340,16 +337,7 @@ def make_app(web: Web) -> ASGIApp:
             if task.head_commit is not None:
                 try:
                     with web.diff_lock:
-                        review = service.load(web.settings, conn, task, None)
-                        if not review.diff.files and task.base_commit and task.head_commit:
-                            # Shipped: its commits are in main; show them from its base.
-                            from dataclasses import replace
-
-                            from ainarres.git.diff import task_diff
-
-                            repo = service.mirror(web.settings, None)
-                            diff = task_diff(repo, task.base_commit, task.head_commit)
-                            review = replace(review, diff=diff)
+                        review = service.load(web.settings, conn, task, None, shipped=True)
                 except AinarresError as exc:
                     problem = exc.message
             form = ""

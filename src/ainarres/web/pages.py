@@ -8,7 +8,8 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from ainarres.cli.render import age
+from ainarres.cli.render import active_line, heal, policy_line, stage_counts
+from ainarres.report import who
 from ainarres.text import visible
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from ainarres.models import Annotation, Event, Outcome, Task
     from ainarres.report import Report
     from ainarres.review.service import Review
-    from ainarres.rows import ActiveTask, Shipped
+    from ainarres.rows import Shipped, TaskRow
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;background:#fafafa}
@@ -49,28 +50,17 @@ def page(title: str, body: str, nonce: str, script: str = "") -> str:
     )
 
 
-def board_line(a: ActiveTask) -> str:
-    """The CLI's line for an active task: `…d25d [reviewing] grok+grok-build age 22s`."""
-    return f"{a.short_id} [{a.label}] {a.family} age {age(a.age_seconds)}" + (
-        " UNSANDBOXED" if a.sandboxed is False else ""
-    )
-
-
 def _task_link(task_id: object, short_id: str) -> str:
     return f'<a href="/task/{e(task_id)}">{e(short_id)}</a>'
 
 
 def board_fragment(snap: BoardSnapshot) -> str:
     """What the live board shows, and what the page swaps in when the board changes."""
-    counts = " · ".join(
-        f"{e(s.stage)} {s.tasks}"
-        + (f" ({s.held} held)" if s.held else "")
-        + (f" ({s.blocked} blocked)" if s.blocked else "")
-        for s in snap.stages
-    )
-    out = [f'<p id="stages">stages: {counts}</p>', f"<h2>active ({len(snap.active)})</h2><ul>"]
+    out = [f'<p id="stages">stages: {e(stage_counts(snap))}</p>',
+           f"<h2>active ({len(snap.active)})</h2><ul>"]  # fmt: skip
     for a in snap.active:
-        line = e(board_line(a)).replace(e(a.short_id), _task_link(a.id, a.short_id), 1)
+        # the CLI's line, its task id a link
+        line = _task_link(a.id, a.short_id) + e(active_line(a)[len(a.short_id) :])
         out.append(f'<li class="active">{line} <span class="muted">{e(a.title)}</span></li>')
     out.append("</ul>")
     if snap.blocked:
@@ -112,11 +102,11 @@ def board_page(snap: BoardSnapshot, nonce: str) -> str:
     return page("board", body, nonce, LIVE_JS)
 
 
-def tasks_page(rows: Sequence[tuple[object, str, str, str, bool]], nonce: str) -> str:
+def tasks_page(rows: Sequence[TaskRow], nonce: str) -> str:
     items = "".join(
-        f"<tr><td>{_task_link(i, s)}</td><td>{e(stage)}</td><td>{e(title)}</td>"
-        f"<td>{'blocked' if blocked else ''}</td></tr>"
-        for i, s, stage, title, blocked in rows
+        f"<tr><td>{_task_link(r.id, r.short_id)}</td><td>{e(r.stage)}</td><td>{e(r.title)}</td>"
+        f"<td>{'blocked' if r.blocked else ''}</td></tr>"
+        for r in rows
     )
     return page("tasks", f"<table><tr><th>task</th><th>stage</th><th>title</th></tr>{items}"
                          "</table>", nonce)  # fmt: skip
@@ -272,7 +262,7 @@ def chart_groups(shipped: Sequence[Shipped]) -> list[tuple[str, int, int]]:
 
 
 def _who(name: str | None, maker: str | None) -> str:
-    return e(f"{name} ({maker})") if name else "-"
+    return e(who(name, maker))
 
 
 def report_page(report: Report, nonce: str) -> str:
@@ -331,16 +321,10 @@ def govern_page(st: Standing, lift_form: str, nonce: str) -> str:
         for r in st.track_records
     )
     denials = "".join(
-        f"<li>denied: {e(d.family)} {e(d.role)} "
-        f"({'permanent' if d.expires_at is None else 'heals in ' + age(d.heals_in_seconds)}): "
-        f"{e(d.reason)}</li>"
+        f"<li>denied: {e(d.family)} {e(d.role)} ({e(heal(d))}): {e(d.reason)}</li>"
         for d in st.denials
     )
-    policies = "".join(
-        f"<li>{e(p.name)}: {e(p.role)} {e(p.metric)} &gt;= {p.threshold:g} over "
-        f"{e(p.window)}, first denial {e(p.denial_base)}{'' if p.enabled else ' (disabled)'}</li>"
-        for p in st.policies
-    )
+    policies = "".join(f"<li>{e(policy_line(p))}</li>" for p in st.policies)
     recs = "".join(f"<li>{e(line)}</li>" for line in st.recommendations())
     body = (
         "<h2>track records</h2><table><tr><th>family</th><th>claimed</th><th>shipped</th>"
