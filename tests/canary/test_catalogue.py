@@ -156,10 +156,11 @@ def test_the_scripted_reviewer_refuses_bad_options(args: list[str], says: str) -
 
 
 def test_the_scripted_reviewer_reads_recall_per_kind() -> None:
-    recall, seed = scripted._reviewer_options(
+    recall, seed, use_mcp = scripted._reviewer_options(
         ["--recall", "0.9", "--recall", "off_by_one=0.2", "--seed", "5"]
     )
-    assert recall == {"": 0.9, "off_by_one": 0.2} and seed == 5
+    assert recall == {"": 0.9, "off_by_one": 0.2} and seed == 5 and not use_mcp
+    assert scripted._reviewer_options(["--mcp", "--seed", "2"]) == (None, 2, True)
 
 
 @pytest.mark.parametrize("chance", [0.0, 0.3, 0.9, 1.0])

@@ -296,8 +296,8 @@ def _through_mcp(result: dict[str, Any]) -> int:
     return asyncio.run(talk())
 
 
-def _reviewer_options(args: list[str]) -> tuple[dict[str, float] | None, int]:
-    """--recall P (any kind), --recall KIND=P (one kind), --seed N."""
+def _reviewer_options(args: list[str]) -> tuple[dict[str, float] | None, int, bool]:
+    """--recall P (any kind), --recall KIND=P (one kind), --seed N, --mcp."""
     recall: dict[str, float] | None = None
     seed = 0
     pairs = iter(a for a in args if a != "--mcp")
@@ -314,7 +314,7 @@ def _reviewer_options(args: list[str]) -> tuple[dict[str, float] | None, int]:
         if not 0.0 <= float(chance) <= 1.0:
             raise ValueError(f"a recall is between 0 and 1, not {chance}")
         recall = {**(recall or {}), kind: float(chance)}
-    return recall, seed
+    return recall, seed, "--mcp" in args
 
 
 def main(argv: list[str]) -> int:
@@ -324,11 +324,11 @@ def main(argv: list[str]) -> int:
              "[--mcp] designer|implementer|reviewer")  # fmt: skip
     if role == "reviewer":
         try:
-            recall, seed = _reviewer_options(argv[:-1])
+            recall, seed, use_mcp = _reviewer_options(argv[:-1])
         except ValueError as exc:
             print(f"{exc}\n{usage}", file=sys.stderr)
             return 2
-        return review(recall, seed, use_mcp="--mcp" in argv[:-1])
+        return review(recall, seed, use_mcp)
     if role not in steps or argv[:-1]:
         print(usage, file=sys.stderr)
         return 2

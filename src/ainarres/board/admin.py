@@ -6,7 +6,6 @@ from datetime import datetime
 from uuid import UUID
 
 from ainarres.board.db import Connection
-from ainarres.board.queries import q
 from ainarres.board.verbs import call
 from ainarres.config import Settings
 from ainarres.credentials import DbCredential, family_file, new_password, write_credential
@@ -137,8 +136,3 @@ def canary_release(conn: Connection, task: UUID, round_: int, restore: bool) -> 
 
 def canary_apply(conn: Connection, task: UUID) -> Outcome:
     return call(conn, "canary_apply", task=task)
-
-
-def canary_verdicts(conn: Connection) -> list[UUID]:
-    """Tasks whose recorded verdict waits to be applied, oldest first."""
-    return [row["task_id"] for row in conn.execute(q("canary_verdicts")).fetchall()]

@@ -262,5 +262,10 @@ def canary_holds(conn: Connection) -> list[CanaryHold]:
     return _rows(conn, "canary_holds", CanaryHold)
 
 
+def canary_verdicts(conn: Connection) -> list[UUID]:
+    """Tasks whose recorded verdict waits to be applied, oldest first."""
+    return [row["task_id"] for row in conn.execute(q("canary_verdicts")).fetchall()]
+
+
 def canary_results(conn: Connection) -> list[CanaryResult]:
     return _rows(conn, "canary_results", CanaryResult)

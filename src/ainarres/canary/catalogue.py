@@ -129,17 +129,9 @@ def load(text: str | None = None) -> tuple[Rule, ...]:
     return rules
 
 
-def _parses(path: str, before: str, after: str) -> bool:
-    """A planted Python file must still parse (when it parsed before): a syntax error is
-    no canary, it is a tell."""
-    if not path.endswith(".py"):
-        return True
+def _parses(text: str) -> bool:
     try:
-        ast.parse(before)
-    except SyntaxError:
-        return True
-    try:
-        ast.parse(after)
+        ast.parse(text)
     except SyntaxError:
         return False
     return True
@@ -177,6 +169,9 @@ def candidates(rules: Sequence[Rule], path: str, text: str, added: Iterable[int]
         return []
     lines = text.splitlines()
     kept = set(added)
+    # A planted file must still parse when it parsed before: a syntax error is no canary,
+    # it is a tell.
+    strict = _parses(text)
     found: list[Seeded] = []
     for number in sorted(kept):
         if not 1 <= number <= len(lines):
@@ -203,7 +198,7 @@ def candidates(rules: Sequence[Rule], path: str, text: str, added: Iterable[int]
                 else:
                     continue
             new_text = _join(new_lines, text)
-            if _parses(path, text, new_text):
+            if not strict or _parses(new_text):
                 found.append(Seeded(rule.kind, rule.description, path, at, rule.tolerance,
                                     new_text))  # fmt: skip
     return found

@@ -162,23 +162,25 @@ def pass_once(settings: Settings, rules: Sequence[Rule] | None = None) -> list[I
     oldest first."""
     hub = project.require_hub(settings).require_local("the canary service")
     rules = catalogue.load() if rules is None else rules
-    done: list[Intake] = []
-    seen: set[tuple[str, int, bool]] = set()
     with open_connection(operator_conninfo(settings)) as conn:
         setting = reads.canary_settings(conn)
-        done += [_apply(conn, task) for task in admin.canary_verdicts(conn)]
-        for _ in range(2):
-            for hold in reads.canary_holds(conn):
-                if (str(hold.task_id), hold.round, hold.restore) in seen:
-                    continue
-                seen.add((str(hold.task_id), hold.round, hold.restore))
-                try:
-                    if hold.restore:
-                        done.append(_restore(conn, hub, hold))
-                    else:
-                        done.append(_decide(conn, hub, rules, setting, hold))
-                except AinarresError as exc:
-                    done.append(Intake(hold.short_id, hold.round, "skipped", exc.message))
+        done = [_apply(conn, task) for task in reads.canary_verdicts(conn)]
+
+        def take(hold: CanaryHold) -> Intake:
+            try:
+                if hold.restore:
+                    return _restore(conn, hub, hold)
+                return _decide(conn, hub, rules, setting, hold)
+            except AinarresError as exc:
+                return Intake(hold.short_id, hold.round, "skipped", exc.message)
+
+        first = reads.canary_holds(conn)
+        done += [take(hold) for hold in first]
+        # Once more for what the first look made (a round put back is held again at once),
+        # or what came meanwhile: a hold is one row per task, so its key says it was seen.
+        taken = {(hold.task_id, hold.round, hold.restore) for hold in first}
+        done += [take(hold) for hold in reads.canary_holds(conn)
+                 if (hold.task_id, hold.round, hold.restore) not in taken]  # fmt: skip
     return done
 
 
