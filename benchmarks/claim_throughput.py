@@ -461,6 +461,7 @@ def run(cfg: Config, mode: str) -> Report:
             pgbench_init(bench, cfg.pgbench_scale)
             with bench.operator("postgres") as conn:
                 conn.execute(f"CREATE DATABASE {procrastinate_baseline.DATABASE}".encode())
+            procrastinate_baseline.install(bench.conninfo(procrastinate_baseline.DATABASE))
             for clients in CLIENT_COUNTS:
                 progress(f"ainarres: {clients} worker process(es) over {cfg.tasks} tasks")
                 seconds, rate, cpu_ms = run_throughput(bench, clients, cfg.tasks)
@@ -474,15 +475,10 @@ def run(cfg: Config, mode: str) -> Report:
                 _, both, _ = run_throughput(bench, clients, cfg.tasks, combined=True)
                 progress(f"  {both:,.0f} cycles/s with advance_and_claim")
                 progress(f"procrastinate: {clients} worker process(es) over {cfg.tasks} jobs")
-                made = procrastinate_baseline.prepare(
-                    bench.conninfo(procrastinate_baseline.DATABASE),
-                    cfg.tasks,
-                    fresh_schema=clients == 1,
-                )
+                queue_db = bench.conninfo(procrastinate_baseline.DATABASE)
+                made = procrastinate_baseline.prepare(queue_db, cfg.tasks)
                 progress(f"  {cfg.tasks} jobs deferred in {made:.1f}s")
-                spent = procrastinate_baseline.run(
-                    bench.conninfo(procrastinate_baseline.DATABASE), clients
-                )
+                spent = procrastinate_baseline.run(queue_db, clients)
                 done = bench.procrastinate_succeeded()
                 if done != cfg.tasks:
                     raise SystemExit(f"procrastinate did {done} jobs, expected {cfg.tasks}")

@@ -331,19 +331,26 @@ def make_source(path: Path, commits: int) -> Path:
     return path
 
 
-def make_bare_hub(path: Path, source: Path, keys_from: Board, hook: str | None) -> Path:
-    """A hub made like the real one (same config, same history) with `hook` instead of the
-    gate as pre-receive, or no hook at all; it trusts the same family keys."""
+def make_gated_hub(path: Path, source: Path, keys_from: Board) -> Path:
+    """A hub made like the real one (same config, same history, the gate's hook installed)
+    that trusts the same family keys; not bound to a board."""
     hub = hubs.init_hub(path, source, python=sys.executable)
-    pre_receive = hub.path / "hooks" / "pre-receive"
+    for family, _ in FAMILIES:
+        hubs.add_allowed_signer(hub, project.family_key(keys_from.settings, family))
+    return hub.path
+
+
+def make_bare_hub(path: Path, source: Path, keys_from: Board, hook: str | None) -> Path:
+    """A hub made like the real one with `hook` instead of the gate as pre-receive, or no
+    hook at all."""
+    hub = make_gated_hub(path, source, keys_from)
+    pre_receive = hub / "hooks" / "pre-receive"
     if hook is None:
         pre_receive.unlink()
     else:
         pre_receive.write_text(hook.format(python=sys.executable))
         pre_receive.chmod(0o755)
-    for family, _ in FAMILIES:
-        hubs.add_allowed_signer(hub, project.family_key(keys_from.settings, family))
-    return hub.path
+    return hub
 
 
 @dataclass
@@ -451,14 +458,17 @@ def make_project(cluster: Cluster, name: str, source: Path) -> Project:
 
 def bench_task_push(cluster: Cluster, source: Path, pushes: int) -> dict[str, Timing]:
     proj = make_project(cluster, "push", source)
+    resident: subprocess.Popen[bytes] | None = None
     try:
         folder = cluster.root / "push"
+        twin = make_bound_twin(proj, folder / "resident.git")
+        resident = start_resident_gate(twin)
         targets = {
             "plain (no hook)": make_bare_hub(folder / "plain.git", source, proj.board, None),
             "sh hook (exit 0)": make_bare_hub(folder / "sh.git", source, proj.board, SH_HOOK),
             "null hook": make_bare_hub(folder / "null.git", source, proj.board, NULL_HOOK),
             "ainarres gate": proj.hub,
-            "resident gate": make_resident_twin(proj, folder / "resident.git"),
+            "resident gate": twin,
         }
         task = proj.board.agent(DESIGNER).create_task("pushed many times").task
         assert task is not None
@@ -480,10 +490,9 @@ def bench_task_push(cluster: Cluster, source: Path, pushes: int) -> dict[str, Ti
                 progress(f"  {i - warmup + 1}/{pushes} rounds")
         return {n: Timing.of(s) for n, s in samples.items()}
     finally:
-        for gate in RESIDENTS:
-            gate.terminate()
-            gate.wait(timeout=30)
-        RESIDENTS.clear()
+        if resident is not None:
+            resident.terminate()
+            resident.wait(timeout=30)
         proj.board.close()
 
 
@@ -616,34 +625,31 @@ sys.exit(hook.run_pre_receive(sys.stdin, os.environ, hub_dir))
 """
 
 
-RESIDENTS: list[subprocess.Popen[bytes]] = []
-
-
-def make_resident_twin(proj: Project, path: Path) -> Path:
-    """A hub like `proj.hub`, bound to the same board (binding file copied), with the
-    installed hook, and its gate resident: `ainarres hub gate` started beside it."""
-    made = hubs.init_hub(path, proj.source, python=sys.executable)
-    for family, _ in FAMILIES:
-        hubs.add_allowed_signer(made, project.family_key(proj.board.settings, family))
-    hub = made.path
+def make_bound_twin(proj: Project, path: Path) -> Path:
+    """A hub with the same history, signers and config as `proj.hub`, its gate installed,
+    bound to the same board with the same gate login (its binding file copied, not re-made:
+    binding again would give the gate role a new password)."""
+    hub = make_gated_hub(path, proj.source, proj.board)
     shutil.copy2(proj.hub / "ainarres" / "board.json", hub / "ainarres" / "board.json")
-    gate = subprocess.Popen([sys.executable, "-m", "ainarres", "hub", "gate", str(hub)],
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    RESIDENTS.append(gate)
-    deadline = time.monotonic() + 30
-    while not (hub / "ainarres" / "gate.sock").exists():
-        if gate.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("the resident gate did not start")
-        time.sleep(0.05)
     return hub
 
 
+def start_resident_gate(hub: Path) -> subprocess.Popen[bytes]:
+    """`ainarres hub gate` beside `hub`, once its socket is there; the caller stops it."""
+    gate = subprocess.Popen([sys.executable, "-m", "ainarres", "hub", "gate", str(hub)],
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not (hub / "ainarres" / "gate.sock").exists():
+        if gate.poll() is not None or time.monotonic() > deadline:
+            gate.kill()
+            raise RuntimeError("the resident gate did not start")
+        time.sleep(0.05)
+    return gate
+
+
 def make_unchecked_twin(proj: Project, path: Path) -> Path:
-    """A hub with the same history, signers and config as `proj.hub`, bound to the same
-    board with the same gate login (its binding file copied, not re-made: binding again
-    would give the gate role a new password), whose gate skips the content check."""
-    hub = make_bare_hub(path, proj.source, proj.board, None)
-    shutil.copy2(proj.hub / "ainarres" / "board.json", hub / "ainarres" / "board.json")
+    """A bound twin of `proj.hub` whose gate skips the content check."""
+    hub = make_bound_twin(proj, path)
     script = hub / "hooks" / "gate-without-content-check.py"
     script.write_text(GATE_WITHOUT_CONTENT_CHECK)
     pre_receive = hub / "hooks" / "pre-receive"

@@ -41,15 +41,24 @@ def _app(conninfo: dict[str, str]) -> Any:
     return app
 
 
-def prepare(conninfo: dict[str, str], jobs: int, fresh_schema: bool) -> float:
-    """Apply the schema once, empty the jobs table and defer `jobs` jobs; seconds taken."""
+def install(conninfo: dict[str, str]) -> None:
+    """Apply procrastinate's schema, with its own schema manager, to an empty database."""
+    app = _app(conninfo)
+
+    async def go() -> None:
+        async with app.open_async():
+            await app.schema_manager.apply_schema_async()
+
+    asyncio.run(go())
+
+
+def prepare(conninfo: dict[str, str], jobs: int) -> float:
+    """Empty the jobs table and defer `jobs` jobs in one batch; seconds taken."""
     started = time.monotonic()
     app = _app(conninfo)
 
     async def go() -> None:
         async with app.open_async():
-            if fresh_schema:
-                await app.schema_manager.apply_schema_async()
             await app.connector.execute_query_async(
                 "TRUNCATE procrastinate_jobs RESTART IDENTITY CASCADE")  # fmt: skip
             await app.tasks[TASK].batch_defer_async(*({} for _ in range(jobs)))
