@@ -18,10 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sandboxrun import ATTEMPT, in_sandbox
 from scenario import IMPLEMENTER, INTEGRATOR, MAIN, OTHER_IMPLEMENTER, Project, git
 from test_gate_push import _claimed_task
 
 from ainarres.gate.resident import socket_path
+from ainarres.gate.shim import framed
 from ainarres.git import layout
 
 
@@ -210,3 +212,76 @@ def test_the_resident_gate_reads_a_main_push_in_its_quarantine(proj: Project, ga
     assert proj.hub_ref(MAIN) == merge
     # the task branch's push (approved_task), then the two pushes of main
     assert gate.verdicts(3) == ["accepted", "refused", "accepted"]
+
+
+def _ask(path: Path, raw: bytes) -> bytes:
+    """Send `raw` to the gate's socket as a hook would connect, return all it answers."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        conn.connect(f"/proc/self/fd/{fd}/{path.name}")
+    finally:
+        os.close(fd)
+    conn.settimeout(20)
+    with conn:
+        conn.sendall(raw)
+        conn.shutdown(socket.SHUT_WR)
+        chunks = []
+        try:
+            while chunk := conn.recv(65536):
+                chunks.append(chunk)
+        except ConnectionResetError:  # it hung up with our bytes unread: no answer
+            return b""
+    return b"".join(chunks)
+
+
+def test_hostile_requests_are_refused_and_the_gate_keeps_serving(proj: Project, gate: Gate) -> None:
+    """Whatever reaches the socket (a broken or hostile client of the hub's account) gets
+    a refusal or nothing, changes no ref, and the next real push is judged as ever."""
+    path = socket_path(proj.hub)
+    line = f"{'0' * 40} {'1' * 40} refs/heads/main".encode()
+    fields = [b"ainarres-gate/1", str(proj.hub).encode(), line]
+    hostile = {
+        "huge length": (1 << 31).to_bytes(4, "big") + b"x" * 100,
+        "wrong version": framed(b"\0".join([b"other/9", *fields[1:]])),
+        "another hub": framed(b"\0".join([fields[0], b"/tmp", line])),
+        "odd variables": framed(b"\0".join([*fields, b"GIT_DIR"])),
+        "not a frame": b"hello",
+        "forged certificate": framed(
+            b"\0".join([*fields, b"GIT_PUSH_CERT", b"f" * 40, b"GIT_PUSH_CERT_STATUS", b"G"])
+        ),  # fmt: skip
+    }
+    before = proj.refs()
+    # A reply is a refusal, never an acceptance. No reply at all (a hang-up) is a refusal
+    # too, as the shim says "did not answer": allowed only where there is no request.
+    unframed = {"huge length", "not a frame"}
+    for name, raw in hostile.items():
+        said = _ask(path, raw)
+        if said or name not in unframed:
+            assert said[4:5] == b"1", (name, said)
+            assert b"ainarres gate: refused" in said, (name, said)
+    assert proj.refs() == before
+    assert gate.proc.poll() is None
+    task, epoch = _claimed_task(proj)
+    proj.commit_on(task.branch, "a.txt", "a\n")
+    assert proj.push(f"HEAD:refs/heads/{task.branch}", IMPLEMENTER, epoch=epoch).ok
+
+
+def test_a_sandboxed_tool_cannot_reach_the_gate(proj: Project, gate: Gate) -> None:
+    """The hub is not in a tool's sandbox, and no unix socket can be made there anyway."""
+    script = (
+        ATTEMPT
+        + f"""
+def connect():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect({str(socket_path(proj.hub))!r})
+attempt("connect to the resident gate", connect)
+attempt("see the hub", lambda: os.listdir({str(proj.hub)!r}))
+print(json.dumps(out))
+"""
+    )
+    assert in_sandbox(proj, script) == {
+        "connect to the resident gate": "PermissionError",
+        "see the hub": "FileNotFoundError",
+    }
+    assert gate.verdicts(0) == []

@@ -12,19 +12,17 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from boardenv import must
+from sandboxrun import ATTEMPT, in_sandbox
 from scenario import DESIGNER, IMPLEMENTER, INTEGRATOR, MAIN, Project
 
 from ainarres import project
 from ainarres.agents import jobs, sandbox
-from ainarres.agents.runner import tool_mounts
 from ainarres.credentials import family_file, operator_file
 from ainarres.errors import BadInput
 from ainarres.git.hub import check_hub
@@ -40,35 +38,6 @@ def outside(tmp_path: Path) -> Iterator[Path]:
     where.mkdir(mode=0o700, parents=True)
     yield where
     shutil.rmtree(where, ignore_errors=True)
-
-
-def _in_sandbox(proj: Project, script: str, *args: str) -> dict[str, str]:
-    """Claim a task, prepare its job as the runner does and run `script` (Python) in the
-    sandbox; it prints a JSON object of attempt -> outcome."""
-    proj.agent(DESIGNER).create_task("t")
-    agent = proj.agent(IMPLEMENTER, "tool-owner")
-    out = agent.claim_next()
-    assert out.task is not None and out.epoch is not None
-    claim = jobs.Claimed(out.task, out.epoch, "implementer")
-    with jobs.prepared(proj.board.settings, agent, claim) as prep:
-        env = sandbox.tool_env((), {"AINARRES_JOB_DIR": str(prep.job.job_dir)})
-        mounts = tool_mounts(prep)
-        argv = sandbox.wrap([sys.executable, "-c", script, *args], mounts, prep.job.workdir, env)
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
-    return dict(json.loads(done.stdout))
-
-
-ATTEMPT = r"""
-import json, os, socket, subprocess, sys
-out = {}
-def attempt(name, fn):
-    try:
-        fn()
-        out[name] = "SUCCEEDED"
-    except Exception as exc:
-        out[name] = type(exc).__name__
-"""
 
 
 def test_sandbox_hides_every_credential(proj: Project) -> None:
@@ -91,7 +60,7 @@ def test_sandbox_hides_every_credential(proj: Project) -> None:
         )
         + "print(json.dumps(out))"
     )
-    result = _in_sandbox(proj, script)
+    result = in_sandbox(proj, script)
     assert result == {name: "FileNotFoundError" for name in secrets}
 
 
@@ -117,7 +86,7 @@ attempt("write the root", lambda: open("/ainarres-pwned", "w"))
 print(json.dumps(out))
 """
     )
-    result = _in_sandbox(proj, script)
+    result = in_sandbox(proj, script)
     assert result == {
         "the person's ssh key": "FileNotFoundError",
         "another project's operator credential": "FileNotFoundError",
@@ -176,7 +145,7 @@ attempt("a TCP socket still works", lambda: socket.socket(socket.AF_INET).close(
 print(json.dumps(out))
 """
         )
-        result = _in_sandbox(proj, script)
+        result = in_sandbox(proj, script)
         for listening in (server, packets):  # nothing from inside reached either
             with pytest.raises(TimeoutError):
                 listening.accept()
@@ -211,7 +180,7 @@ def test_sandbox_cannot_reach_the_board(proj: Project) -> None:
         )
         + "print(json.dumps(out))"
     )
-    result = _in_sandbox(proj, script)
+    result = in_sandbox(proj, script)
     assert result == {name: "OperationalError" for name in tries}
 
 
@@ -239,7 +208,7 @@ attempt("push main by path", push_main)
 print(json.dumps(out))
 """
     )
-    result = _in_sandbox(proj, script)
+    result = in_sandbox(proj, script)
     assert result["write refs/heads/main"] != "SUCCEEDED"
     assert result["push main by path"] == "CalledProcessError"
     assert proj.hub_ref(MAIN) == main
@@ -276,7 +245,7 @@ attempt("overwrite the worktree's .git pointer", overwrite_pointer)
 print(json.dumps(out))
 """
     )
-    result = _in_sandbox(proj, script)
+    result = in_sandbox(proj, script)
     assert result == {
         "read another task's worktree": "FileNotFoundError",
         "write own worktree": "SUCCEEDED",
@@ -303,6 +272,6 @@ def test_sandbox_refuses_paths_that_escape(tmp_path: Path) -> None:
 
 def test_sandbox_etc_is_the_minimal_list(proj: Project) -> None:
     script = ATTEMPT + "print(json.dumps({'etc': sorted(os.listdir('/etc'))}))"
-    shown = set(_in_sandbox(proj, script)["etc"])
+    shown = set(in_sandbox(proj, script)["etc"])
     assert shown <= set(sandbox.ETC_ENTRIES)
     assert "passwd" in shown and "shadow" not in shown
