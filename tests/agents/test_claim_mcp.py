@@ -6,19 +6,22 @@ runner whose sandboxed scripted reviewer reviews through it, with no result file
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from boardenv import must
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from scenario import DESIGNER, IMPLEMENTER, REVIEWER, Project
 from test_runner import SCRIPTED, _agent, _config
 
-from ainarres.agents.claim_mcp import ClaimEndpoint
+from ainarres.agents.claim_mcp import MAX_LINE, ClaimEndpoint
 from ainarres.board import reads
 
 
@@ -136,3 +139,40 @@ def test_a_sandboxed_reviewer_reviews_through_the_endpoint(proj: Project, tmp_pa
     reviewed = [j.parent for j in jobs if '"role": "reviewer"' in j.read_text()]
     assert reviewed and not (reviewed[0] / "result.json").exists()
     assert not list((reviewed[0] / "mcp").iterdir())  # the FIFOs went with the claim
+
+
+def test_an_endless_line_from_the_tool_ends_its_session_not_the_runners_memory(
+    proj: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A hostile tool writes a message with no end into the endpoint: the runner reads at
+    most MAX_LINE characters of it, ends the session, and says so; it does not hold 64 MiB."""
+    must(proj.agent(DESIGNER).create_task("write").task)
+    impl = proj.agent(IMPLEMENTER)
+    claim = impl.claim_next()
+    assert claim.task is not None and claim.epoch is not None
+    job = tmp_path / "job"
+    job.mkdir()
+    endpoint = ClaimEndpoint(proj.board.settings, impl, claim.task, claim.epoch, "implementer",
+                             job)  # fmt: skip
+    endpoint.start()
+    fd = os.open(job / "mcp" / "to-board", os.O_WRONLY)
+    taken = [0]
+
+    def flood() -> None:  # 64 MiB without a line break, as fast as the runner takes it
+        chunk = b"x" * (1 << 20)
+        with contextlib.suppress(OSError):  # the runner's end closes: a broken pipe
+            while taken[0] < 64 << 20:
+                taken[0] += os.write(fd, chunk)
+
+    writer = threading.Thread(target=flood, daemon=True)
+    writer.start()
+    writer.join(timeout=10)  # uncapped, the runner swallows all of it in two seconds
+    stuck = writer.is_alive()
+    try:
+        endpoint.close()
+    finally:
+        writer.join(timeout=10)
+        os.close(fd)
+    assert stuck, taken[0]
+    assert taken[0] < MAX_LINE + (8 << 20), taken[0]  # the cap, and what pipe and buffer hold
+    assert "sent an MCP message over" in capsys.readouterr().err

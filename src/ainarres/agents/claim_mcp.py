@@ -22,6 +22,7 @@ the claim, and with it what the claim may still record). Annotations land at onc
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import sys
@@ -54,6 +55,26 @@ class Said:
     verdict: tuple[reviews.Verdict, str] | None = None  # a reviewer's, with its reason
     done: bool = False  # an implementer said it is done
     notes: list[str] = field(default_factory=list)
+
+
+#: the longest message a tool may send, in characters: a longer line ends its session, so
+#: that a tool cannot make the runner (the trusted side) hold an endless line in memory
+MAX_LINE = 4 << 20
+
+
+class _CappedLines(io.TextIOWrapper):
+    """The tool's messages, a line at a time, each at most MAX_LINE characters; past that,
+    the end of the session (`overflowed` says why)."""
+
+    overflowed = False
+
+    def readline(self, size: int = -1, /) -> str:  # type: ignore[override]  # as typeshed
+        del size
+        line = super().readline(MAX_LINE + 1)
+        if len(line) > MAX_LINE:
+            self.overflowed = True
+            return ""
+        return line
 
 
 #: the roles whose claims have tools here (a designer's has none)
@@ -93,6 +114,7 @@ class ClaimEndpoint:
         self._thread: threading.Thread | None = None
         self._fds: list[int] = []
         self._keep = -1
+        self._incoming: _CappedLines | None = None
 
     # --- the tools ------------------------------------------------------------------------
 
@@ -182,10 +204,12 @@ class ClaimEndpoint:
         os.set_blocking(reading, True)
         writing = _opened_fifo(from_board, os.O_RDWR)
         self._fds = [reading, writing]
+        self._incoming = _CappedLines(open(reading, "rb", closefd=False), encoding="utf-8")  # noqa: SIM115
         server = self.build()
 
         async def serve() -> None:
-            fin = anyio.wrap_file(open(reading, encoding="utf-8", closefd=False))  # noqa: SIM115
+            assert self._incoming is not None
+            fin = anyio.wrap_file(self._incoming)
             fout = anyio.wrap_file(open(writing, "w", encoding="utf-8", closefd=False))  # noqa: SIM115
             low = server._lowlevel_server  # noqa: SLF001 - the SDK's own stdio path does this
             async with stdio_server(fin, fout) as (receive, send):
@@ -210,6 +234,9 @@ class ClaimEndpoint:
             if self._thread.is_alive():
                 print(f"ainarres: the MCP endpoint of {self.task.short_id} did not stop",
                       file=sys.stderr)  # fmt: skip
+        if self._incoming is not None and self._incoming.overflowed:
+            print(f"ainarres: the tool of {self.task.short_id} sent an MCP message over "
+                  f"{MAX_LINE} characters; its session was ended", file=sys.stderr)  # fmt: skip
         for fd in self._fds:
             os.close(fd)
         self._fds = []
