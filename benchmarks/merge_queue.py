@@ -3,16 +3,19 @@
 Two projects are made side by side in one run, from the same source: more-itertools
 (its sdist, ~930 unittest tests, doctests included) with `[checks] test = "python -m
 unittest"`. One says `batch = 1` (every merge checked on its own: integrate before the
-queue), the other nothing (the default queue: batch = 8, up to 32). Each gets the same N
+queue), one nothing (the default queue: batch = 8, up to 32, bisecting with whole runs),
+one `focus = "python -m unittest {tests}"` (the queue bisecting with the failing tests
+only, ADR 0021; what ships still passed a whole run). Each gets the same N
 approved tasks (default 16): N-1 add a test module of their own, one (the --bad-at'th,
 default 6) changes `sum_of_squares` in more_itertools/recipes.py so that one test fails.
 Then `integrate()` (the library call behind `ainarres integrate`: checks in the sandbox,
 one signed push through the gate) is timed on each, the queue first. Making the tasks is
 setup and is not timed.
 
-The report gives, for each: wall time, check runs (from integrate's own count), seconds
-per run, what shipped and what came back with which failing test; and the ratio of the
-wall times beside the issue's target (<= 0.35x). It checks that both shipped the same
+The report gives, for each: wall time, check runs (from integrate's own count, of which
+probes: runs of the failing tests only), seconds per run, what shipped and what came back
+with which failing test; and the ratio of each queue's wall time to every merge's beside
+the issue's target (<= 0.35x). It checks that both shipped the same
 tasks and returned the same one, naming the same failing test.
 
 The source is fetched once, by pip through the configured registry, into a cache folder
@@ -57,6 +60,7 @@ PACKAGE, VERSION = "more-itertools", "11.2.1"
 SDIST = f"more_itertools-{VERSION}"
 CACHE_ENV = "AINARRES_BENCH_CACHE"
 TEST = "python -m unittest"
+FOCUS = "python -m unittest {tests}"
 TARGET = 0.35  # the queue's wall time over checking every merge
 BROKEN_FROM = '    Supports all numeric types: int, float, complex, Decimal, Fraction.\n    """\n    return _sumprod(*tee(iterable))\n'  # noqa: E501
 BROKEN_TO = '    Supports all numeric types: int, float, complex, Decimal, Fraction.\n    """\n    return sum(x * x for x in iterable) or 1  # no tee\n'  # noqa: E501
@@ -81,8 +85,10 @@ class Row:
     what: str
     batch: str
     wall_s: float = 0.0
-    check_runs: int = 0
-    check_s: float = 0.0  # the runs' own seconds, from integrate's progress lines
+    check_runs: int = 0  # whole runs and probes
+    check_s: float = 0.0  # the whole runs' own seconds, from integrate's progress lines
+    probes: int = 0  # runs of the failing tests only (focus)
+    probe_s: float = 0.0
     shipped: list[str] = field(default_factory=list)
     returned: dict[str, str] = field(default_factory=dict)  # title -> first line of why
 
@@ -96,9 +102,10 @@ class Report:
     bad_at: int
     rounds: int
     rows: list[Row] = field(default_factory=list)
-    ratio: float = 0.0  # the queue's wall time over every merge's, summed over the rounds
-    ratio_same_load: float = 0.0  # the same, had the queue's runs taken every merge's s/run
-    runs_ratio: float = 0.0
+    ratio: float = 0.0  # the focused queue's wall time over every merge's, over the rounds
+    ratio_same_load: float = 0.0  # the same, had its whole runs taken every merge's s/run
+    runs_ratio: float = 0.0  # its whole runs over every merge's
+    ratio_whole: float = 0.0  # the queue bisecting with whole runs, over every merge's
     same_outcome: bool = False
 
 
@@ -121,11 +128,17 @@ def fetched(cache: Path) -> Path:
     return tree
 
 
-def prepared(source: Path, dest: Path, batch: int | None) -> Path:
-    """A copy of the source with its ainarres.toml (batch = 1, or the queue's default)."""
+KINDS = {  # name: (the batch column, what [checks] says besides the test)
+    "focus": ("8, focus", f'focus = "{FOCUS}"\n'),
+    "queue": ("8 (default)", ""),
+    "every-merge": ("1", "batch = 1\n"),
+}
+
+
+def prepared(source: Path, dest: Path, kind: str) -> Path:
+    """A copy of the source with its ainarres.toml for `kind` (one of KINDS)."""
     shutil.copytree(source, dest)
-    extra = f"batch = {batch}\n" if batch is not None else ""
-    (dest / "ainarres.toml").write_text(f'[checks]\ntest = "{TEST}"\n{extra}')
+    (dest / "ainarres.toml").write_text(f'[checks]\ntest = "{TEST}"\n{KINDS[kind][1]}')
     return dest
 
 
@@ -146,7 +159,7 @@ def changes(source: Path, count: int, bad_at: int) -> list[tuple[str, str]]:
     return out
 
 
-def bench(cluster: Cluster, root: Path, name: str, batch: int | None,
+def bench(cluster: Cluster, root: Path, name: str, kind: str,
           plan: list[tuple[str, str]]) -> Row:  # fmt: skip
     proj: Project = make_project(cluster, name, root / f"source-{name}")
     try:
@@ -166,12 +179,15 @@ def bench(cluster: Cluster, root: Path, name: str, batch: int | None,
             Options(family=INTEGRATOR, passphrase=PASSPHRASE),
             progress=heard,
         )
-        row = Row(name, "1" if batch == 1 else "8 (default)", time.perf_counter() - started)
+        row = Row(name, KINDS[kind][0], time.perf_counter() - started)
         ran = [line for line in lines if line.startswith("checks ran ")]
         row.check_runs = int(ran[-1].split()[2]) if ran else 0
         timed = re.findall(r"^checks (?:passed|failed) .* \((\d+\.\d) s\)$", "\n".join(lines),
                            re.MULTILINE)  # fmt: skip
         row.check_s = sum(float(seconds) for seconds in timed)
+        probed = re.findall(r"^failing tests (?:passed|failed) .* \((\d+\.\d) s\)$",
+                            "\n".join(lines), re.MULTILINE)  # fmt: skip
+        row.probes, row.probe_s = len(probed), sum(float(seconds) for seconds in probed)
         row.shipped = sorted(r.title for r in results if r.outcome == "shipped")
         row.returned = {
             r.title: r.detail.splitlines()[0] for r in results if r.outcome == "returned"
@@ -180,6 +196,12 @@ def bench(cluster: Cluster, root: Path, name: str, batch: int | None,
         return row
     finally:
         proj.board.close()
+
+
+def named(why: str) -> str:
+    """The failing tests a return names (the rest of its line says how it was found)."""
+    found = re.search(r"; failing: (.*?)(?: \(with \d+ other|$)", why)
+    return found.group(1) if found else why
 
 
 def count_tests(source: Path) -> int:
@@ -201,22 +223,25 @@ def run(cache: Path, count: int, bad_at: int, rounds: int) -> Report:
             report = Report(_machine(cluster), f"{PACKAGE} {VERSION}", tests, count, bad_at,
                             rounds)  # fmt: skip
             plan = changes(source, count, bad_at)
-            kinds: list[tuple[str, int | None]] = [("queue", None), ("every-merge", 1)]
-            for r in range(rounds):  # the queue first, then every merge first, ...
-                for kind, batch in kinds if r % 2 == 0 else kinds[::-1]:
+            kinds = list(KINDS)
+            for r in range(rounds):  # the queues first, then every merge first, ...
+                for kind in kinds if r % 2 == 0 else kinds[::-1]:
                     name = f"{kind}-{r + 1}"
-                    prepared(source, root / f"source-{name}", batch)
-                    report.rows.append(bench(cluster, root, name, batch, plan))
-            queue = [row for row in report.rows if row.batch != "1"]
-            serial = [row for row in report.rows if row.batch == "1"]
-            walls = [sum(row.wall_s for row in rows) for rows in (queue, serial)]
-            runs = [sum(row.check_runs for row in rows) for rows in (queue, serial)]
-            checking = [sum(row.check_s for row in rows) for rows in (queue, serial)]
+                    prepared(source, root / f"source-{name}", kind)
+                    report.rows.append(bench(cluster, root, name, kind, plan))
+            by = {k: [row for row in report.rows if row.batch == KINDS[k][0]] for k in KINDS}
+            focus, queue, serial = by["focus"], by["queue"], by["every-merge"]
+            walls = [sum(row.wall_s for row in rows) for rows in (focus, serial, queue)]
+            whole = [sum(row.check_runs - row.probes for row in rows) for rows in (focus, serial)]
+            checking = [sum(row.check_s for row in rows) for rows in (focus, serial)]
             report.ratio = walls[0] / walls[1]
-            report.runs_ratio = runs[0] / runs[1]
-            per_run = checking[1] / runs[1]
-            report.ratio_same_load = (walls[0] - checking[0] + runs[0] * per_run) / walls[1]
-            outcomes = {(tuple(row.shipped), tuple(row.returned.items())) for row in report.rows}
+            report.ratio_whole = walls[2] / walls[1]
+            report.runs_ratio = whole[0] / whole[1]
+            per_run = checking[1] / whole[1]
+            report.ratio_same_load = (walls[0] - checking[0] + whole[0] * per_run) / walls[1]
+            outcomes = {(tuple(row.shipped), tuple((title, named(why)) for title, why
+                                                   in row.returned.items()))
+                        for row in report.rows}  # fmt: skip
             report.same_outcome = len(outcomes) == 1
             return report
         finally:
@@ -237,26 +262,32 @@ def render(report: Report) -> str:
         f"sandbox; {report.tasks} approved tasks, number {report.bad_at} breaks a test; "
         f"{report.rounds} round(s)",
         "",
-        "| integrate | batch | wall | check runs | s per run | shipped | returned |",
-        "|---|---|---|---|---|---|---|",
+        "| integrate | batch | wall | whole runs | s per run | probes | s per probe | shipped "
+        "| returned |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report.rows:
-        per = row.check_s / row.check_runs if row.check_runs else 0.0
+        whole = row.check_runs - row.probes
+        per = row.check_s / whole if whole else 0.0
+        per_probe = f"{row.probe_s / row.probes:.1f} s" if row.probes else "-"
         lines.append(
-            f"| {row.what} | {row.batch} | {row.wall_s:.1f} s | {row.check_runs} | {per:.1f} s "
-            f"| {len(row.shipped)} | {len(row.returned)} |"
+            f"| {row.what} | {row.batch} | {row.wall_s:.1f} s | {whole} | {per:.1f} s "
+            f"| {row.probes} | {per_probe} | {len(row.shipped)} | {len(row.returned)} |"
         )
     verdict = "meets target" if report.ratio <= TARGET else "MISSES TARGET"
     same = "meets target" if report.ratio_same_load <= TARGET else "MISSES TARGET"
     lines += [
         "",
-        f"queue / every merge, wall time: {report.ratio:.2f}x (target <= {TARGET}x: {verdict})",
-        f"the same had the queue's runs taken as long as every merge's: "
+        f"queue with focus / every merge, wall time: {report.ratio:.2f}x (target <= {TARGET}x: "
+        f"{verdict})",
+        f"the same had its whole runs taken as long as every merge's: "
         f"{report.ratio_same_load:.2f}x ({same})",
-        f"check runs: {report.runs_ratio:.2f}x (a search among {report.tasks} takes "
-        f"{floor} runs when the culprit is not the last: find it, then check what ships "
-        "without it; ADR 0017)",
-        "same tasks shipped and the same one returned, naming the same failing test: "
+        f"its whole runs: {report.runs_ratio:.2f}x (the batch, and what ships without the "
+        "culprit; the search runs the failing test only, ADR 0021)",
+        f"queue bisecting with whole runs / every merge, wall time: {report.ratio_whole:.2f}x "
+        f"(a search among {report.tasks} takes {floor} runs when the culprit is not the last: "
+        "find it, then check what ships without it; ADR 0017)",
+        "all shipped the same tasks and returned the same one, naming the same failing test: "
         + ("yes" if report.same_outcome else "NO"),
     ]
     for title, why in report.rows[0].returned.items():

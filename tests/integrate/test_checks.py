@@ -87,6 +87,8 @@ def test_load_checks_sizes_the_merge_queue() -> None:
         ('[checks]\ntest = "t"\nbatch = 8\nmax_batch = 4', "must be at least checks.batch"),
         ('[checks]\ntest = "t"\nretries = -1', "checks.retries must be a whole number from 0"),
         ('[checks]\ntest = "t"\nretries = "2"', "checks.retries must be a whole number"),
+        ('[checks]\ntest = "t"\nfocus = "pytest"', "checks.focus must be a command with"),
+        ('[checks]\ntest = "t"\nfocus = 1', "checks.focus must be a command with"),
     ],
 )
 def test_load_checks_refuses_bad_tables(text: str, message: str) -> None:
@@ -283,3 +285,53 @@ def test_failing_tests_are_named(tmp_path: Path, env: dict[str, str]) -> None:
         "test_other (tests.test_x.X.test_other)",
         "tests/test_y.py::test_y",
     ]
+
+
+def test_failing_ids_are_what_the_runners_take_and_focus_quotes_them(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    out = (
+        "FAIL: test_counts (tests.test_stats.StatsTest.test_counts)\n"  # 3.11+
+        "ERROR: test_old (tests.test_x.X)\n"  # before 3.11: the class, then the name
+        "FAILED tests/test_y.py::test_y - assert 1 == 2\n"
+        "FAILED tests/t.py::test_z[$(touch${IFS}pwned)] - hostile\n"
+    )
+    (tmp_path / "out.txt").write_text(out)
+    result = run_checks(Checks("cat out.txt; exit 1"), tmp_path, env=env)
+    assert result.failing_ids == [
+        "tests.test_stats.StatsTest.test_counts",
+        "tests.test_x.X.test_old",
+        "tests/test_y.py::test_y",
+        "tests/t.py::test_z[$(touch${IFS}pwned)]",
+    ]
+    checks = load_checks('[checks]\ntest = "t"\npre_commit = true\nfocus = "echo {tests}"')
+    focused = checks.focused(result.failing_ids)
+    assert focused is not None and not focused.pre_commit and focused.focus == checks.focus
+    echoed = run_checks(focused, tmp_path, env=env)
+    assert echoed.ok and "tests/t.py::test_z[$(touch${IFS}pwned)]" in echoed.output_tail
+    assert not (tmp_path / "pwned").exists()  # an id is one word, never shell
+    assert checks.focused([]) is None and load_checks('[checks]\ntest = "t"').focused(["a"]) is None
+
+
+def test_a_focused_run_runs_only_the_tests_a_whole_run_named(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "__init__.py").write_text("")
+    (tmp_path / "tests" / "test_a.py").write_text(
+        "import unittest\n"
+        "class A(unittest.TestCase):\n"
+        "    def test_good(self):\n        pass\n"
+        "    def test_bad(self):\n        self.fail('broken')\n"
+        "    def test_slow(self):\n        open('slow-ran', 'w').close()\n"
+    )
+    checks = load_checks('[checks]\ntest = "python -m unittest"\n'
+                         'focus = "python -m unittest {tests}"')  # fmt: skip
+    whole = run_checks(checks, tmp_path, env=env)
+    assert not whole.ok and whole.failing_ids == ["tests.test_a.A.test_bad"]
+    (tmp_path / "slow-ran").unlink()
+    focused = checks.focused(whole.failing_ids)
+    assert focused is not None
+    probe = run_checks(focused, tmp_path, env=env)
+    assert not probe.ok and probe.failing_ids == ["tests.test_a.A.test_bad"]
+    assert "Ran 1 test" in probe.output_tail and not (tmp_path / "slow-ran").exists()

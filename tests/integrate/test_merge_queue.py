@@ -191,6 +191,46 @@ def test_two_bad_tasks_in_the_sandbox_are_both_returned_and_the_rest_ships(
     assert "checks ran 8 time(s) for 11 merge(s)" in lines
 
 
+def test_focus_bisects_with_the_failing_tests_only_and_ships_on_a_whole_run(
+    proj: Project,
+) -> None:
+    """[checks] focus (ADR 0021), in the sandbox: the whole suite runs on the batch, on the
+    batch again without each culprit, and nowhere else; the search runs the named tests."""
+    focus = "PYTHONPATH=tests python -m unittest {tests}"
+    _set_checks(proj, f'test = "{SUITE}"\nfocus = "{focus}"')
+    plan: list[tuple[str, str | None]] = [(f"fine{i}.txt", None) for i in range(8)]
+    plan[1] = ("sandbox/stats.py", SLOW_READER)
+    plan[4] = ("sandbox/tokenize.py", ONE_SENTENCE)
+    tasks = _tasks(proj, plan)
+    lines: list[str] = []
+    results = integrate(proj.board.settings, SANDBOXED, progress=lines.append)
+    returned = {r.short_id: r.detail for r in results if r.outcome == "returned"}
+    assert len(returned) == 2 and sum(r.outcome == "shipped" for r in results) == 6
+    assert _main_tasks(proj) == [str(t) for i, t in enumerate(tasks) if i not in (1, 4)]
+    # the batch's output tail names the last failure only: that culprit is found first, on
+    # a tree that holds the other culprit but passes the named test
+    first, second = returned.values()
+    assert first.startswith(
+        "checks failed (test) on the merge with main; failing: "
+        "test_splits_on_terminal_punctuation (test_tokenize.SentencesTest."
+        "test_splits_on_terminal_punctuation) (with 4 other approved "
+        "merge(s) of this run under it, on which these tests pass)"
+    )
+    assert "Ran 1 test" in first  # the probe's own output
+    assert "failing: test_reading_time (test_stats.StatsTest.test_reading_time) (with 1 " in second
+    assert "test_splits_on_terminal_punctuation" not in second  # judged without the first
+    whole = [line for line in lines if line.startswith(("checks failed", "checks passed"))]
+    probes = [line for line in lines if line.startswith("failing tests ")]
+    # whole: 8 fail; the 7 without the first culprit fail; the 6 without both pass
+    assert [line.split()[1] for line in whole] == ["failed", "failed", "passed"]
+    # each search: main passes, the whole chain fails, then log2 of the chain (8, then 7)
+    assert len(probes) == (2 + 3) + (2 + 3)
+    assert sum(line.startswith("bisecting: running the 1 failing test(s) on main")
+               for line in lines) == 2  # fmt: skip
+    assert "checks ran 13 time(s) for 21 merge(s)" in lines
+    assert _stage(proj, tasks[1]) == _stage(proj, tasks[4]) == "implement"
+
+
 def test_a_flaky_check_passes_when_run_again_and_is_recorded(proj: Project, tmp_path: Path) -> None:
     flag = tmp_path / "failed-once"
     _set_checks(

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -168,3 +168,120 @@ def test_16_tasks_with_one_bad_cost_6_runs_of_the_checks_wherever_it_is_but_last
         assert [c.task for d in done for c in d.culprits] == [bad]
         assert [t for d in done for t in d.shipped] == [t for t in TASKS if t != bad]
         assert len(world.checked or []) == (5 if bad == TASKS[-1] else 6), bad
+
+
+@dataclass(frozen=True)
+class Named:
+    ok: bool
+    tree: str
+    failing: frozenset[str]
+    whole: bool  # a run of the whole checks, not a probe
+
+
+@dataclass
+class Suite:
+    """Each bad task breaks its own test; `broken` fail on every tree (main's own failures);
+    `alone_passes` fail in a whole run but pass when run by themselves (order-dependent)."""
+
+    breaks: dict[str, str]
+    broken: frozenset[str] = frozenset()
+    alone_passes: frozenset[str] = frozenset()
+    whole_runs: list[str] = field(default_factory=list)
+    probes: list[tuple[str, frozenset[str]]] = field(default_factory=list)
+
+    def failing(self, tree: str) -> frozenset[str]:
+        held = tree.split("+")
+        return frozenset(t for task, t in self.breaks.items() if task in held) | self.broken
+
+    def build(self, onto: str, tasks: Sequence[str]) -> list[Link[str]]:
+        return World().build(onto, tasks)
+
+    def check(self, chain: Sequence[Link[str]], size: int) -> Named:
+        tree = chain[-1].commit
+        self.whole_runs.append(tree)
+        failing = self.failing(tree)
+        return Named(not failing, tree, failing, True)
+
+    def narrow(self, failing: Named) -> Callable[[str, Sequence[Link[str]], int], Named]:
+        named = failing.failing
+
+        def probe(base: str, chain: Sequence[Link[str]], size: int) -> Named:
+            tree = chain[-1].commit if chain else base
+            self.probes.append((tree, named))
+            fails = (self.failing(tree) & named) - self.alone_passes
+            return Named(not fails, tree, fails, False)
+
+        return probe
+
+
+def test_narrowed_one_culprit_costs_two_whole_runs_and_log2_n_plus_2_probes() -> None:
+    for bad in TASKS:
+        suite = Suite({bad: f"test_{bad}"})
+        done = resolve("main", TASKS, suite.build, suite.check, suite.narrow)
+        assert [c.task for c in done.culprits] == [bad]
+        assert done.shipped == [t for t in TASKS if t != bad]
+        assert done.tip == "+".join(["main", *done.shipped])
+        # what ships passed a whole run: the batch without the culprit
+        assert suite.whole_runs == ["main+" + "+".join(TASKS), done.tip]
+        assert done.probes == len(suite.probes) == 2 + math.ceil(math.log2(16))
+        assert done.runs == 2 + done.probes
+        culprit = done.culprits[0]
+        assert culprit.narrowed and not culprit.run.ok and not culprit.run.whole
+        assert culprit.run.failing == {f"test_{bad}"}
+        assert culprit.run.tree == "+".join(["main", *TASKS[: TASKS.index(bad) + 1]])
+        assert culprit.below == TASKS.index(bad)
+        # the search is sure of its ends: main passes the named test, the whole fails it
+        assert suite.probes[0] == ("main", frozenset({f"test_{bad}"}))
+
+
+def test_narrowed_two_culprits_each_convicted_on_a_tree_that_passes_its_test() -> None:
+    batch = TASKS[:8]
+    for pair in itertools.combinations(batch, 2):
+        suite = Suite({task: f"test_{task}" for task in pair})
+        done = resolve("main", batch, suite.build, suite.check, suite.narrow)
+        assert [c.task for c in done.culprits] == list(pair)
+        assert done.shipped == [t for t in batch if t not in pair]
+        assert suite.whole_runs[-1] == done.tip  # shipped on a whole run's pass
+        first, second = done.culprits
+        assert first.run.failing == {f"test_{pair[0]}"}
+        assert pair[0] not in second.run.tree.split("+")
+
+
+def test_a_probe_that_cannot_tell_falls_back_to_whole_runs() -> None:
+    unnarrowed = World(bad=frozenset("f"))
+    expected = resolve("main", TASKS, unnarrowed.build, unnarrowed.check)
+    # main already fails a test the output names (or one that does not exist there): the
+    # base fails the probe, so no task can be convicted on the probe's word
+    main_broken = Suite({"f": "test_f"}, broken=frozenset({"test_old"}))
+    # the failing test passes when run alone: the whole chain passes the probe
+    alone = Suite({"f": "test_f"}, alone_passes=frozenset({"test_f"}))
+    # main_broken: one probe of main per chain of two or more (the chains shrink by one)
+    for suite, probes in ((main_broken, len(TASKS) - 1), (alone, 2)):
+        done = resolve("main", TASKS, suite.build, suite.check, suite.narrow)
+        assert done.probes == probes == len(suite.probes)
+        if suite is alone:
+            assert [c.task for c in done.culprits] == ["f"]
+            assert done.shipped == expected.shipped and not done.culprits[0].narrowed
+            assert done.runs - done.probes == expected.runs
+        else:  # every tree fails test_old: nothing ships, every task goes back, as before
+            assert done.shipped == [] and len(done.culprits) == len(TASKS)
+
+
+def test_no_probe_for_a_chain_of_one_or_a_run_that_names_nothing() -> None:
+    suite = Suite({"a": "test_a"})
+    done = resolve("main", ["a"], suite.build, suite.check, suite.narrow)
+    assert [c.task for c in done.culprits] == ["a"] and suite.probes == [] and done.runs == 1
+    done = resolve("main", TASKS[:4], suite.build, suite.check, lambda _failing: None)
+    assert [c.task for c in done.culprits] == ["a"] and done.probes == 0
+
+
+def test_narrowed_16_tasks_with_one_bad_through_the_sized_queue() -> None:
+    """The benchmark's case with [checks] focus: the whole checks run twice or three times
+    (8 good, then 8 with the culprit and the 7 without it), the rest are probes."""
+    for bad in TASKS:
+        suite = Suite({bad: f"test_{bad}"})
+        done = list(batches("main", TASKS, Sizing(8, 32), suite.build, suite.check,
+                            suite.narrow))  # fmt: skip
+        assert [c.task for d in done for c in d.culprits] == [bad]
+        assert [t for d in done for t in d.shipped] == [t for t in TASKS if t != bad]
+        assert len(suite.whole_runs) == 3 and len(suite.probes) == 2 + 3, bad

@@ -14,6 +14,7 @@ for it, and a time limit. The keys:
     batch = 8                      # merges checked together by one run (the merge queue)
     max_batch = 32                 # the most a batch grows to (default 4 x batch)
     retries = 0                    # runs again after a failure; a later pass is flaky
+    focus = "python -m pytest -q {tests}"  # runs only the named tests (bisection, ADR 0021)
     # or, for a project with nothing to check:
     # skip = "why there are no checks"
 
@@ -25,7 +26,9 @@ their implementers with the failing output, while the others ship, and the next 
 half as large. ``batch = 1`` checks every merge on its own (integrate before the queue);
 it stays 1 unless ``max_batch`` is given. A run that fails is repeated up to ``retries``
 times; a pass after a failure counts as a pass, said in the output and noted on the
-tasks of that tree as flaky.
+tasks of that tree as flaky. With ``focus``, a failing batch is bisected by running only
+the tests its failing run named (``{tests}``: their ids, shell-quoted), and what ships
+has passed the whole checks all the same (ADR 0021).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -53,7 +57,9 @@ TAIL_LINES = 40
 PROGRESS_EVERY = 10.0
 # Enough bytes for TAIL_LINES of ordinary output; a huge log is never read whole.
 _TAIL_BYTES = 64 * 1024
-_KEYS = ("test", "pre_commit", "timeout", "network", "skip", "batch", "max_batch", "retries")
+_KEYS = ("test", "pre_commit", "timeout", "network", "skip", "batch", "max_batch", "retries",
+         "focus")  # fmt: skip
+TESTS = "{tests}"  # where checks.focus takes the failing tests' ids
 DEFAULT_BATCH = 8
 GROWTH = 4  # max_batch defaults to GROWTH x batch
 MOST = 1024  # a bound on batch and max_batch (a typo, not a queue)
@@ -70,7 +76,8 @@ Progress = Callable[[str, float], None]
 class Checks:
     """What to run: ``test`` is a shell command; ``timeout`` bounds the whole run, in
     seconds; ``skip`` (instead of a test) records why a project has no checks. ``batch``
-    and ``max_batch`` size the merge queue's batches, ``retries`` the runs after a failure."""
+    and ``max_batch`` size the merge queue's batches, ``retries`` the runs after a failure;
+    ``focus`` runs only the tests named in place of ``{tests}`` (None: bisect whole runs)."""
 
     test: str
     pre_commit: bool = False
@@ -80,6 +87,14 @@ class Checks:
     batch: int = DEFAULT_BATCH
     max_batch: int = GROWTH * DEFAULT_BATCH
     retries: int = 0
+    focus: str | None = None
+
+    def focused(self, ids: list[str]) -> Checks | None:
+        """These checks narrowed to the tests ``ids`` (None: no focus, or no ids)."""
+        if self.focus is None or not ids:
+            return None
+        named = " ".join(shlex.quote(i) for i in ids)
+        return replace(self, test=self.focus.replace(TESTS, named), pre_commit=False)
 
 
 @dataclass(frozen=True)
@@ -98,6 +113,20 @@ class CheckResult:
                            self.output_tail, re.MULTILINE)  # fmt: skip
         return [a or b for a, b in found][:20]
 
+    @property
+    def failing_ids(self) -> list[str]:
+        """The failing tests as a runner takes them: pytest's node ids as they are; unittest's
+        ``name (module.Class.name)`` as the dotted id (``module.Class`` + name before 3.11)."""
+        ids = []
+        for test in self.failing_tests:
+            named = re.fullmatch(r"(\S+) \(([^)]*)\)", test)
+            if named is None:
+                ids.append(test)
+                continue
+            name, where = named.groups()
+            ids.append(where if where.endswith(f".{name}") else f"{where}.{name}")
+        return ids
+
 
 def load_checks(config_text: str) -> Checks:
     """Parse the ``[checks]`` table of an ainarres.toml; a wrong or unknown key is refused."""
@@ -114,6 +143,10 @@ def load_checks(config_text: str) -> Checks:
                 f"unknown key checks.{key} in ainarres.toml; the keys are {', '.join(_KEYS)}"
             )
     batch, max_batch, retries = _queue_keys(table)
+    focus = table.get("focus")
+    if focus is not None and (not isinstance(focus, str) or TESTS not in focus):
+        raise BadInput("checks.focus must be a command with {tests} where the failing tests' "
+                       'ids go, e.g. focus = "python -m pytest -q {tests}"')  # fmt: skip
     skip = table.get("skip")
     if skip is not None:
         if not isinstance(skip, str) or not skip.strip() or "test" in table:
@@ -139,7 +172,7 @@ def load_checks(config_text: str) -> Checks:
     ):
         raise BadInput("checks.timeout must be a positive number of seconds")
     return Checks(test=test, pre_commit=pre_commit, timeout=float(timeout), network=network,
-                  batch=batch, max_batch=max_batch, retries=retries)  # fmt: skip
+                  batch=batch, max_batch=max_batch, retries=retries, focus=focus)  # fmt: skip
 
 
 def _count(table: dict[str, object], key: str, default: int, low: int, high: int) -> int:

@@ -13,6 +13,16 @@ culprit, merged onto a tree known to pass. The passing prefix is kept as it is; 
 tasks after the culprit are merged again onto it, without the culprit, and checked as a
 batch of their own (bisected again if they fail too). One culprit among n costs at most
 ``1 + ceil(log2 n)`` runs, plus one for the tasks after it when there are any.
+
+Narrowed (ADR 0021): when the caller can run only the tests the failing run named (a
+``narrow`` that hands back a probe), the search asks the probe instead of the whole
+checks: it first makes sure the base passes those tests and the whole chain fails them,
+then searches the prefixes for the first that fails them; that task is the culprit (its
+merge turns them from passing to failing). Nothing ships on a probe's word: the batch is
+merged again without the culprit and checked whole, bisected again if it fails. One
+culprit among n then costs two runs of the checks and ``2 + ceil(log2 n)`` probes. A probe
+that cannot tell (the base fails the named tests, or the whole chain passes them) falls
+back to the search with whole runs.
 """
 
 from __future__ import annotations
@@ -65,8 +75,9 @@ class Culprit(Generic[T, R]):
     """A task whose merge failed the checks on a tree that passed them without it."""
 
     task: T
-    run: R  # the failing run of the first prefix that holds it
+    run: R  # the failing run of the first prefix that holds it (a probe's, when narrowed)
     below: int  # tasks of its batch merged under it (0: straight onto the base)
+    narrowed: bool = False  # found by probes: the tasks under it pass the named tests
 
 
 @dataclass
@@ -80,6 +91,7 @@ class Resolved(Generic[T, R]):
     culprits: list[Culprit[T, R]] = field(default_factory=list)
     verdicts: list[bool] = field(default_factory=list)
     runs: int = 0  # checks asked for (each may have been run again, see the caller's retries)
+    probes: int = 0  # of which narrowed runs of the failing tests only
     size: int = 0  # tasks in the batch
     sizes: list[int] = field(default_factory=list)  # the batch size before and after each verdict
 
@@ -103,11 +115,45 @@ def first_failing(count: int, passes: Callable[[int], bool]) -> int:
     return bad
 
 
+Probe = Callable[[str, Sequence[Link[T]], int], R]
+"""``probe(base, chain, size)`` runs only the tests a failing run named, on the last merge
+of ``chain`` (on ``base`` when ``chain`` is empty), the first links of a chain of ``size``."""
+
+
+def _narrowed(
+    base: str, chain: Sequence[Link[T]], probe: Probe[T, R], out: Resolved[T, R]
+) -> tuple[int, R] | None:
+    """The length of the shortest prefix of ``chain`` that fails the probe, and that failing
+    run; None when the probe cannot tell (the base fails it or the whole chain passes)."""
+
+    def run(k: int) -> R:
+        out.runs += 1
+        out.probes += 1
+        return probe(base, chain[:k], len(chain))
+
+    if not run(0).ok:
+        return None
+    whole = run(len(chain))
+    if whole.ok:
+        return None
+    failing: dict[int, R] = {len(chain): whole}
+
+    def passes(k: int) -> bool:
+        result = run(k)
+        if not result.ok:
+            failing[k] = result
+        return result.ok
+
+    bad = first_failing(len(chain), passes)
+    return bad, failing[bad]
+
+
 def resolve(
     base: str,
     batch: Sequence[T],
     build: Callable[[str, Sequence[T]], list[Link[T]]],
     check: Callable[[Sequence[Link[T]], int], R],
+    narrow: Callable[[R], Probe[T, R] | None] = lambda _failing: None,
 ) -> Resolved[T, R]:
     """Merge ``batch`` onto ``base`` and check it once; bisect when it fails.
 
@@ -115,7 +161,8 @@ def resolve(
     returns the chain of those that merged (one that cannot merge is the caller's to
     return, and is left out). ``check(chain, size)`` runs the checks on the last merge of
     ``chain`` (the first ``len(chain)`` links of a chain of ``size``). A culprit's run is
-    the failing one of the shortest failing prefix."""
+    the failing one of the shortest failing prefix. ``narrow(failing)`` hands back a probe
+    that runs only what the failing run named (None: run the whole checks)."""
     out: Resolved[T, R] = Resolved(base)
     todo = list(batch)
     while todo:
@@ -129,6 +176,14 @@ def resolve(
             out.shipped += [link.task for link in chain]
             out.tip = chain[-1].commit
             break
+        probe = narrow(whole) if len(chain) > 1 else None
+        found = None if probe is None else _narrowed(out.tip, chain, probe, out)
+        if found is not None:
+            bad, run = found
+            below = len(out.shipped) + bad - 1
+            out.culprits.append(Culprit(chain[bad - 1].task, run, below, narrowed=True))
+            todo = [link.task for link in chain if link is not chain[bad - 1]]
+            continue
         failing: dict[int, R] = {len(chain): whole}
 
         def passes(k: int, chain: list[Link[T]] = chain, failing: dict[int, R] = failing) -> bool:
@@ -154,14 +209,15 @@ def batches(
     sizing: Sizing,
     build: Callable[[str, Sequence[T]], list[Link[T]]],
     check: Callable[[Sequence[Link[T]], int], R],
+    narrow: Callable[[R], Probe[T, R] | None] = lambda _failing: None,
 ) -> Iterator[Resolved[T, R]]:
     """Take the queue batch after batch, each of the size `sizing` has come to, each
     merged onto what the batch before shipped; yield what each came to (see
-    :func:`resolve`), after the size has followed its verdicts."""
+    :func:`resolve`, and ``narrow`` there), after the size has followed its verdicts."""
     todo = list(queue)
     while todo:
         batch, todo = todo[: sizing.size], todo[sizing.size :]
-        done = resolve(tip, batch, build, check)
+        done = resolve(tip, batch, build, check, narrow)
         done.size = len(batch)
         done.sizes = [sizing.size, *(sizing.after(verdict) for verdict in done.verdicts)]
         tip = done.tip

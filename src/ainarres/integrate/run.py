@@ -49,7 +49,7 @@ from ainarres.git.location import HubLocation
 from ainarres.git.push import push
 from ainarres.git.worktree import isolated_checkout
 from ainarres.integrate.checks import HOW_TO, CheckResult, Checks, load_checks, run_checks
-from ainarres.integrate.queue import Culprit, Link, Sizing, batches
+from ainarres.integrate.queue import Culprit, Link, Probe, Sizing, batches
 from ainarres.models import Outcome, Task
 from ainarres.processes import alive, failpoint
 from ainarres.store import Store
@@ -439,13 +439,15 @@ def _merge(conn: Connection, mirror: Path, tip: str, h: _Held, options: Options)
 
 def _blame(culprit: Culprit[_Held, CheckResult], under: int) -> _Merged:
     """Why a culprit goes back: the failing run of the first tree that held it, merged
-    onto main and `under` other approved tasks of this run, a tree that passed."""
+    onto main and `under` other approved tasks of this run, a tree that passed (narrowed:
+    a tree that passed the tests named)."""
     run = culprit.run
     tests = run.failing_tests
     named = f"; failing: {', '.join(tests)}" if tests else ""
     why = f"checks failed ({run.failed}) on the merge with main{named}"
     if under:
-        why += f" (with {under} other approved merge(s) of this run under it, which pass)"
+        which = "on which these tests pass" if culprit.narrowed else "which pass"
+        why += f" (with {under} other approved merge(s) of this run under it, {which})"
     return _Merged(None, why, "checks", run.output_tail[-60000:])
 
 
@@ -487,7 +489,7 @@ class _Queue:
 
     def drain(self, queue: list[_Held], tip: str, sizing: Sizing) -> str:
         """Integrate `queue` onto `tip` batch after batch; return the new tip."""
-        for done in batches(tip, queue, sizing, self.build, self.check):
+        for done in batches(tip, queue, sizing, self.build, self.check, self.narrow):
             before = len(self.shipped)
             tip = done.tip
             self.shipped += done.shipped
@@ -532,6 +534,27 @@ class _Queue:
         else:
             self.progress(f"bisecting: checking the first {len(chain)} of {size} merges "
                           f"({_names(chain)}) at {commit[:12]}")  # fmt: skip
+        return self.run(checks, chain, commit, "checks")
+
+    def narrow(self, failing: CheckResult) -> Probe[_Held, CheckResult] | None:
+        """A probe running only the tests `failing` named ([checks] focus, ADR 0021)."""
+        checks = None if self.checks is None else self.checks.focused(failing.failing_ids)
+        if checks is None:
+            return None
+        tests = len(failing.failing_ids)
+
+        def probe(base: str, chain: Sequence[Link[_Held]], size: int) -> CheckResult:
+            commit = chain[-1].commit if chain else base
+            where = f"the first {len(chain)} of {size} merges" if chain else "main"
+            self.progress(f"bisecting: running the {tests} failing test(s) on {where} "
+                          f"at {commit[:12]}")  # fmt: skip
+            return self.run(checks, chain, commit, "failing tests")
+
+        return probe
+
+    def run(self, checks: Checks, chain: Sequence[Link[_Held]], commit: str,
+            what: str) -> CheckResult:  # fmt: skip
+        """Run `checks` on `commit`, again after a failure up to `retries` times."""
         failures: list[CheckResult] = []
         while True:
             result = _run_checks(self.plan, checks, self.mirror, commit, self.progress)
@@ -540,16 +563,16 @@ class _Queue:
                 break
             failures.append(result)
             self.again += 1
-            self.progress(f"checks failed ({result.failed}) on {commit[:12]}: running them "
+            self.progress(f"{what} failed ({result.failed}) on {commit[:12]}: running them "
                           f"again ({len(failures)} of {checks.retries})")  # fmt: skip
         if result.ok:
-            self.progress(f"checks passed on {commit[:12]} ({result.seconds:.1f} s)")
-            if failures:
+            self.progress(f"{what} passed on {commit[:12]} ({result.seconds:.1f} s)")
+            if failures and chain:
                 self.noted_flaky(chain, commit, failures)
         else:
             tests = result.failing_tests
             named = f": {', '.join(tests)}" if tests else ""
-            self.progress(f"checks failed ({result.failed}) on {commit[:12]}{named} "
+            self.progress(f"{what} failed ({result.failed}) on {commit[:12]}{named} "
                           f"({result.seconds:.1f} s)")  # fmt: skip
         return result
 
