@@ -128,46 +128,87 @@ CREATE FUNCTION ainarres._advance_core(p_task ainarres.tasks, p_family ainarres.
     SET search_path TO 'ainarres', 'pg_temp'
     AS $$
 DECLARE
-    v_task tasks := p_task;
     v_from stages;
     v_to stages;
 BEGIN
-    SELECT * INTO v_from FROM stages WHERE id = v_task.stage_id;
+    SELECT * INTO v_from FROM stages WHERE id = p_task.stage_id;
     SELECT s.* INTO v_to FROM transitions tr JOIN stages s ON s.id = tr.to_stage_id
     WHERE tr.from_stage_id = v_from.id AND tr.kind = 'advance';
-    IF v_from.reviews_branch THEN
+    RETURN _advance_step(p_task, v_from, v_to, p_family, p_agent, p_epoch, p_head_commit);
+END $$;
+
+
+--
+-- Name: stages; Type: TABLE; Schema: ainarres; Owner: -
+--
+
+CREATE TABLE ainarres.stages (
+    id bigint NOT NULL,
+    workflow_id bigint NOT NULL,
+    name text NOT NULL,
+    active_label text NOT NULL,
+    is_initial boolean DEFAULT false NOT NULL,
+    is_terminal boolean DEFAULT false NOT NULL,
+    lease_seconds integer DEFAULT 900 NOT NULL,
+    max_attempts integer DEFAULT 3 NOT NULL,
+    writes_branch boolean DEFAULT false NOT NULL,
+    reviews_branch boolean DEFAULT false NOT NULL,
+    "position" integer NOT NULL,
+    CONSTRAINT stages_check CHECK ((NOT (is_initial AND is_terminal))),
+    CONSTRAINT stages_lease_seconds_check CHECK ((lease_seconds > 0)),
+    CONSTRAINT stages_max_attempts_check CHECK ((max_attempts > 0)),
+    CONSTRAINT stages_name_check CHECK ((name ~ '^[a-z][a-z0-9_-]{0,31}$'::text))
+);
+
+
+--
+-- Name: _advance_step(ainarres.tasks, ainarres.stages, ainarres.stages, ainarres.families, uuid, bigint, text); Type: FUNCTION; Schema: ainarres; Owner: -
+--
+
+CREATE FUNCTION ainarres._advance_step(p_task ainarres.tasks, p_from ainarres.stages, p_to ainarres.stages, p_family ainarres.families, p_agent uuid, p_epoch bigint, p_head_commit text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'ainarres', 'pg_temp'
+    AS $$
+DECLARE
+    v_task tasks;
+BEGIN
+    IF p_from.reviews_branch THEN
         INSERT INTO reviews (task_id, round, commit, verdict, family_id, agent_id)
-        VALUES (v_task.id, v_task.review_round, v_task.head_commit, 'approve', p_family.id,
+        VALUES (p_task.id, p_task.review_round, p_task.head_commit, 'approve', p_family.id,
                 p_agent);
     END IF;
-    UPDATE tasks SET stage_id = v_to.id, open = NOT v_to.is_terminal,
+    UPDATE tasks SET stage_id = p_to.id, open = NOT p_to.is_terminal,
            holder_agent = NULL, holder_family = NULL, lease_expires_at = NULL, attempts = 0,
-           head_commit = CASE WHEN v_from.writes_branch THEN COALESCE(p_head_commit, head_commit)
+           head_commit = CASE WHEN p_from.writes_branch THEN COALESCE(p_head_commit, head_commit)
                               ELSE head_commit END,
-           writer_family = CASE WHEN v_from.writes_branch THEN p_family.id ELSE writer_family END,
-           writer_agent = CASE WHEN v_from.writes_branch THEN p_agent ELSE writer_agent END,
-           review_round = review_round + CASE WHEN v_to.reviews_branch THEN 1 ELSE 0 END,
+           writer_family = CASE WHEN p_from.writes_branch THEN p_family.id ELSE writer_family END,
+           writer_agent = CASE WHEN p_from.writes_branch THEN p_agent ELSE writer_agent END,
+           review_round = review_round + CASE WHEN p_to.reviews_branch THEN 1 ELSE 0 END,
            stage_entered_at = now(), updated_at = now()
-    WHERE id = v_task.id
+    WHERE id = p_task.id
     RETURNING * INTO v_task;
-    IF v_to.reviews_branch AND (SELECT rate > 0 FROM ainarres_private.canary_settings) THEN
-        PERFORM _canary_hold(v_task, false);
+    IF p_to.reviews_branch AND (SELECT rate > 0 FROM ainarres_private.canary_settings) THEN
+        -- Canaries are on: the new round waits for the canary service (_canary_hold).
+        INSERT INTO ainarres_private.review_holds (task_id, round, restore)
+        VALUES (v_task.id, v_task.review_round, false)
+        ON CONFLICT (task_id) DO UPDATE
+            SET round = EXCLUDED.round, restore = EXCLUDED.restore, since = now();
     END IF;
     -- The head a review step starts from is on the task row, not in the log: a seeded round
     -- (ADR 0018) replaces it before any reviewer sees it.
-    PERFORM _log('advanced', v_task.id, p_family.id, p_agent, v_from.name, v_to.name, p_epoch,
+    PERFORM _log('advanced', v_task.id, p_family.id, p_agent, p_from.name, p_to.name, p_epoch,
                  jsonb_strip_nulls(jsonb_build_object(
-                     'head_commit', CASE WHEN NOT v_to.reviews_branch THEN v_task.head_commit END,
-                     'verdict', CASE WHEN v_from.reviews_branch THEN 'approve' END)));
-    IF v_to.is_terminal THEN
+                     'head_commit', CASE WHEN NOT p_to.reviews_branch THEN v_task.head_commit END,
+                     'verdict', CASE WHEN p_from.reviews_branch THEN 'approve' END)));
+    IF p_to.is_terminal THEN
         -- Closed: tasks waiting on this one have one open dependency fewer.
         UPDATE tasks SET open_deps = open_deps - 1, updated_at = now()
         WHERE id IN (SELECT task_id FROM task_deps WHERE depends_on = v_task.id);
         PERFORM _wake('dependencies');
     ELSE
-        PERFORM _wake(v_to.name);
+        PERFORM _wake(p_to.name);
     END IF;
-    RETURN _outcome('ok', format('%s: %s -> %s', _short(v_task.id), v_from.name, v_to.name),
+    RETURN _outcome('ok', format('%s: %s -> %s', _short(v_task.id), p_from.name, p_to.name),
                     jsonb_build_object('task', _task_json(v_task)));
 END $$;
 
@@ -544,29 +585,6 @@ $$;
 
 
 --
--- Name: stages; Type: TABLE; Schema: ainarres; Owner: -
---
-
-CREATE TABLE ainarres.stages (
-    id bigint NOT NULL,
-    workflow_id bigint NOT NULL,
-    name text NOT NULL,
-    active_label text NOT NULL,
-    is_initial boolean DEFAULT false NOT NULL,
-    is_terminal boolean DEFAULT false NOT NULL,
-    lease_seconds integer DEFAULT 900 NOT NULL,
-    max_attempts integer DEFAULT 3 NOT NULL,
-    writes_branch boolean DEFAULT false NOT NULL,
-    reviews_branch boolean DEFAULT false NOT NULL,
-    "position" integer NOT NULL,
-    CONSTRAINT stages_check CHECK ((NOT (is_initial AND is_terminal))),
-    CONSTRAINT stages_lease_seconds_check CHECK ((lease_seconds > 0)),
-    CONSTRAINT stages_max_attempts_check CHECK ((max_attempts > 0)),
-    CONSTRAINT stages_name_check CHECK ((name ~ '^[a-z][a-z0-9_-]{0,31}$'::text))
-);
-
-
---
 -- Name: _reclaim(ainarres.tasks, ainarres.stages); Type: FUNCTION; Schema: ainarres; Owner: -
 --
 
@@ -670,32 +688,47 @@ CREATE FUNCTION ainarres._return_core(p_task ainarres.tasks, p_family ainarres.f
     SET search_path TO 'ainarres', 'pg_temp'
     AS $$
 DECLARE
-    v_task tasks := p_task;
     v_from stages;
     v_to stages;
 BEGIN
-    SELECT * INTO v_from FROM stages WHERE id = v_task.stage_id;
+    SELECT * INTO v_from FROM stages WHERE id = p_task.stage_id;
     SELECT s.* INTO v_to FROM transitions tr JOIN stages s ON s.id = tr.to_stage_id
     WHERE tr.from_stage_id = v_from.id AND tr.kind = 'return';
-    IF v_from.reviews_branch THEN
+    RETURN _return_step(p_task, v_from, v_to, p_family, p_agent, p_epoch, p_reason, p_cause,
+                        p_detail);
+END $$;
+
+
+--
+-- Name: _return_step(ainarres.tasks, ainarres.stages, ainarres.stages, ainarres.families, uuid, bigint, text, text, text); Type: FUNCTION; Schema: ainarres; Owner: -
+--
+
+CREATE FUNCTION ainarres._return_step(p_task ainarres.tasks, p_from ainarres.stages, p_to ainarres.stages, p_family ainarres.families, p_agent uuid, p_epoch bigint, p_reason text, p_cause text, p_detail text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'ainarres', 'pg_temp'
+    AS $$
+DECLARE
+    v_task tasks;
+BEGIN
+    IF p_from.reviews_branch THEN
         INSERT INTO reviews (task_id, round, commit, verdict, reason, family_id, agent_id)
-        VALUES (v_task.id, v_task.review_round, v_task.head_commit, 'return', p_reason,
+        VALUES (p_task.id, p_task.review_round, p_task.head_commit, 'return', p_reason,
                 p_family.id, p_agent);
     END IF;
-    UPDATE tasks SET stage_id = v_to.id, open = NOT v_to.is_terminal,
+    UPDATE tasks SET stage_id = p_to.id, open = NOT p_to.is_terminal,
            holder_agent = NULL, holder_family = NULL, lease_expires_at = NULL, attempts = 0,
            stage_entered_at = now(), updated_at = now()
-    WHERE id = v_task.id
+    WHERE id = p_task.id
     RETURNING * INTO v_task;
-    PERFORM _log('returned', v_task.id, p_family.id, p_agent, v_from.name, v_to.name, p_epoch,
+    PERFORM _log('returned', v_task.id, p_family.id, p_agent, p_from.name, p_to.name, p_epoch,
                  jsonb_strip_nulls(jsonb_build_object(
                      'reason', p_reason, 'round', v_task.review_round,
-                     'cause', COALESCE(p_cause, CASE WHEN v_from.reviews_branch THEN 'review' END),
+                     'cause', COALESCE(p_cause, CASE WHEN p_from.reviews_branch THEN 'review' END),
                      'detail', NULLIF(p_detail, ''),
                      'writer_family', v_task.writer_family)));
-    PERFORM _wake(v_to.name);
-    RETURN _outcome('ok', format('%s returned: %s -> %s', _short(v_task.id), v_from.name,
-                                 v_to.name),
+    PERFORM _wake(p_to.name);
+    RETURN _outcome('ok', format('%s returned: %s -> %s', _short(v_task.id), p_from.name,
+                                 p_to.name),
                     jsonb_build_object('task', _task_json(v_task)));
 END $$;
 
@@ -898,18 +931,17 @@ BEGIN
                                    NULL);
         END IF;
     END IF;
-    RETURN _advance_core(v_task, v_family, p_agent, p_epoch, p_head_commit);
+    RETURN _advance_step(v_task, v_from, v_to, v_family, p_agent, p_epoch, p_head_commit);
 END $_$;
 
 
 --
--- Name: advance_and_claim(uuid, uuid, bigint, text, text[]); Type: FUNCTION; Schema: ainarres; Owner: -
+-- Name: advance_and_claim(uuid, uuid, bigint, text, text[], integer); Type: FUNCTION; Schema: ainarres; Owner: -
 --
 
-CREATE FUNCTION ainarres.advance_and_claim(p_agent uuid, p_task uuid, p_epoch bigint, p_head_commit text, p_roles text[] DEFAULT NULL::text[]) RETURNS jsonb
+CREATE FUNCTION ainarres.advance_and_claim(p_agent uuid, p_task uuid, p_epoch bigint, p_head_commit text, p_roles text[] DEFAULT NULL::text[], p_lease_seconds integer DEFAULT NULL::integer) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ainarres', 'pg_temp'
-    SET lock_timeout TO '5s'
     AS $$
 DECLARE
     v_done jsonb := advance(p_agent, p_task, p_epoch, p_head_commit);
@@ -917,7 +949,7 @@ BEGIN
     IF v_done->>'outcome' <> 'ok' THEN
         RETURN v_done;
     END IF;
-    RETURN claim_next(p_agent, p_roles) || jsonb_build_object('done', v_done);
+    RETURN claim_next(p_agent, p_roles, p_lease_seconds) || jsonb_build_object('done', v_done);
 END $$;
 
 
@@ -2184,7 +2216,8 @@ BEGIN
         RETURN _verdict_record(v_task, v_family, p_agent, p_epoch, 'return', p_reason, p_cause,
                                p_detail);
     END IF;
-    RETURN _return_core(v_task, v_family, p_agent, p_epoch, p_reason, p_cause, p_detail);
+    RETURN _return_step(v_task, v_from, v_to, v_family, p_agent, p_epoch, p_reason, p_cause,
+                        p_detail);
 END $$;
 
 
@@ -3594,6 +3627,20 @@ REVOKE ALL ON FUNCTION ainarres._advance_core(p_task ainarres.tasks, p_family ai
 
 
 --
+-- Name: TABLE stages; Type: ACL; Schema: ainarres; Owner: -
+--
+
+GRANT SELECT ON TABLE ainarres.stages TO <agents>;
+
+
+--
+-- Name: FUNCTION _advance_step(p_task ainarres.tasks, p_from ainarres.stages, p_to ainarres.stages, p_family ainarres.families, p_agent uuid, p_epoch bigint, p_head_commit text); Type: ACL; Schema: ainarres; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ainarres._advance_step(p_task ainarres.tasks, p_from ainarres.stages, p_to ainarres.stages, p_family ainarres.families, p_agent uuid, p_epoch bigint, p_head_commit text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _approved_commit(p_task uuid); Type: ACL; Schema: ainarres; Owner: -
 --
 
@@ -3715,13 +3762,6 @@ REVOKE ALL ON FUNCTION ainarres._outcome(p_outcome text, p_message text, p_extra
 
 
 --
--- Name: TABLE stages; Type: ACL; Schema: ainarres; Owner: -
---
-
-GRANT SELECT ON TABLE ainarres.stages TO <agents>;
-
-
---
 -- Name: FUNCTION _reclaim(v_task ainarres.tasks, v_stage ainarres.stages); Type: ACL; Schema: ainarres; Owner: -
 --
 
@@ -3747,6 +3787,13 @@ REVOKE ALL ON FUNCTION ainarres._reserve_connections(p_role text) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ainarres._return_core(p_task ainarres.tasks, p_family ainarres.families, p_agent uuid, p_epoch bigint, p_reason text, p_cause text, p_detail text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _return_step(p_task ainarres.tasks, p_from ainarres.stages, p_to ainarres.stages, p_family ainarres.families, p_agent uuid, p_epoch bigint, p_reason text, p_cause text, p_detail text); Type: ACL; Schema: ainarres; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ainarres._return_step(p_task ainarres.tasks, p_from ainarres.stages, p_to ainarres.stages, p_family ainarres.families, p_agent uuid, p_epoch bigint, p_reason text, p_cause text, p_detail text) FROM PUBLIC;
 
 
 --
@@ -3810,11 +3857,11 @@ GRANT ALL ON FUNCTION ainarres.advance(p_agent uuid, p_task uuid, p_epoch bigint
 
 
 --
--- Name: FUNCTION advance_and_claim(p_agent uuid, p_task uuid, p_epoch bigint, p_head_commit text, p_roles text[]); Type: ACL; Schema: ainarres; Owner: -
+-- Name: FUNCTION advance_and_claim(p_agent uuid, p_task uuid, p_epoch bigint, p_head_commit text, p_roles text[], p_lease_seconds integer); Type: ACL; Schema: ainarres; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ainarres.advance_and_claim(p_agent uuid, p_task uuid, p_epoch bigint, p_head_commit text, p_roles text[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION ainarres.advance_and_claim(p_agent uuid, p_task uuid, p_epoch bigint, p_head_commit text, p_roles text[]) TO <agents>;
+REVOKE ALL ON FUNCTION ainarres.advance_and_claim(p_agent uuid, p_task uuid, p_epoch bigint, p_head_commit text, p_roles text[], p_lease_seconds integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION ainarres.advance_and_claim(p_agent uuid, p_task uuid, p_epoch bigint, p_head_commit text, p_roles text[], p_lease_seconds integer) TO <agents>;
 
 
 --

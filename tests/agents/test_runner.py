@@ -21,6 +21,7 @@ from ainarres.board import admin
 from ainarres.board.db import Connection
 from ainarres.board.embedded import EmbeddedServer
 from ainarres.demo import run_demo
+from ainarres.processes import FAILPOINT_ENV
 
 SCRIPTED = [sys.executable, "-m", "ainarres.agents.scripted"]
 SECOND_REVIEWER = "claude-code+sonnet"
@@ -126,6 +127,61 @@ def test_runner_implementer_commits_pushes_and_says_done(proj: Project, tmp_path
     assert t == {"stage": "review", "head_commit": tip}
     assert len(usage) == 1 and usage[0]["data"]["seconds"] >= 0
     assert sandboxed is (unavailable_reason() is None)
+
+
+def test_runner_claims_its_next_task_in_the_transaction_of_its_done(
+    proj: Project, tmp_path: Path
+) -> None:
+    """Done and next (ADR 0012): the runner's done of one task claims the next in the same
+    transaction, with the runner's lease; its last task (--max-tasks) claims nothing."""
+    cfg = _config(tmp_path, {IMPLEMENTER: ("implementer", SCRIPTED)})
+    designer = proj.agent(DESIGNER)
+    tasks = [must(designer.create_task(k, f"feature: {k}").task)
+             for k in ("sentence", "vocabulary", "longest")]  # fmt: skip
+    proc = _agent(proj, cfg, IMPLEMENTER, "--max-tasks", "2")
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    assert out.count("claimed the next in the same transaction") == 1, out
+    with proj.board.operator() as conn:
+        got = rows(
+            conn,
+            "SELECT task_id, kind, xmin::text AS tx, data FROM ainarres.events "
+            "WHERE kind IN ('claimed', 'advanced') ORDER BY id",
+        )
+    seen = [(r["task_id"], r["kind"]) for r in got]
+    first, second, third = (t.id for t in tasks)
+    assert seen == [(first, "claimed"), (first, "advanced"), (second, "claimed"),
+                    (second, "advanced")]  # fmt: skip
+    # one transaction: the done's and the claim's event rows were written by one xid
+    tx = [r["tx"] for r in got]
+    assert tx[1] == tx[2] and len({tx[0], tx[1], tx[3]}) == 3
+    assert got[2]["data"]["lease_seconds"] == got[0]["data"]["lease_seconds"] == 60
+    assert _holder(proj, third) is None and _holder(proj, second) is None
+
+
+def test_a_runner_killed_holding_its_next_claim_lets_it_go_when_it_restarts(
+    proj: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = _config(tmp_path, {IMPLEMENTER: ("implementer", SCRIPTED)})
+    designer = proj.agent(DESIGNER)
+    first, second = (must(designer.create_task(k, f"feature: {k}").task)
+                     for k in ("sentence", "vocabulary"))  # fmt: skip
+    monkeypatch.setenv(FAILPOINT_ENV, "runner-after-next")
+    proc = _agent(proj, cfg, IMPLEMENTER, "--until-idle", "5")
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGKILL, out
+    assert _holder(proj, second.id) == IMPLEMENTER  # claimed with the first's done
+    monkeypatch.delenv(FAILPOINT_ENV)
+    proc = _agent(proj, cfg, IMPLEMENTER, "--max-tasks", "1")
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    assert f"released {second.short_id}, held by an earlier run of this agent" in out
+    with proj.board.operator() as conn:
+        assert _kinds(conn, first.id)[-1] == "advanced"
+        kinds = _kinds(conn, second.id)
+    # held from the crash, let go by the restart (resume, release), then claimed anew
+    assert kinds[-1] == "advanced" and "released" in kinds
+    assert kinds.index("released") < len(kinds) - 1 - kinds[::-1].index("claimed")
 
 
 def test_runner_sigterm_stops_the_tool_and_releases_the_task(proj: Project, tmp_path: Path) -> None:

@@ -185,23 +185,36 @@ def _feedback_text(items: list[Feedback], ws: Workspace) -> str:
 
 
 @dataclass(frozen=True)
+class Then:
+    """Claim the agent's next task in the transaction that finishes this one (done and
+    next, ADR 0012): in these roles, with this lease."""
+
+    roles: Sequence[str]
+    lease_seconds: int
+
+
+@dataclass(frozen=True)
 class Finished:
     """What the board said to the job's verbs, and a warning for the log (a review note
-    that did not reach the hub) that does not undo it."""
+    that did not reach the hub) that does not undo it; ``next`` is what the claim of
+    ``Then`` came to (None: none was made, the finish was refused or its role has none)."""
 
     outcome: Outcome
     warning: str | None = None
+    next: Outcome | None = None
 
 
 def finish(settings: Settings, agent: Agent, claim: Claimed, prep: Prepared,
-           said: claim_mcp.Said | None = None) -> Finished:  # fmt: skip
+           said: claim_mcp.Said | None = None, then: Then | None = None) -> Finished:  # fmt: skip
     """Turn the tool's work into the verbs of the claim's role: a reviewer's verdict as the
     tool gave it through the claim's MCP endpoint (its annotations are on the board
-    already), else from its result file."""
+    already), else from its result file. With ``then``, an implementer's done and a
+    reviewer's verdict claim the next task in their own transaction; a designer's tasks
+    do not (the runner waits for its next claim as usual)."""
     t, job = claim.task, prep.job
     if claim.role == "implementer":
         assert prep.workspace is not None
-        return Finished(_finish_implement(settings, agent, claim, prep.workspace))
+        return _finish_implement(settings, agent, claim, prep.workspace, then)
     if claim.role == "reviewer":
         if said is not None and said.verdict is not None:
             (verdict, reason), remarks = said.verdict, []
@@ -209,22 +222,34 @@ def finish(settings: Settings, agent: Agent, claim: Claimed, prep: Prepared,
             result = results.read(job.job_dir, results.ReviewResult)
             verdict, remarks = result.verdict, [a.remark() for a in result.annotations]
             reason = result.reason or ("approved" if verdict == "approve" else "returned")
-        concluded = service.conclude(settings, agent, t, claim.epoch, verdict, reason, remarks)
-        return Finished(concluded.outcome, concluded.note_problem)
+        claim_next = None if then is None else _claim_next(agent, then)
+        concluded = service.conclude(settings, agent, t, claim.epoch, verdict, reason, remarks,
+                                     claim_next)  # fmt: skip
+        return Finished(concluded.outcome, concluded.note_problem, concluded.next)
     designed = results.read(job.job_dir, results.DesignResult)
     return Finished(design.create_tasks(agent, t, claim.epoch, designed))
 
 
-def _finish_implement(settings: Settings, agent: Agent, claim: Claimed, ws: Workspace) -> Outcome:
+def _claim_next(agent: Agent, then: Then) -> Callable[[], Outcome]:
+    return lambda: agent.claim_next(list(then.roles), then.lease_seconds)
+
+
+def _finish_implement(settings: Settings, agent: Agent, claim: Claimed, ws: Workspace,
+                      then: Then | None) -> Finished:  # fmt: skip
     t = claim.task
     implement.commit(agent, t, ws.layout)
     head = implement.push_head(settings, agent, t, claim.epoch, ws.layout)
     failpoint("runner-after-push")
     if not implement.changes_main(settings, agent, head):
-        return agent.block(
+        return Finished(agent.block(
             t.id,
             claim.epoch,
             "the implementer's tool made no change to the "
             "task's branch (nothing differs from main); a person should look",
-        )
-    return agent.advance(t.id, claim.epoch, head)
+        ))  # fmt: skip
+    if then is None:
+        return Finished(agent.advance(t.id, claim.epoch, head))
+    out = agent.advance_and_claim(t.id, claim.epoch, head, list(then.roles), then.lease_seconds)
+    if out.done is None:  # the done was refused: no claim was made
+        return Finished(out)
+    return Finished(out.done, next=out)

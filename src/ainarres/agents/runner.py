@@ -27,7 +27,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -45,7 +45,7 @@ from ainarres.git.cache import Busy, exclusive
 from ainarres.git.trusted import Layout, LayoutChanged
 from ainarres.git.worktree import sweep_scratch
 from ainarres.models import Outcome
-from ainarres.processes import kill_group
+from ainarres.processes import failpoint, kill_group
 from ainarres.store import Store
 from ainarres.text import storable
 
@@ -98,6 +98,8 @@ class Runner:
         self.tool: subprocess.Popen[bytes] | None = None
         self.sandboxed = self._decide_sandbox()
         self.failures = 0
+        # The claim a finished job's transaction made (done and next): the next job's.
+        self.next_claim: Outcome | None = None
 
     def _decide_sandbox(self) -> bool:
         reason = sandbox.unavailable_reason()
@@ -196,22 +198,12 @@ class Runner:
                  f"{'' if self.sandboxed else ' (unsandboxed)'}")  # fmt: skip
         try:
             while not self.stopping:
-                self.waiting = True
-                try:
-                    out = agent.wait_for_claim(
-                        self._wait_timeout(idle_since),
-                        self.options.poll,
-                        role=roles,
-                        lease_seconds=RUNNER_LEASE,
-                    )
-                except BoardLost as exc:
-                    self.waiting = False
-                    agent.conn.close()
-                    self.log(f"{agent.name}: lost the board ({exc.message}); reconnecting")
+                waited = self.next_claim or self._wait(agent, roles, idle_since)
+                self.next_claim = None
+                if waited is None:  # lost the board: go on with a new connection
                     agent = self._start(self._connect())
                     continue
-                finally:
-                    self.waiting = False
+                out = waited
                 if out.outcome == "empty":
                     if self._idle_too_long(idle_since):
                         self.log(f"{agent.name}: idle, stopping")
@@ -231,14 +223,47 @@ class Runner:
                 if not out.ok or out.task is None or out.epoch is None or out.role is None:
                     raise AinarresError(out.message)
                 claim = jobs.Claimed(out.task, out.epoch, out.role)  # type: ignore[arg-type]
-                agent = self._work(agent, claim)
+                last = self.options.max_tasks is not None and done + 1 >= self.options.max_tasks
+                then = None if last else jobs.Then(roles, RUNNER_LEASE)
+                agent = self._work(agent, claim, then)
                 done += 1
                 idle_since = time.monotonic()
-                if self.options.max_tasks is not None and done >= self.options.max_tasks:
+                if last:
                     break
         finally:
+            self._release_next(agent)
             agent.conn.close()
         return 0
+
+    def _wait(self, agent: Agent, roles: Sequence[str], idle_since: float) -> Outcome | None:
+        """The next claim, waited for (None: the board was lost, the connection closed)."""
+        self.waiting = True
+        try:
+            return agent.wait_for_claim(
+                self._wait_timeout(idle_since),
+                self.options.poll,
+                role=roles,
+                lease_seconds=RUNNER_LEASE,
+            )
+        except BoardLost as exc:
+            agent.conn.close()
+            self.log(f"{agent.name}: lost the board ({exc.message}); reconnecting")
+            return None
+        finally:
+            self.waiting = False
+
+    def _release_next(self, agent: Agent) -> None:
+        """Stopping with a claim its last job's transaction made: let it go at once."""
+        out, self.next_claim = self.next_claim, None
+        if out is None or out.task is None or out.epoch is None or agent.conn.closed:
+            return
+        said: str
+        try:
+            said = agent.release(out.task.id, out.epoch).outcome
+        except AinarresError as exc:
+            said = f"not released: {exc.message}; its lease will free it"
+        self.log(f"{agent.name}: released {out.task.short_id}, claimed with its last done, "
+                 f"as it stops ({said})")  # fmt: skip
 
     def _check_maker(self, agent: Agent) -> None:
         """ainarres.toml may say who makes the family's model; it must agree with the
@@ -274,15 +299,16 @@ class Runner:
 
     # -- one job -------------------------------------------------------------------------
 
-    def _work(self, agent: Agent, claim: jobs.Claimed) -> Agent:
+    def _work(self, agent: Agent, claim: jobs.Claimed, then: jobs.Then | None) -> Agent:
         """Do one claimed job; whatever happens, the task is not left held. Returns the
-        agent to go on with (on a new connection if the board went away meanwhile)."""
+        agent to go on with (on a new connection if the board went away meanwhile). With
+        `then`, the job's finishing transaction also claims the next job (`next_claim`)."""
         t = claim.task
         self.log(f"{agent.name}: claimed {t.short_id} [{t.stage}] as {claim.role}: {t.title}")
         beat = _Heartbeat(self.settings, agent, claim, self)
         beat.start()
         try:
-            self._job(agent, claim, beat)
+            self._job(agent, claim, beat, then)
         except _ToolBroken:
             raise
         except BoardLost as exc:
@@ -312,7 +338,8 @@ class Runner:
         if self.failures >= MAX_TOOL_FAILURES:
             raise _ToolBroken(self.failures)
 
-    def _job(self, agent: Agent, claim: jobs.Claimed, beat: _Heartbeat) -> None:
+    def _job(self, agent: Agent, claim: jobs.Claimed, beat: _Heartbeat,
+             then: jobs.Then | None) -> None:  # fmt: skip
         t = claim.task
         with jobs.prepared(self.settings, agent, claim,
                            log=lambda line: self.log(f"{agent.name}: {line}"),
@@ -350,8 +377,13 @@ class Runner:
                     raise _ToolBroken(self.failures)
                 return
             self.failures = 0
-            fin = jobs.finish(self.settings, agent, claim, prep, endpoint.said)
+            fin = jobs.finish(self.settings, agent, claim, prep, endpoint.said,
+                              None if self.stopping else then)  # fmt: skip
             self.log(f"{agent.name}: {t.short_id} {fin.outcome.outcome}: {fin.outcome.message}")
+            if fin.next is not None and fin.next.ok:
+                self.next_claim = fin.next
+                self.log(f"{agent.name}: claimed the next in the same transaction")
+                failpoint("runner-after-next")
             if fin.warning:
                 self.log(f"{agent.name}: {t.short_id}: {fin.warning}")
 

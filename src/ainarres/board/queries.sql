@@ -343,7 +343,7 @@ SELECT f.name FROM ainarres.families f WHERE ainarres._has_role(f.id, 'integrato
 
 -- name: advance_and_claim
 SELECT ainarres.advance_and_claim(%(agent)s, %(task)s, %(epoch)s, %(head_commit)s,
-                                  %(roles)s::text[]) AS r;
+                                  %(roles)s::text[], %(lease)s::integer) AS r;
 
 -- name: feedback
 -- What came back to a task since its branch was last handed on (its last advance out of a

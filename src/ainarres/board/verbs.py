@@ -182,9 +182,11 @@ class Agent:
         epoch: int,
         head_commit: str | None = None,
         role: str | Sequence[str] | None = None,
+        lease_seconds: int | None = None,
     ) -> Outcome:
         """Done, and the next task, in one transaction. The outcome is the claim's (ok or
-        empty), with the advance under `done`; a refused advance is returned as is."""
+        empty), with the advance under `done`; a refused advance is returned as is. The
+        claim's lease is `lease_seconds` (None: its stage's), as with `claim`."""
         roles = _roles(role)
         return call(
             self.conn,
@@ -194,6 +196,7 @@ class Agent:
             epoch=epoch,
             head_commit=head_commit,
             roles=roles,
+            lease=lease_seconds,
         )
 
     def atomically(self, act: Callable[[], Outcome]) -> Outcome:

@@ -9,8 +9,8 @@ the transaction that recorded it is committed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -66,6 +66,7 @@ class Concluded:
 
     outcome: Outcome
     note_problem: str | None = None
+    next: Outcome | None = None  # the claim made by the verdict's transaction (`then`)
 
 
 def mirror(settings: Settings, family: str | None, agent: str | None = None) -> Path:
@@ -154,9 +155,12 @@ def conclude(
     verdict: Verdict,
     reason: str,
     remarks: Sequence[Remark] = (),
+    then: Callable[[], Outcome] | None = None,
 ) -> Concluded:
     """Annotations and the verdict in one transaction (a refused one leaves none of them),
-    then one note on the hub. An approval holds only for the head that was reviewed."""
+    then one note on the hub. An approval holds only for the head that was reviewed.
+    ``then`` (a claim of the agent's next task) runs in the same transaction once the
+    verdict is taken; its outcome, whatever it is, does not undo the verdict."""
     if remarks:
         review = load(settings, agent.conn, task, agent.family, agent.name)
         for remark in remarks:
@@ -171,12 +175,18 @@ def conclude(
             if not out.ok:
                 return out
         if verdict == "approve":
-            return approve(settings, agent, task, epoch)
-        return agent.return_task(task.id, epoch, reason, "review")
+            out = approve(settings, agent, task, epoch)
+        else:
+            out = agent.return_task(task.id, epoch, reason, "review")
+        if out.ok and then is not None:
+            claimed.append(then())
+        return out
 
+    claimed: list[Outcome] = []
     out = agent.atomically(act)
     lines = [("annotate", r.note) for r in remarks] + [(verdict, reason)]
-    return _mirrored(settings, agent, out, task, lines)
+    concluded = _mirrored(settings, agent, out, task, lines)
+    return replace(concluded, next=claimed[0]) if out.ok and claimed else concluded
 
 
 def send_back(settings: Settings, agent: Agent, task: Task, epoch: int, reason: str) -> Concluded:
