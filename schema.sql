@@ -1306,6 +1306,7 @@ CREATE FUNCTION ainarres.claim_next(p_agent uuid, p_roles text[], p_lease_second
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ainarres', 'pg_temp'
     SET lock_timeout TO '5s'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     v_family families := _caller();
