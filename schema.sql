@@ -942,6 +942,7 @@ END $_$;
 CREATE FUNCTION ainarres.advance_and_claim(p_agent uuid, p_task uuid, p_epoch bigint, p_head_commit text, p_roles text[] DEFAULT NULL::text[], p_lease_seconds integer DEFAULT NULL::integer) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ainarres', 'pg_temp'
+    SET lock_timeout TO '5s'
     AS $$
 DECLARE
     v_done jsonb := advance(p_agent, p_task, p_epoch, p_head_commit);

@@ -24,7 +24,8 @@ CREATE FUNCTION advance_and_claim(p_agent uuid, p_task uuid, p_epoch bigint,
                                   p_head_commit text, p_roles text[] DEFAULT NULL,
                                   p_lease_seconds integer DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = ainarres, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ainarres, pg_temp SET lock_timeout = '5s'
+AS $$
 DECLARE
     v_done jsonb := advance(p_agent, p_task, p_epoch, p_head_commit);
 BEGIN

@@ -178,6 +178,7 @@ def run_demo(
     cfg_path = write_config(state_dir)
     crowd = Swarm(settings, cfg_path, agent_config.load(cfg_path), sandbox=reason is None,
                   env={**os.environ, "AINARRES_SCRIPT_DELAY": str(delay)},
+                  gate=project.local_hub_dir(settings),
                   log=lambda line: log(f"  {line}"))  # fmt: skip
     crowd.start()
     seen_pair, last = False, ""

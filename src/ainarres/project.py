@@ -127,6 +127,12 @@ def record_hub(settings: Settings, location: str, known_hosts: str | None = None
     return hub
 
 
+def local_hub_dir(settings: Settings) -> Path | None:
+    """The hub's folder when its files are on this machine (None: no hub, or a remote one)."""
+    hub = configured_hub(settings)
+    return hub.local if hub is not None else None
+
+
 def local_hub(settings: Settings) -> Hub | None:
     """The hub's repository when its files are on this machine (None: no hub, or a hub
     reached over the network, whose allowed signers are changed on its server)."""

@@ -21,6 +21,7 @@ from ainarres.board import admin
 from ainarres.board.db import Connection
 from ainarres.board.embedded import EmbeddedServer
 from ainarres.demo import run_demo
+from ainarres.gate import resident
 from ainarres.processes import FAILPOINT_ENV
 
 SCRIPTED = [sys.executable, "-m", "ainarres.agents.scripted"]
@@ -274,6 +275,10 @@ def test_demo_ships_three_tasks_with_cross_family_review(demo_dir: Path) -> None
     assert not EmbeddedServer(demo_dir).status().running  # `db stop` is not needed after
     assert "two reviewers of different makers hold reviews at this instant" in text
     hub = demo_dir / "hub.git"
+    # the swarm kept the hub's resident gate (ADR 0020): it judged the pushes, then went
+    assert f"gate: serving the pushes of {hub.resolve()}" in text
+    assert sum("gate: push accepted in" in line for line in lines) >= 6  # 3 tasks, 2 pushes+
+    assert not resident.socket_path(hub).exists()
     merges = git(
         hub,
         "log",

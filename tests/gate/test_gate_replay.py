@@ -80,7 +80,7 @@ def test_replay_to_the_same_hub_is_refused(proj: Project, tmp_path: Path) -> Non
     case happens once."""
     cert_file = tmp_path / "captured.cert"
     capture_certificates(proj.hub, cert_file)
-    for attempt in range(5):
+    for attempt in range(12):  # a loaded machine (the suite runs in parallel) misses more
         _fresh_second()
         old, new = _integrate(proj, f"attempt{attempt}.txt")
         # Roll main back, as a restore from backup would: the replay would move it again.

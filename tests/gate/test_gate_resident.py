@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,9 @@ from sandboxrun import ATTEMPT, in_sandbox
 from scenario import IMPLEMENTER, INTEGRATOR, MAIN, OTHER_IMPLEMENTER, Project, git
 from test_gate_push import _claimed_task
 
+from ainarres.agents.config import ProjectConfig
+from ainarres.agents.swarm import Swarm
+from ainarres.gate import resident
 from ainarres.gate.resident import socket_path
 from ainarres.gate.shim import framed
 from ainarres.git import layout
@@ -285,3 +288,56 @@ print(json.dumps(out))
         "see the hub": "FileNotFoundError",
     }
     assert gate.verdicts(0) == []
+
+
+def test_a_swarm_runs_the_gate_beside_its_agents_restarts_it_and_stops_it(proj: Project) -> None:
+    """`ainarres swarm` on the hub's machine keeps the resident gate (no agents here: the
+    gate is the swarm's only process); killed, it comes back; the swarm's end ends it."""
+    lines: list[str] = []
+    crowd = Swarm(proj.board.settings, proj.clone / "ainarres.toml", ProjectConfig(),
+                  gate=proj.hub, log=lines.append)  # fmt: skip
+    crowd.start()
+    try:
+        assert crowd.gate is not None
+        _until(lambda: resident.why_not_served(proj.hub) is not None, lines)
+        first = crowd.gate.proc.pid
+        crowd.gate.proc.send_signal(signal.SIGKILL)
+        crowd.gate.proc.wait()
+
+        def back() -> bool:
+            crowd.tend()
+            return (
+                crowd.gate is not None
+                and crowd.gate.proc.pid != first
+                and (resident.why_not_served(proj.hub) is not None)
+            )
+
+        _until(back, lines)
+        assert any("swarm: gate died (exit -9); starting it again" in ln for ln in lines)
+        task, epoch = _claimed_task(proj)  # a push, served by the restarted gate
+        proj.commit_on(task.branch, "swarm.txt", "swarm\n")
+        pushed = proj.push(f"HEAD:refs/heads/{task.branch}", IMPLEMENTER, epoch=epoch)
+        assert pushed.ok, pushed.remote_lines
+    finally:
+        crowd.stop()
+    assert crowd.gate is None and not resident.socket_path(proj.hub).exists()
+    assert any(line.startswith("gate: push accepted in") for line in lines), lines
+
+
+def test_a_swarm_leaves_a_gate_that_already_serves_alone(proj: Project, gate: Gate) -> None:
+    lines: list[str] = []
+    crowd = Swarm(proj.board.settings, proj.clone / "ainarres.toml", ProjectConfig(),
+                  gate=proj.hub, log=lines.append)  # fmt: skip
+    crowd.start()
+    crowd.stop()
+    assert crowd.gate is None
+    assert any("not starting the hub's resident gate: a resident gate already serves" in line
+               for line in lines)  # fmt: skip
+    assert gate.proc.poll() is None and resident.why_not_served(proj.hub) is not None
+
+
+def _until(check: Callable[[], bool], lines: list[str], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, lines
+        time.sleep(0.05)

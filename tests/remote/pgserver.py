@@ -13,6 +13,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -111,7 +112,9 @@ class ServerPostgres:
         self.folder, self.host, self.port, self.netns = folder, host, port, netns
         self.conf = conf
         self.data = folder / "data"
-        self.socket_dir = folder / "run"
+        # Its own short folder: a unix socket path must fit in 107 bytes, and a test's tmp
+        # folder may not (pytest-xdist adds a level).
+        self.socket_dir = Path(tempfile.mkdtemp(prefix="ainarres-pg-"))
         self.admin_password = "admin-" + os.urandom(8).hex()
         self.certs = make_certificates(folder / "tls", list(names), [host])
         self._names = names
@@ -124,7 +127,6 @@ class ServerPostgres:
     def start(self) -> ServerPostgres:
         pg_uid = pwd.getpwnam("postgres").pw_uid
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.socket_dir.mkdir(exist_ok=True)
         # The test's tmp folders are root's 0700: the postgres account needs a way in.
         for parent in [self.folder, *self.folder.parents]:
             if parent == Path("/"):
@@ -180,3 +182,4 @@ class ServerPostgres:
         self._as_postgres(_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop",
                           check=False)  # fmt: skip
         shutil.rmtree(self.data, ignore_errors=True)
+        shutil.rmtree(self.socket_dir, ignore_errors=True)

@@ -5,6 +5,10 @@ board and the hub. An agent that dies (killed, crashed, the board gone too long)
 again under the same name after a pause that grows with each death, so its held task is
 released at once by the new run; one that stops cleanly (idle) is not. A stop (SIGTERM,
 Ctrl-C, or `stop()`) reaches every one of them, and each releases its task before it exits.
+
+Given the hub's folder (`gate`), the swarm also keeps the hub's resident gate running
+(`ainarres hub gate`, ADR 0020) while its agents work, restarted when it dies and stopped
+with them, unless a gate already serves that hub (a supervisor's).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class _Member:
     family: str
     name: str
     proc: subprocess.Popen[str]
+    argv: list[str]
     deaths: int = 0
     restart_at: float | None = None
     relays: list[threading.Thread] = field(default_factory=list)
@@ -44,32 +49,37 @@ class _Member:
 class Swarm:
     def __init__(self, settings: Settings, config_path: Path, config: ProjectConfig, *,
                  sandbox: bool = True, until_idle: float | None = None,
-                 env: Mapping[str, str] | None = None,
+                 env: Mapping[str, str] | None = None, gate: Path | None = None,
                  log: Callable[[str], None] = print) -> None:  # fmt: skip
         self.settings, self.config_path, self.config = settings, config_path, config
         self.sandbox, self.until_idle, self.env, self.log = sandbox, until_idle, env, log
-        self.members: list[_Member] = []
+        self.gate_hub = gate
+        self.members: list[_Member] = []  # the agents
+        self.gate: _Member | None = None  # the hub's resident gate, when this swarm runs it
         self.stopping = False
 
     @property
     def procs(self) -> list[tuple[str, subprocess.Popen[str]]]:
         return [(m.name, m.proc) for m in self.members]
 
-    def _argv(self, family: str, name: str) -> list[str]:
+    def _ainarres(self) -> list[str]:
         argv = [sys.executable, "-m", "ainarres", "--state-dir", str(self.settings.state_dir)]
         if self.settings.database_url:
             argv += ["--database-url", self.settings.database_url]
-        argv += ["agent", "run", "--family", family, "--agent", name,
-                 "--config", str(self.config_path)]  # fmt: skip
+        return argv
+
+    def _argv(self, family: str, name: str) -> list[str]:
+        argv = [*self._ainarres(), "agent", "run", "--family", family, "--agent", name,
+                "--config", str(self.config_path)]  # fmt: skip
         if not self.sandbox:
             argv.append("--no-sandbox")
         if self.until_idle is not None:
             argv += ["--until-idle", str(self.until_idle)]
         return argv
 
-    def _spawn(self, family: str, name: str) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(self._argv(family, name), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, env=self.env)  # fmt: skip
+    def _spawn(self, argv: list[str]) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, env=self.env)  # fmt: skip
         return proc
 
     def _relay_for(self, member: _Member) -> None:
@@ -78,11 +88,26 @@ class Swarm:
         member.relays.append(relay)
 
     def start(self) -> None:
+        self._start_gate()
         for family, name in agent_names(self.config):
-            member = _Member(family, name, self._spawn(family, name))
+            argv = self._argv(family, name)
+            member = _Member(family, name, self._spawn(argv), argv)
             self._relay_for(member)
             self.members.append(member)
         self.log(f"swarm: started {len(self.members)} agent process(es)")
+
+    def _start_gate(self) -> None:
+        if self.gate_hub is None:
+            return
+        from ainarres.gate import resident
+
+        why = resident.why_not_served(self.gate_hub)
+        if why is not None:
+            self.log(f"swarm: not starting the hub's resident gate: {why}")
+            return
+        argv = [*self._ainarres(), "hub", "gate", str(self.gate_hub)]
+        self.gate = _Member("gate", "gate", self._spawn(argv), argv)
+        self._relay_for(self.gate)
 
     def _relay(self, proc: subprocess.Popen[str]) -> None:
         assert proc.stdout is not None
@@ -95,9 +120,9 @@ class Swarm:
         return any(m.proc.poll() is None or m.restart_at is not None for m in self.members)
 
     def tend(self) -> None:
-        """Start again the agents that died (not those that stopped cleanly)."""
+        """Start again the agents (and the gate) that died, not those that stopped cleanly."""
         now = time.monotonic()
-        for m in self.members:
+        for m in [*self.members, *([self.gate] if self.gate is not None else [])]:
             code = m.proc.poll()
             if self.stopping or code is None:
                 continue
@@ -110,7 +135,7 @@ class Swarm:
                 self.log(f"swarm: {m.name} died (exit {code}); starting it again in {pause:.1f} s")
             elif now >= m.restart_at:
                 m.restart_at = None
-                m.proc = self._spawn(m.family, m.name)
+                m.proc = self._spawn(m.argv)
                 self._relay_for(m)
 
     def stop(self, timeout: float = 30.0) -> dict[str, int]:
@@ -136,4 +161,22 @@ class Swarm:
             codes[m.name] = m.proc.wait()
             for relay in m.relays:
                 relay.join(timeout=5)  # the last lines, and the pipes closed
+        self._stop_gate()
         return codes
+
+    def _stop_gate(self) -> None:
+        """The agents are gone: so goes the gate (pushes meanwhile would be judged by the
+        hook itself, as slowly and as strictly as without it)."""
+        gate, self.gate = self.gate, None
+        if gate is None:
+            return
+        gate.restart_at = None
+        if gate.proc.poll() is None:
+            gate.proc.send_signal(signal.SIGTERM)
+            try:
+                gate.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                gate.proc.kill()
+                gate.proc.wait()
+        for relay in gate.relays:
+            relay.join(timeout=5)

@@ -180,9 +180,12 @@ def run(
 def swarm(ctx: Ctx, config_path: str, no_sandbox: bool, until_idle: float | None) -> None:
     """Start every configured agent (instances per family) and stop them together.
 
-    On several machines, run `ainarres agent run` on each against the shared
-    AINARRES_DATABASE_URL and hub instead.
+    When the hub's folder is on this machine and no resident gate serves it yet, the swarm
+    also runs the hub's gate (`ainarres hub gate`) while its agents work, so their pushes
+    do not start the gate anew. On several machines, run `ainarres agent run` on each
+    against the shared AINARRES_DATABASE_URL and hub instead.
     """
+    from ainarres import project
     from ainarres.agents import config as agent_config
     from ainarres.agents.runner import main_log
     from ainarres.agents.swarm import Swarm
@@ -190,7 +193,8 @@ def swarm(ctx: Ctx, config_path: str, no_sandbox: bool, until_idle: float | None
     cfg = agent_config.load(Path(config_path))
     _preflight_all(ctx, cfg, no_sandbox)
     crowd = Swarm(ctx.settings, Path(config_path), cfg, sandbox=not no_sandbox,
-                  until_idle=until_idle, log=main_log)  # fmt: skip
+                  until_idle=until_idle, gate=project.local_hub_dir(ctx.settings),
+                  log=main_log)  # fmt: skip
     signal.signal(signal.SIGTERM, lambda *_: crowd.stop())
     crowd.start()
     try:

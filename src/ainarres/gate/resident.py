@@ -44,6 +44,35 @@ def socket_path(hub_dir: Path) -> Path:
     return layout.state_dir(hub_dir) / SOCKET_NAME
 
 
+def _address(folder_fd: int) -> str:
+    # A unix socket's path has ~108 bytes; the folder's descriptor makes any path short.
+    return f"/proc/self/fd/{folder_fd}/{SOCKET_NAME}"
+
+
+def why_not_served(hub_dir: Path) -> str | None:
+    """Why this user cannot serve the hub's pushes here (None: it can): not a hub, another
+    user's, or a live gate already serves it (a socket that answers)."""
+    hub_dir = hub_dir.resolve()
+    path = socket_path(hub_dir)
+    folder = path.parent
+    if not (hub_dir / "HEAD").is_file() or not folder.is_dir():
+        return f"{hub_dir} is not an ainarres hub (no {folder}); run `ainarres hub init` first"
+    if folder.stat().st_uid != os.getuid():
+        return f"{folder} belongs to another user; run the gate as the hub's owner"
+    if not (path.exists() or path.is_symlink()):
+        return None
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(_address(fd))
+    except OSError:
+        return None  # stale: its gate is gone
+    finally:
+        probe.close()
+        os.close(fd)
+    return f"a resident gate already serves {hub_dir} ({path}); stop it first"
+
+
 def _send(conn: socket.socket, code: int, said: str) -> None:
     conn.sendall(framed((b"1" if code else b"0") + said.encode("utf-8", "replace")))
 
@@ -66,35 +95,18 @@ class ResidentGate:
 
     # -- the socket ----------------------------------------------------------------------
 
-    def _address(self, folder_fd: int) -> str:
-        # A unix socket's path has ~108 bytes; the folder's descriptor makes any path short.
-        return f"/proc/self/fd/{folder_fd}/{SOCKET_NAME}"
-
     def bind(self) -> None:
         """Take the hub's socket: refuse if a live gate holds it, replace a stale one."""
-        folder = self.path.parent
-        if not (self.hub_dir / "HEAD").is_file() or not folder.is_dir():
-            raise BadInput(f"{self.hub_dir} is not an ainarres hub (no {folder}); "
-                           "run `ainarres hub init` first")  # fmt: skip
-        if folder.stat().st_uid != os.getuid():
-            raise BadInput(f"{folder} belongs to another user; run the gate as the hub's owner")
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        why = why_not_served(self.hub_dir)
+        if why is not None:
+            raise BadInput(why)
+        fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            address = self._address(fd)
             if self.path.exists() or self.path.is_symlink():
-                probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                try:
-                    probe.connect(address)
-                except OSError:
-                    self.path.unlink()  # stale: its gate is gone
-                else:
-                    raise BadInput(f"a resident gate already serves {self.hub_dir} "
-                                   f"({self.path}); stop it first")  # fmt: skip
-                finally:
-                    probe.close()
+                self.path.unlink()  # stale: its gate is gone (why_not_served asked it)
             old = os.umask(0o177)  # the socket is born 0600
             try:
-                self._server = _Server(address, _handler(self))
+                self._server = _Server(_address(fd), _handler(self))
             finally:
                 os.umask(old)
         finally:
