@@ -46,6 +46,20 @@ def script_config(
     return path
 
 
+def agent_argv(board: BoardEnv, cfg: Path, family: str, *args: str,
+               env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:  # fmt: skip
+    """The command line and environment of `ainarres agent run` against the board."""
+    full = {
+        **os.environ,
+        "AINARRES_HOME": str(board.settings.state_dir),
+        "AINARRES_DATABASE_URL": board.url,
+        **(env or {}),
+    }
+    argv = [sys.executable, "-m", "ainarres", "agent", "run", "--family", family,
+            "--config", str(cfg), *args]  # fmt: skip
+    return argv, full
+
+
 def run_agent(
     board: BoardEnv,
     cfg: Path,
@@ -55,28 +69,6 @@ def run_agent(
     timeout: float = 180,
 ) -> subprocess.CompletedProcess[str]:
     """`ainarres agent run --family F --config CFG ARGS` against the board, to its end."""
-    full = {
-        **os.environ,
-        "AINARRES_HOME": str(board.settings.state_dir),
-        "AINARRES_DATABASE_URL": board.url,
-        **(env or {}),
-    }
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ainarres",
-            "agent",
-            "run",
-            "--family",
-            family,
-            "--config",
-            str(cfg),
-            *args,
-        ],
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    argv, full = agent_argv(board, cfg, family, *args, env=env)
+    return subprocess.run(argv, env=full, capture_output=True, text=True, timeout=timeout,
+                          check=False)  # fmt: skip

@@ -11,7 +11,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from agentrun import run_agent, script_config
+from agentrun import agent_argv, script_config
 from boardenv import must, rows
 from scenario import DESIGNER, IMPLEMENTER, INTEGRATOR, MAIN, OTHER_IMPLEMENTER, Project, git
 
@@ -173,15 +173,35 @@ def test_a_denied_runner_waits_for_the_denial_to_heal_then_works(
     with proj.board.operator() as conn:
         conn.execute(
             b"INSERT INTO ainarres.denials (family_id, role, reason, expires_at, created_by) "
-            b"SELECT id, 'implementer', 'a short denial', now() + interval '3 seconds', 'test' "
+            b"SELECT id, 'implementer', 'a short denial', now() + interval '1 hour', 'test' "
             b"FROM ainarres.families WHERE name = %s",
             (IMPLEMENTER,),
         )
     task = must(proj.agent(DESIGNER).create_task("after the denial").task)
-    done = run_agent(proj.board, cfg, IMPLEMENTER, "--max-tasks", "1", "--poll", "0.5", timeout=60)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "waiting until it may work" in done.stdout
-    assert f"{task.short_id} ok" in done.stdout
+    argv, env = agent_argv(proj.board, cfg, IMPLEMENTER, "--max-tasks", "1", "--poll", "0.5")
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)  # fmt: skip
+    assert proc.stdout is not None
+    said = []
+    try:
+        for line in proc.stdout:  # denied: it says so and waits, whatever the machine's load
+            said.append(line)
+            if "waiting until it may work" in line:
+                break
+        assert "waiting until it may work" in said[-1], said
+        with proj.board.operator() as conn:  # nothing claimed; then the denial runs out
+            held = conn.execute(b"SELECT holder_agent FROM ainarres.tasks WHERE id = %s",
+                                (task.id,)).fetchone()  # fmt: skip
+            assert held is not None and held["holder_agent"] is None
+            conn.execute(b"UPDATE ainarres.denials SET expires_at = now()")
+        said += proc.stdout.readlines()
+        assert proc.wait(timeout=60) == 0, said
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+    assert any(f"{task.short_id} ok" in line for line in said), said
 
 
 def test_a_runner_refuses_a_config_whose_maker_disagrees_with_the_board(
