@@ -121,6 +121,10 @@ def test_an_implementers_endpoint_has_only_note_and_done(proj: Project, tmp_path
 def test_a_sandboxed_reviewer_reviews_through_the_endpoint(proj: Project, tmp_path: Path) -> None:
     cfg = _config(tmp_path, {IMPLEMENTER: ("implementer", SCRIPTED),
                              REVIEWER: ("reviewer", [*SCRIPTED, "--mcp"])})  # fmt: skip
+    # the reviewer's script speaks MCP: its family says so, and only then does the runner
+    # serve the claim's endpoint (the implementer's run starts none)
+    cfg.write_text(cfg.read_text().replace(f'[families."{REVIEWER}"]\n',
+                                           f'[families."{REVIEWER}"]\nmcp = true\n'))  # fmt: skip
     task = must(proj.agent(DESIGNER).create_task("longest", "feature: longest").task)
     for family in (IMPLEMENTER, REVIEWER):
         proc = _agent(proj, cfg, family, "--max-tasks", "1")
@@ -139,6 +143,8 @@ def test_a_sandboxed_reviewer_reviews_through_the_endpoint(proj: Project, tmp_pa
     reviewed = [j.parent for j in jobs if '"role": "reviewer"' in j.read_text()]
     assert reviewed and not (reviewed[0] / "result.json").exists()
     assert not list((reviewed[0] / "mcp").iterdir())  # the FIFOs went with the claim
+    implemented = [j.parent for j in jobs if '"role": "implementer"' in j.read_text()]
+    assert implemented and not (implemented[0] / "mcp").exists()  # no endpoint was started
 
 
 def test_an_endless_line_from_the_tool_ends_its_session_not_the_runners_memory(

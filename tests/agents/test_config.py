@@ -52,6 +52,10 @@ def test_config_good_file_parses_with_defaults() -> None:
         ),
         ('[families.x]\nadapter = "codex"\nmodel = "m"', "families.x.roles: Field required"),
         (
+            '[families.x]\nadapter = "grok"\nmodel = "m"\nroles = ["reviewer"]\nmcp = true',
+            "mcp = true is for the script adapter",
+        ),
+        (
             '[families.x]\nadapter = "codex"\nmodel = "m"\nroles = ["reviewer", "integrator"]',
             "families.x.roles: a family cannot ask for the integrator role: the integrator is "
             "`ainarres integrate`, started by a person, never an agent",

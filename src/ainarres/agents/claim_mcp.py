@@ -29,18 +29,16 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-import anyio
-from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.server.stdio import stdio_server
+from typing import TYPE_CHECKING, Any, Literal
 
 from ainarres.board.verbs import Agent
 from ainarres.config import Settings
 from ainarres.errors import AinarresError
 from ainarres.models import Outcome, Task
 from ainarres.review import service as reviews
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
 
 FOLDER = "mcp"
 TO_BOARD = "to-board"
@@ -120,15 +118,15 @@ class ClaimEndpoint:
 
     def _check(self, task: str | None) -> None:
         if not self._open:
-            raise ToolError("lease_lost: this claim is over; nothing more can be done here")
+            raise _refused("lease_lost: this claim is over; nothing more can be done here")
         if task is not None and task not in (str(self.task.id), self.task.short_id,
                                              self.task.short_id.lstrip("…")):  # fmt: skip
-            raise ToolError(f"not_allowed: this endpoint serves task {self.task.short_id} only")
+            raise _refused(f"not_allowed: this endpoint serves task {self.task.short_id} only")
 
     def _verdict(self, verdict: reviews.Verdict, reason: str) -> dict[str, Any]:
         reason = reason.strip()
         if verdict == "return" and not reason:
-            raise ToolError("bad_input: say what must change (reason) when returning a task")
+            raise _refused("bad_input: say what must change (reason) when returning a task")
         self.said.verdict = (verdict, reason or "approved")
         self._open = False  # the review is over: nothing more here
         word = "approval" if verdict == "approve" else "return"
@@ -136,6 +134,8 @@ class ClaimEndpoint:
                 "ainarres gives it when you exit; nothing more can be done here"}  # fmt: skip
 
     def build(self) -> MCPServer:
+        from mcp.server.mcpserver import MCPServer
+
         server = MCPServer(
             "ainarres-claim",
             instructions=(
@@ -193,6 +193,9 @@ class ClaimEndpoint:
 
     def start(self) -> Path:
         """Make and open the FIFOs, then serve in a thread; returns the folder."""
+        import anyio
+        from mcp.server.stdio import stdio_server
+
         self.folder.mkdir(mode=0o700, exist_ok=True)
         to_board, from_board = self.folder / TO_BOARD, self.folder / FROM_BOARD
         _fifo(to_board)
@@ -256,14 +259,22 @@ class ClaimEndpoint:
         def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
             self.endpoint._lock.release()  # noqa: SLF001
             if isinstance(exc, AinarresError):
-                raise ToolError(exc.message) from None
+                raise _refused(exc.message) from None
 
     def _acting(self, task: str | None) -> ClaimEndpoint._Acting:
         return ClaimEndpoint._Acting(self, task)
 
 
+def _refused(message: str) -> Exception:
+    """The MCP SDK's tool error (imported here: the SDK costs ~0.5 s to import, paid only
+    by a runner whose tool speaks MCP)."""
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    return ToolError(message)
+
+
 def _answer(out: Outcome, **extra: object) -> dict[str, Any]:
     if not out.ok:
-        raise ToolError(f"{out.outcome}: {out.message}")
+        raise _refused(f"{out.outcome}: {out.message}")
     data: dict[str, Any] = out.model_dump(mode="json", exclude_none=True)
     return {**data, **{k: v for k, v in extra.items() if v is not None}}

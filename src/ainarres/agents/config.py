@@ -10,7 +10,14 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ainarres.agents.adapters import ADAPTERS
 from ainarres.errors import BadInput
@@ -36,6 +43,9 @@ class FamilyConfig(BaseModel):
     # model API is away) is stopped and its task released with the reason
     silence_timeout: float = Field(default=600.0, gt=0, le=86400)
     command: tuple[str, ...] = ()  # the script adapter's command
+    # the script adapter's command speaks MCP: the runner serves it the claim's endpoint
+    # (the other adapters say so themselves)
+    mcp: bool = False
     env: tuple[str, ...] = ()  # extra environment variables to pass to the tool
     # folders the sandbox shows read-only besides the system (a tool installed elsewhere)
     read_only_paths: tuple[Path, ...] = ()
@@ -47,6 +57,13 @@ class FamilyConfig(BaseModel):
             if not path.is_absolute() or ".." in path.parts:
                 raise ValueError(f"{path} must be an absolute path without ..")
         return value
+
+    @model_validator(mode="after")
+    def _mcp_for_scripts(self) -> FamilyConfig:
+        if self.mcp and self.adapter != "script":
+            raise ValueError("mcp = true is for the script adapter: the others say themselves "
+                             "whether their tool speaks MCP")  # fmt: skip
+        return self
 
     @field_validator("adapter")
     @classmethod

@@ -341,22 +341,27 @@ class Runner:
     def _job(self, agent: Agent, claim: jobs.Claimed, beat: _Heartbeat,
              then: jobs.Then | None) -> None:  # fmt: skip
         t = claim.task
+        speaks_mcp = self.adapter.speaks_mcp or self.options.config.mcp
         with jobs.prepared(self.settings, agent, claim,
                            log=lambda line: self.log(f"{agent.name}: {line}"),
                            extra_readable=self.options.config.read_only_paths,
-                           mcp=self.adapter.speaks_mcp) as prep:  # fmt: skip
+                           mcp=speaks_mcp) as prep:  # fmt: skip
             if self.stopping:
                 self._let_go(agent, claim, False)
                 return
             started = time.monotonic()
-            # The claim's own MCP endpoint, for a tool that speaks MCP (claim_mcp.py).
-            endpoint = claim_mcp.ClaimEndpoint(self.settings, agent, t, claim.epoch, claim.role,
-                                               prep.job.job_dir)  # fmt: skip
-            endpoint.start()
+            # The claim's own MCP endpoint, for a tool that speaks MCP (claim_mcp.py): only
+            # where the job names it (a tool that cannot reach it costs the SDK nothing).
+            endpoint = None
+            if prep.job.mcp:
+                endpoint = claim_mcp.ClaimEndpoint(self.settings, agent, t, claim.epoch,
+                                                   claim.role, prep.job.job_dir)  # fmt: skip
+                endpoint.start()
             try:
                 run = self._run_tool(prep)
             finally:
-                endpoint.close()
+                if endpoint is not None:
+                    endpoint.close()
             code, usage = run.code, run.usage
             seconds = time.monotonic() - started
             # The tool is done: no more beats, so none can wait on a row lock the
@@ -377,7 +382,8 @@ class Runner:
                     raise _ToolBroken(self.failures)
                 return
             self.failures = 0
-            fin = jobs.finish(self.settings, agent, claim, prep, endpoint.said,
+            said = endpoint.said if endpoint is not None else None
+            fin = jobs.finish(self.settings, agent, claim, prep, said,
                               None if self.stopping else then)  # fmt: skip
             self.log(f"{agent.name}: {t.short_id} {fin.outcome.outcome}: {fin.outcome.message}")
             if fin.next is not None and fin.next.ok:
