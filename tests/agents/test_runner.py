@@ -160,6 +160,33 @@ def test_runner_claims_its_next_task_in_the_transaction_of_its_done(
     assert _holder(proj, third) is None and _holder(proj, second) is None
 
 
+def test_a_reviewers_verdict_claims_its_next_review_in_the_same_transaction(
+    proj: Project, tmp_path: Path
+) -> None:
+    cfg = _config(tmp_path, {IMPLEMENTER: ("implementer", SCRIPTED),
+                             REVIEWER: ("reviewer", SCRIPTED)})  # fmt: skip
+    designer = proj.agent(DESIGNER)
+    first, second = (must(designer.create_task(k, f"feature: {k}").task)
+                     for k in ("sentence", "vocabulary"))  # fmt: skip
+    for family in (IMPLEMENTER, REVIEWER):
+        proc = _agent(proj, cfg, family, "--max-tasks", "2")
+        out, _ = proc.communicate(timeout=180)
+        assert proc.returncode == 0, out
+        assert out.count("claimed the next in the same transaction") == 1, out
+    with proj.board.operator() as conn:
+        got = rows(
+            conn,
+            "SELECT e.task_id, e.kind, e.xmin::text AS tx FROM ainarres.events e "
+            "JOIN ainarres.families f ON f.id = e.family_id "
+            "WHERE f.name = %s AND e.kind IN ('claimed', 'advanced') ORDER BY e.id",
+            REVIEWER,
+        )
+    assert [(r["task_id"], r["kind"]) for r in got] == [
+        (first.id, "claimed"), (first.id, "advanced"), (second.id, "claimed"),
+        (second.id, "advanced")]  # fmt: skip
+    assert got[1]["tx"] == got[2]["tx"] != got[3]["tx"]  # the approval and the next claim
+
+
 def test_a_runner_killed_holding_its_next_claim_lets_it_go_when_it_restarts(
     proj: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
