@@ -136,8 +136,8 @@ def local_hub_dir(settings: Settings) -> Path | None:
 def local_hub(settings: Settings) -> Hub | None:
     """The hub's repository when its files are on this machine (None: no hub, or a hub
     reached over the network, whose allowed signers are changed on its server)."""
-    hub = configured_hub(settings)
-    return hubs.open_hub(hub.local) if hub is not None and hub.local is not None else None
+    local = local_hub_dir(settings)
+    return hubs.open_hub(local) if local is not None else None
 
 
 def signer_step(settings: Settings, family: str, key: SigningKey | None) -> str | None:

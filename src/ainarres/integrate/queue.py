@@ -136,7 +136,14 @@ def _narrowed(
     whole = run(len(chain))
     if whole.ok:
         return None
-    failing: dict[int, R] = {len(chain): whole}
+    return _first_failing_run(len(chain), whole, run)
+
+
+def _first_failing_run(count: int, whole: R, run: Callable[[int], R]) -> tuple[int, R]:
+    """:func:`first_failing` with runs: the length of the shortest failing prefix and its
+    failing run, given ``whole``, the failing run of all ``count``; ``run(k)`` runs the
+    first ``k``."""
+    failing: dict[int, R] = {count: whole}
 
     def passes(k: int) -> bool:
         result = run(k)
@@ -144,7 +151,7 @@ def _narrowed(
             failing[k] = result
         return result.ok
 
-    bad = first_failing(len(chain), passes)
+    bad = first_failing(count, passes)
     return bad, failing[bad]
 
 
@@ -184,21 +191,17 @@ def resolve(
             out.culprits.append(Culprit(chain[bad - 1].task, run, below, narrowed=True))
             todo = [link.task for link in chain if link is not chain[bad - 1]]
             continue
-        failing: dict[int, R] = {len(chain): whole}
 
-        def passes(k: int, chain: list[Link[T]] = chain, failing: dict[int, R] = failing) -> bool:
+        def prefix(k: int, chain: list[Link[T]] = chain) -> R:
             out.runs += 1
-            run = check(chain[:k], len(chain))
-            if not run.ok:
-                failing[k] = run
-            return run.ok
+            return check(chain[:k], len(chain))
 
-        bad = first_failing(len(chain), passes)
+        bad, failed = _first_failing_run(len(chain), whole, prefix)
         good = bad - 1
         if good:
             out.shipped += [link.task for link in chain[:good]]
             out.tip = chain[good - 1].commit
-        out.culprits.append(Culprit(chain[bad - 1].task, failing[bad], len(out.shipped)))
+        out.culprits.append(Culprit(chain[bad - 1].task, failed, len(out.shipped)))
         todo = [link.task for link in chain[bad:]]
     return out
 

@@ -538,10 +538,11 @@ class _Queue:
 
     def narrow(self, failing: CheckResult) -> Probe[_Held, CheckResult] | None:
         """A probe running only the tests `failing` named ([checks] focus, ADR 0021)."""
-        checks = None if self.checks is None else self.checks.focused(failing.failing_ids)
+        ids = failing.failing_ids
+        checks = None if self.checks is None else self.checks.focused(ids)
         if checks is None:
             return None
-        tests = len(failing.failing_ids)
+        tests = len(ids)
 
         def probe(base: str, chain: Sequence[Link[_Held]], size: int) -> CheckResult:
             commit = chain[-1].commit if chain else base
