@@ -231,6 +231,32 @@ def test_focus_bisects_with_the_failing_tests_only_and_ships_on_a_whole_run(
     assert _stage(proj, tasks[1]) == _stage(proj, tasks[4]) == "implement"
 
 
+def test_integrate_killed_while_bisecting_with_focus_then_run_again(proj: Project) -> None:
+    """A bad day: SIGKILL at the first probe. Nothing was pushed or returned; the next run
+    bisects again, ships the others once and returns the culprit naming its test."""
+    _set_checks(proj, f'test = "{SUITE}"\nfocus = "PYTHONPATH=tests python -m unittest {{tests}}"')
+    plan: list[tuple[str, str | None]] = [(f"ok{i}.txt", None) for i in range(4)]
+    plan[1] = ("sandbox/stats.py", SLOW_READER)
+    tasks = _tasks(proj, plan)
+    before = proj.hub_ref(MAIN)
+    killed = proj.board.run("integrate", "--family", INTEGRATOR,
+                            env={"AINARRES_FAILPOINT": "probe"})  # fmt: skip
+    assert killed.returncode == -9, killed.stderr
+    assert "bisecting: running the 1 failing test(s) on main" in killed.stderr + killed.stdout
+    assert proj.hub_ref(MAIN) == before
+    assert {_stage(proj, t) for t in tasks} == {"integrate"}  # nothing returned yet
+    again = proj.board.run("integrate", "--family", INTEGRATOR)
+    assert again.returncode == 0, again.stderr
+    assert _main_tasks(proj) == [str(t) for i, t in enumerate(tasks) if i != 1]  # once each
+    assert _stage(proj, tasks[1]) == "implement"
+    assert "failing tests failed" in again.stderr + again.stdout
+    with proj.board.operator() as conn:
+        [event] = rows(conn, "SELECT data->>'reason' AS reason FROM ainarres.events "
+                             "WHERE task_id = %s AND kind = 'returned'", tasks[1])  # fmt: skip
+    assert "test_reading_time" in event["reason"]
+    assert proj.board.run("integrate", "--family", INTEGRATOR).returncode == 0  # nothing left
+
+
 def test_a_flaky_check_passes_when_run_again_and_is_recorded(proj: Project, tmp_path: Path) -> None:
     flag = tmp_path / "failed-once"
     _set_checks(

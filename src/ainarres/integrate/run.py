@@ -549,6 +549,7 @@ class _Queue:
             where = f"the first {len(chain)} of {size} merges" if chain else "main"
             self.progress(f"bisecting: running the {tests} failing test(s) on {where} "
                           f"at {commit[:12]}")  # fmt: skip
+            failpoint("probe")
             return self.run(checks, chain, commit, "failing tests")
 
         return probe
