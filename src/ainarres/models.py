@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from ainarres.roles import Role
+
 OutcomeKind = Literal[
     "ok",
     "empty",
@@ -18,11 +20,6 @@ OutcomeKind = Literal[
     "not_found",
     "invalid",
 ]
-
-
-# The board's roles (migrations/0001_board.sql: roles), and those an agent's tool may take.
-Role = Literal["designer", "implementer", "reviewer", "integrator"]
-AgentRole = Literal["designer", "implementer", "reviewer"]
 
 
 class Frozen(BaseModel):

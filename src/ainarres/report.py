@@ -3,7 +3,7 @@ came back, what waits for a person, how long each stage took, and what it cost."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from ainarres.board import reads
@@ -138,7 +138,7 @@ def as_json(report: Report) -> dict[str, Any]:
             "reviewed_by_other_maker": report.cross_maker,
             "shipped": len(report.shipped),
         },
-        **dict(report.facts),
+        **{f.name: getattr(report.facts, f.name) for f in fields(report.facts)},
         "governance": None
         if report.governance is None
         else {

@@ -2,25 +2,38 @@
 
 `board/reads.py` builds them with psycopg's `class_row`, so a column renamed in SQL and not
 here fails loudly (extra columns are refused), and strict typing sees every field the
-callers read. They are frozen pydantic models, as `--json` writes them.
+callers read. They are frozen dataclasses, not pydantic models: the live board imports no
+validation library (`ainarres board` <= 0.25 s, issue 19), and the database has already typed
+each column. `tests/board/test_rows.py` checks every query's columns and their types against
+the fields, so a column renamed in SQL, or a numeric where a float is declared, fails there.
+Lists of objects that a query builds as jsonb (a family's grants, a workflow's stages) are
+made into their rows here, with their timestamps parsed.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from ainarres.roles import Role
 
-from ainarres.models import Role
-
-
-class Row(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+CanaryVerdict = Literal["caught", "missed", "returned_elsewhere"]
 
 
-class TaskRow(Row):
+def _when(value: Any) -> datetime | None:
+    """A timestamp from a jsonb object (ISO 8601 text) or from a column (a datetime)."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _made(items: list[Any], make: Any) -> list[Any]:
+    """A jsonb list's objects as rows (rows already made are kept)."""
+    return [make(**item) if isinstance(item, dict) else item for item in items]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskRow:
     """A line of `task list`."""
 
     id: UUID
@@ -38,7 +51,8 @@ class TaskRow(Row):
     created_at: datetime
 
 
-class StageCount(Row):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StageCount:
     stage: str
     is_terminal: bool
     tasks: int  # not blocked
@@ -46,7 +60,8 @@ class StageCount(Row):
     blocked: int
 
 
-class ActiveTask(Row):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActiveTask:
     """A task being worked now, as the live board shows it."""
 
     id: UUID
@@ -62,7 +77,8 @@ class ActiveTask(Row):
     lease_left_seconds: float | None
 
 
-class BlockedTask(Row):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockedTask:
     id: UUID
     short_id: str
     title: str
@@ -70,20 +86,30 @@ class BlockedTask(Row):
     blocked_reason: str | None
 
 
-class Grant(Row):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Grant:
     role: Role
     expires_at: datetime | None
     active: bool  # held and not denied
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "expires_at", _when(self.expires_at))
 
-class FamilyDenial(Row):
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FamilyDenial:
     role: Role
     reason: str
     expires_at: datetime | None
     created_at: datetime
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "expires_at", _when(self.expires_at))
+        object.__setattr__(self, "created_at", _when(self.created_at))
 
-class FamilyRow(Row):
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FamilyRow:
     name: str
     tool: str
     model: str
@@ -95,12 +121,17 @@ class FamilyRow(Row):
     denials: list[FamilyDenial]  # active ones
     agents: int
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "grants", _made(self.grants, Grant))
+        object.__setattr__(self, "denials", _made(self.denials, FamilyDenial))
+
     def holds(self, role: Role) -> bool:
         """Whether the family holds `role` now (granted, unexpired, not denied)."""
         return any(g.role == role and g.active for g in self.grants)
 
 
-class ReviewRound(Row):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewRound:
     """One verdict: a review round."""
 
     round: int
@@ -112,7 +143,8 @@ class ReviewRound(Row):
     created_at: datetime
 
 
-class StageSettings(Row):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StageSettings:
     stage: str
     lease_seconds: int
     max_attempts: int
@@ -120,14 +152,19 @@ class StageSettings(Row):
     terminal: bool
 
 
-class WorkflowRow(Row):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkflowRow:
     name: str
     cross_review: str
     cross_level: str
     stages: list[StageSettings]
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stages", _made(self.stages, StageSettings))
 
-class IntegrationRun(Row):
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntegrationRun:
     """The integrate run the board knows of."""
 
     pid: int
@@ -138,7 +175,8 @@ class IntegrationRun(Row):
     agent: str
 
 
-class Shipped(Row):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Shipped:
     """A shipped task and who did what: family and maker of each step."""
 
     id: UUID
@@ -166,7 +204,8 @@ def _differ(one: str | None, other: str | None) -> bool:
     return bool(one and other and one != other)
 
 
-class Returned(Row):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Returned:
     short_id: str
     title: str
     from_stage: str | None
@@ -175,14 +214,16 @@ class Returned(Row):
     at: datetime
 
 
-class StageTime(Row):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StageTime:
     stage: str
     visits: int
     avg_seconds: float | None
     max_seconds: float | None
 
 
-class Usage(Row):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Usage:
     family: str
     runs: int
     tokens: int | None
@@ -190,13 +231,15 @@ class Usage(Row):
     seconds: float | None
 
 
-class Unsandboxed(Row):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unsandboxed:
     family: str
     agent: str
     last_seen_at: datetime | None
 
 
-class TrackRecord(Row):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrackRecord:
     family: str
     claimed: int
     shipped: int
@@ -209,7 +252,8 @@ class TrackRecord(Row):
     tokens: int | None
 
 
-class Policy(Row):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
     name: str
     role: Role
     metric: str
@@ -220,7 +264,8 @@ class Policy(Row):
     description: str
 
 
-class Denial(Row):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Denial:
     """An active denial, with when it heals (None: permanent)."""
 
     family: str
@@ -232,7 +277,8 @@ class Denial(Row):
     heals_in_seconds: float | None
 
 
-class PolicyStanding(Row):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyStanding:
     """One enabled policy against one family holding its role."""
 
     family: str
@@ -242,7 +288,8 @@ class PolicyStanding(Row):
     threshold: float
 
 
-class ReportFacts(Row):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportFacts:
     """The report beyond what shipped."""
 
     returned: list[Returned]
@@ -252,7 +299,8 @@ class ReportFacts(Row):
     unsandboxed: list[Unsandboxed]
 
 
-class Governance(Row):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Governance:
     track_records: list[TrackRecord]
     policies: list[Policy]
     denials: list[Denial]
@@ -260,7 +308,8 @@ class Governance(Row):
     integrators: list[str]
 
 
-class CanarySettings(Row):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CanarySettings:
     """The operator's canary setting and what the service has in hand (ADR 0018)."""
 
     rate: float
@@ -273,7 +322,8 @@ class CanarySettings(Row):
     oldest_wait_seconds: float | None  # the longest any of those has waited
 
 
-class CanaryHold(Row):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CanaryHold:
     """A review round no reviewer may claim until the canary service has been by."""
 
     task_id: UUID
@@ -290,7 +340,8 @@ class CanaryHold(Row):
     after_canary: bool  # the round before this one was seeded
 
 
-class CanaryResult(Row):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CanaryResult:
     """A judged canary: the defect, the verdict's score, the reviewer and the writer."""
 
     task_id: UUID
@@ -299,7 +350,7 @@ class CanaryResult(Row):
     kind: str
     file: str
     line: int
-    result: Literal["caught", "missed", "returned_elsewhere"]
+    result: CanaryVerdict
     reviewer: str
     reviewer_maker: str
     writer: str | None

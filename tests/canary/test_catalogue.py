@@ -12,7 +12,7 @@ import pytest
 from ainarres.agents import scripted
 from ainarres.canary import catalogue, score, service
 from ainarres.errors import BadInput
-from ainarres.rows import CanaryResult
+from ainarres.rows import CanaryResult, CanaryVerdict
 
 SOURCE = '''"""A sample."""
 
@@ -111,13 +111,13 @@ def test_wilson_interval_matches_known_values() -> None:
     assert score.wilson(0, 0) is None
 
 
-def _result(reviewer: str, maker: str, writer_maker: str, result: str, kind: str,
+def _result(reviewer: str, maker: str, writer_maker: str, result: CanaryVerdict, kind: str,
             writer: str = "w") -> CanaryResult:  # fmt: skip
-    return CanaryResult.model_validate({
-        "task_id": uuid4(), "short_id": "…abcd", "round": 1, "kind": kind, "file": "a.py",
-        "line": 1, "result": result, "reviewer": reviewer, "reviewer_maker": maker,
-        "writer": writer, "writer_maker": writer_maker, "judged_at": datetime.now(UTC),
-    })  # fmt: skip
+    return CanaryResult(
+        task_id=uuid4(), short_id="…abcd", round=1, kind=kind, file="a.py", line=1,
+        result=result, reviewer=reviewer, reviewer_maker=maker, writer=writer,
+        writer_maker=writer_maker, judged_at=datetime.now(UTC),
+    )  # fmt: skip
 
 
 def test_scores_rank_families_and_split_other_maker_from_same_maker() -> None:

@@ -21,7 +21,7 @@ from pydantic import (
 
 from ainarres.agents.adapters import ADAPTERS
 from ainarres.errors import BadInput
-from ainarres.models import AgentRole
+from ainarres.roles import AgentRole
 
 CONFIG_FILE = "ainarres.toml"
 

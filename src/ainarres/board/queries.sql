@@ -296,7 +296,7 @@ GROUP BY stage ORDER BY min(at);
 
 -- name: usage_by_family
 SELECT f.name AS family, count(*) AS runs,
-       sum((e.data->>'tokens')::bigint) AS tokens,
+       sum((e.data->>'tokens')::bigint)::bigint AS tokens,
        sum((e.data->>'cost_usd')::numeric)::float8 AS cost_usd,
        sum((e.data->>'seconds')::numeric)::float8 AS seconds
 FROM ainarres.events e JOIN ainarres.families f ON f.id = e.family_id
@@ -309,7 +309,9 @@ FROM ainarres.agents a JOIN ainarres.families f ON f.id = a.family_id
 WHERE a.sandboxed = false ORDER BY f.name, a.name;
 
 -- name: track_records
-SELECT * FROM ainarres.track_records ORDER BY family;
+SELECT family, claimed, shipped, returned_as_producer, abandoned, reviews_done,
+       approvals_failed_checks, returns_overturned, seconds_worked, tokens::bigint AS tokens
+FROM ainarres.track_records ORDER BY family;
 
 -- name: policies
 SELECT name, role, metric, threshold::float8 AS threshold, window_span::text AS window,

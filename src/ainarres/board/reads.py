@@ -5,16 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from psycopg.rows import class_row
-from pydantic import BaseModel
 
 from ainarres.board.db import Connection
 from ainarres.board.queries import q
 from ainarres.errors import AinarresError, BadInput
-from ainarres.models import Annotation, Event, Feedback, Task
 from ainarres.rows import (
     ActiveTask,
     BlockedTask,
@@ -41,7 +39,13 @@ from ainarres.rows import (
 )
 from ainarres.text import clip
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:
+    from ainarres.models import Annotation, Event, Feedback, Task
+
+# The rows are dataclasses; the reads that parse a task, an event or feedback from jsonb
+# import the pydantic models when they run, so `ainarres board` never imports pydantic.
+
+M = TypeVar("M")
 
 
 def _rows(conn: Connection, name: str, model: type[M], params: Mapping[str, Any] | None = None
@@ -81,6 +85,8 @@ def resolve_task(conn: Connection, ref: str) -> UUID:
 
 
 def show_task(conn: Connection, task: UUID) -> Task:
+    from ainarres.models import Task
+
     row = conn.execute(q("task_show"), {"id": task}).fetchone()
     if row is None:
         raise AinarresError(f"no task {task}")
@@ -132,6 +138,8 @@ def events(
     conn: Connection, task: UUID | None = None, family: str | None = None, limit: int = 100
 ) -> list[Event]:
     """The newest events first."""
+    from ainarres.models import Event
+
     rows = conn.execute(q("events"), {"task": task, "family": family, "limit": limit}).fetchall()
     return [Event.model_validate(r) for r in rows]
 
@@ -150,6 +158,8 @@ def families(conn: Connection, name: str | None = None) -> list[FamilyRow]:
 
 def awaiting_integration(conn: Connection) -> list[Task]:
     """Approved tasks waiting for the integrator, in the order it would take them."""
+    from ainarres.models import Task
+
     return [Task.model_validate(r["task"]) for r in conn.execute(q("awaiting_integration"))]
 
 
@@ -166,6 +176,8 @@ def open_branches(conn: Connection) -> set[str]:
 
 def annotations_of(conn: Connection, task: UUID, round_: int | None = None) -> list[Annotation]:
     """A task's annotations (of one round, or all), by round, file and line."""
+    from ainarres.models import Annotation
+
     return _rows(conn, "annotations", Annotation, {"task": task, "round": round_})
 
 
@@ -177,6 +189,8 @@ def reviews(conn: Connection, task: UUID) -> list[ReviewRound]:
 def feedback(conn: Connection, task: UUID) -> list[Feedback]:
     """Everything that came back to the task since its branch was last handed on, typed by
     source (review, checks, conflict, a person, an expired lease, notes), oldest first."""
+    from ainarres.models import Feedback
+
     items = []
     for row in conn.execute(q("feedback"), {"task": task}).fetchall():
         data = row["data"] or {}

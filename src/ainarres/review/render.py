@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
 from ainarres.review.service import Review
 from ainarres.text import visible
 
@@ -33,7 +35,7 @@ def as_json(review: Review) -> dict[str, Any]:
             for f in review.diff.files
         ],
         "annotations": [a.model_dump(mode="json") for a in review.annotations],
-        "rounds": [r.model_dump(mode="json") for r in review.rounds],
+        "rounds": [to_jsonable_python(r) for r in review.rounds],
     }  # fmt: skip
 
 

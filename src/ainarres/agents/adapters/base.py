@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from ainarres.models import AgentRole
+from ainarres.roles import AgentRole
 
 JobRole = AgentRole  # the roles a tool's job takes (the integrator's is a person's)
 
