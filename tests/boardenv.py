@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
+from forkserver import run as forked
 from psycopg.conninfo import make_conninfo
 
 from ainarres.board import admin
@@ -126,7 +126,8 @@ class BoardEnv:
         stdin: str | None = None,
         env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """The real `ainarres` CLI in a subprocess against this board."""
+        """The real `ainarres` CLI in a process of its own against this board (forked from an
+        interpreter that has imported it: tests/forkserver.py)."""
         full_env = {
             **os.environ,
             "AINARRES_HOME": str(self.settings.state_dir),
@@ -135,14 +136,7 @@ class BoardEnv:
         }
         if family:
             full_env["AINARRES_FAMILY"] = family
-        return subprocess.run(
-            [sys.executable, "-m", "ainarres", *args],
-            capture_output=True,
-            text=True,
-            env=full_env,
-            input=stdin,
-            timeout=120,
-        )
+        return forked(list(args), full_env, stdin, timeout=120)
 
 
 def create_board_database(cluster: Cluster, dbname: str, template: str = TEMPLATE) -> str:
