@@ -1,5 +1,6 @@
-"""A chaos run: a hundred tasks, eight agents killed at random and started again under the
-same name, integrate killed inside each of its phases, the database restarted and its
+"""A chaos run: a hundred tasks, eight agents and the hub's resident gate killed at random
+and started again (the agents under the same name), integrate killed inside each of its
+phases, the database restarted and its
 postmaster SIGKILLed. At the end, after one clean integrate, every task has shipped once
 (or waits for a person with a reason a person would accept), main merges each shipped
 task once at its approved head, the log agrees, and nothing is left behind.
@@ -158,7 +159,9 @@ def test_chaos_run_ships_every_task_once(tmp_path: Path, request: pytest.Fixture
             assert out.ok and out.task is not None
             ids.append(out.task.id)
     log: list[str] = []
-    crowd = Swarm(settings, cfg, agent_config.load(cfg), log=log.append)
+    # As `ainarres swarm` runs: with the hub's resident gate, itself killed at random below.
+    crowd = Swarm(settings, cfg, agent_config.load(cfg), log=log.append,
+                  gate=project.local_hub_dir(settings))  # fmt: skip
     figures: Counter[str] = Counter()
     started = time.monotonic()
     crowd.start()
@@ -171,12 +174,16 @@ def test_chaos_run_ships_every_task_once(tmp_path: Path, request: pytest.Fixture
             now = time.monotonic()
             crowd.tend()
             if now >= next_kill and now - started < CHAOS:
-                alive = [m for m in crowd.members if m.proc.poll() is None]
+                members = [*crowd.members, *([crowd.gate] if crowd.gate else [])]
+                alive = [m for m in members if m.proc.poll() is None]
                 if alive:
                     victim = rng.choice(alive)
                     victim.proc.send_signal(signal.SIGKILL)
-                    figures["agent SIGKILLs"] += 1
+                    figures["gate SIGKILLs" if victim is crowd.gate else "agent SIGKILLs"] += 1
                 next_kill = now + rng.uniform(1.5, 3.0)
+            if crowd.gate and not figures["gate SIGKILLs"] and now - started > 40:
+                crowd.gate.proc.send_signal(signal.SIGKILL)  # at least once, mid-run
+                figures["gate SIGKILLs"] += 1
             if integrating is not None and integrating.poll() is not None:
                 integrating.communicate()
                 integrating = None
@@ -270,6 +277,7 @@ def test_chaos_run_ships_every_task_once(tmp_path: Path, request: pytest.Fixture
     server.stop()
 
     text = "\n".join(log)
+    assert figures["gate SIGKILLs"] >= 1 and "swarm: gate died" in text, text[-2000:]
     figures["restarted agents released their held tasks"] = text.count("held by an earlier run")
     figures["caches repaired or rebuilt"] = text.count("repaired ") + text.count("rebuilt ")
     minutes = settled / 60

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ainarres import report
+from ainarres import project, report
 from ainarres.agents import config as agent_config
 from ainarres.agents import sandbox
 from ainarres.agents.swarm import Swarm
@@ -107,7 +107,7 @@ def run_canary_demo(state_dir: Path, plan: Plan = Plan(), log: Callable[[str], N
     cfg = write_config(state_dir, crew)
     crowd = Swarm(settings, cfg, agent_config.load(cfg), sandbox=reason is None,
                   env={**os.environ, "AINARRES_SCRIPT_DELAY": "0"},
-                  log=lambda line: None)  # fmt: skip
+                  gate=project.local_hub_dir(settings), log=lambda line: None)  # fmt: skip
     stop = threading.Event()
     planted: list[service.Intake] = []
 
