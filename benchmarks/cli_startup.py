@@ -13,7 +13,9 @@ and (for a read) connects to the board and runs one query. The commands timed:
 The baselines are `python -c pass` (the floor: an interpreter that does nothing) and
 `python -c "import psycopg"` (what any command that talks to the board must pay at least).
 Each command runs as `python -m ainarres ...`, as the tests and the hub run it, with the
-same interpreter as the baselines.
+same interpreter as the baselines, and with `src/ainarres` compiled first (as pip compiles an
+installed package; where bytecode may not be written, an editable install would otherwise
+compile the modules it imports on every start).
 
 It starts its own embedded PostgreSQL with `ainarres init` in a temporary state directory
 (no database URL, so the embedded server; `AINARRES_*` and `PG*` are cleared from the
@@ -44,6 +46,7 @@ Run from the repository root:  .venv/bin/python benchmarks/cli_startup.py [--qui
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
@@ -232,6 +235,11 @@ def run(cfg: Config, mode: str) -> Report:
             "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         },
     )
+    # As an installed package starts: with its modules compiled. An editable install whose
+    # environment forbids writing bytecode (PYTHONDONTWRITEBYTECODE, on CI and here) would
+    # compile every module it imports on each start.
+    progress("compiling src/ainarres")
+    compileall.compile_dir(Path(__file__).parents[1] / "src" / "ainarres", quiet=1)
     tmp = Path(tempfile.mkdtemp(prefix="ainarres-cli-bench-"))
     env = clean_env(tmp / "state")
     try:

@@ -40,6 +40,30 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each worker starts on its share of the slow tests, so a parallel run does not end
+    with two cores waiting on a chaos run started last.
+
+    `--dist worksteal` (pyproject's addopts) hands worker i the i-th of N contiguous slices
+    of this list, and a worker that runs dry takes the back half of the longest queue left.
+    So the slow tests are dealt round-robin to the fronts of the slices (a slice that is
+    never reached in order just loses its tail to the others; the order is the same in
+    every worker, as xdist requires)."""
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    rest = [item for item in items if not item.get_closest_marker("slow")]
+    ordered: list[pytest.Item] = []
+    left = len(items)
+    for worker in range(workers):
+        share = left // (workers - worker)  # as worksteal cuts the list
+        head = slow[worker::workers]
+        take = max(0, share - len(head))
+        ordered += head + rest[:take]
+        del rest[:take]
+        left -= share
+    items[:] = ordered + rest
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No leaked PG*, AINARRES_* or git settings from the machine running the tests."""

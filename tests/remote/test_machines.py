@@ -26,7 +26,10 @@ from pgserver import unavailable_reason as no_postgres
 from ainarres.store import Store
 
 REASON = no_machines() or no_postgres()
-pytestmark = pytest.mark.skipif(REASON is not None, reason=f"many machines: {REASON}")
+pytestmark = [
+    pytest.mark.skipif(REASON is not None, reason=f"many machines: {REASON}"),
+    pytest.mark.slow,
+]
 
 DESIGNER_REVIEWER = "grok+grok-build"  # xAI: designs, and reviews the others' work
 IMPLEMENTER = "opencode+qwen"  # Alibaba
