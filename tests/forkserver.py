@@ -34,6 +34,7 @@ import contextlib
 import json
 import locale
 import os
+import selectors
 import signal
 import socket
 import subprocess
@@ -146,8 +147,20 @@ def serve(path: str) -> None:
     listener.bind(path)
     listener.listen(16)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handlers are reaped by the kernel
+    waiting = selectors.DefaultSelector()
+    waiting.register(listener, selectors.EVENT_READ)
+    waiting.register(sys.stdin, selectors.EVENT_READ)  # the test worker holds the other end
     print("ready", flush=True)
     while True:
+        ready = [key.fileobj for key, _ in waiting.select()]
+        if sys.stdin in ready and not os.read(sys.stdin.fileno(), 1 << 10):
+            # The test worker is gone (even SIGKILLed): so goes its server, and its socket.
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+                os.rmdir(os.path.dirname(path))
+            return
+        if listener not in ready:
+            continue
         conn, _ = listener.accept()
         assert threading.active_count() == 1, "fork with one thread only"
         if os.fork() == 0:
@@ -169,7 +182,7 @@ class _Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AINARRES_", "PG"))}
         self.proc = subprocess.Popen(
             [sys.executable, __file__, self.path],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env, cwd="/",
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd="/",
         )  # fmt: skip
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -181,8 +194,12 @@ class _Server:
     def stop(self) -> None:
         self.proc.kill()
         self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()
         Path(self.path).unlink(missing_ok=True)
-        os.rmdir(self.folder)
+        with contextlib.suppress(FileNotFoundError):
+            os.rmdir(self.folder)
 
 
 _server: _Server | None = None
