@@ -22,9 +22,10 @@ every command here a fresh interpreter again, to compare.
 
 Protocol: the client connects, sends the length of its request (8 bytes, big-endian) with
 three file descriptors (stdin, stdout, stderr) in one message, then the request, a JSON
-object (argv, env, cwd); the server forks a handler that
-forks the command, sends back its pid ("pid N\\n"), waits for it and sends its status
-("exit N\\n", negative for a signal, as subprocess reports it).
+object (argv, env, cwd); the server forks a handler that forks the command, sends back its
+pid ("pid N\\n"), waits for it and sends its status ("exit N\\n", negative for a signal, as
+subprocess reports it). The server leaves when its test worker does, even a SIGKILLed one:
+it watches a pipe whose other end only the worker holds.
 """
 
 from __future__ import annotations
@@ -69,7 +70,6 @@ PRELOAD = (
     "ainarres.models",
 )
 FRESH_ENV = "TESTS_FRESH_INTERPRETER"
-_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE, signal.SIGHUP)
 
 
 # --- the server ---------------------------------------------------------------------------
