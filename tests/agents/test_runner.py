@@ -10,8 +10,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from agentrun import agent_argv
 from boardenv import must, rows
 from scenario import DESIGNER, IMPLEMENTER, REVIEWER, Project, git
 
@@ -52,31 +54,31 @@ def _agent(
     *args: str,
     delay: float = 0.0,
 ) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "AINARRES_HOME": str(proj.board.settings.state_dir),
-        "AINARRES_DATABASE_URL": proj.board.url,
-        "AINARRES_SCRIPT_DELAY": str(delay),
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ainarres",
-            "agent",
-            "run",
-            "--family",
+    argv, env = agent_argv(proj.board, cfg, family, *args,
+                           env={"AINARRES_SCRIPT_DELAY": str(delay)})  # fmt: skip
+    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)  # fmt: skip
+
+
+def _two_tasks_done_and_next(proj: Project, cfg: Path, family: str, timeout: float) -> None:
+    """`agent run --max-tasks 2` to its end: its first done (or verdict) claims the second
+    task in the same transaction, its last claims nothing."""
+    proc = _agent(proj, cfg, family, "--max-tasks", "2")
+    out, _ = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out
+    assert out.count("claimed the next in the same transaction") == 1, out
+
+
+def _claims_and_moves(proj: Project, family: str) -> list[dict[str, Any]]:
+    """The family's claimed and advanced events in order, each with the xid that wrote it."""
+    with proj.board.operator() as conn:
+        return rows(
+            conn,
+            "SELECT e.task_id, e.kind, e.xmin::text AS tx, e.data FROM ainarres.events e "
+            "JOIN ainarres.families f ON f.id = e.family_id "
+            "WHERE f.name = %s AND e.kind IN ('claimed', 'advanced') ORDER BY e.id",
             family,
-            "--config",
-            str(cfg),
-            *args,
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+        )
 
 
 def _holder(proj: Project, task: object) -> str | None:
@@ -139,16 +141,8 @@ def test_runner_claims_its_next_task_in_the_transaction_of_its_done(
     designer = proj.agent(DESIGNER)
     tasks = [must(designer.create_task(k, f"feature: {k}").task)
              for k in ("sentence", "vocabulary", "longest")]  # fmt: skip
-    proc = _agent(proj, cfg, IMPLEMENTER, "--max-tasks", "2")
-    out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 0, out
-    assert out.count("claimed the next in the same transaction") == 1, out
-    with proj.board.operator() as conn:
-        got = rows(
-            conn,
-            "SELECT task_id, kind, xmin::text AS tx, data FROM ainarres.events "
-            "WHERE kind IN ('claimed', 'advanced') ORDER BY id",
-        )
+    _two_tasks_done_and_next(proj, cfg, IMPLEMENTER, timeout=120)
+    got = _claims_and_moves(proj, IMPLEMENTER)
     seen = [(r["task_id"], r["kind"]) for r in got]
     first, second, third = (t.id for t in tasks)
     assert seen == [(first, "claimed"), (first, "advanced"), (second, "claimed"),
@@ -169,18 +163,8 @@ def test_a_reviewers_verdict_claims_its_next_review_in_the_same_transaction(
     first, second = (must(designer.create_task(k, f"feature: {k}").task)
                      for k in ("sentence", "vocabulary"))  # fmt: skip
     for family in (IMPLEMENTER, REVIEWER):
-        proc = _agent(proj, cfg, family, "--max-tasks", "2")
-        out, _ = proc.communicate(timeout=180)
-        assert proc.returncode == 0, out
-        assert out.count("claimed the next in the same transaction") == 1, out
-    with proj.board.operator() as conn:
-        got = rows(
-            conn,
-            "SELECT e.task_id, e.kind, e.xmin::text AS tx FROM ainarres.events e "
-            "JOIN ainarres.families f ON f.id = e.family_id "
-            "WHERE f.name = %s AND e.kind IN ('claimed', 'advanced') ORDER BY e.id",
-            REVIEWER,
-        )
+        _two_tasks_done_and_next(proj, cfg, family, timeout=180)
+    got = _claims_and_moves(proj, REVIEWER)
     assert [(r["task_id"], r["kind"]) for r in got] == [
         (first.id, "claimed"), (first.id, "advanced"), (second.id, "claimed"),
         (second.id, "advanced")]  # fmt: skip
