@@ -33,7 +33,14 @@ from types import FrameType
 from ainarres.board.gate_facts import Pool
 from ainarres.errors import BadInput
 from ainarres.gate.hook import PREFIX, run_pre_receive
-from ainarres.gate.shim import SOCKET_NAME, VERSION, framed, read_framed
+from ainarres.gate.shim import (
+    SOCKET_NAME,
+    VERSION,
+    connect,
+    framed,
+    read_framed,
+    through_folder,
+)
 from ainarres.git import layout
 
 MAX_REQUEST = 64 << 20  # a push's ref lines and variables; far more than any real push
@@ -42,11 +49,6 @@ _UCRED = struct.Struct("3i")  # pid, uid, gid
 
 def socket_path(hub_dir: Path) -> Path:
     return layout.state_dir(hub_dir) / SOCKET_NAME
-
-
-def _address(folder_fd: int) -> str:
-    # A unix socket's path has ~108 bytes; the folder's descriptor makes any path short.
-    return f"/proc/self/fd/{folder_fd}/{SOCKET_NAME}"
 
 
 def why_not_served(hub_dir: Path) -> str | None:
@@ -61,15 +63,10 @@ def why_not_served(hub_dir: Path) -> str | None:
         return f"{folder} belongs to another user; run the gate as the hub's owner"
     if not (path.exists() or path.is_symlink()):
         return None
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(_address(fd))
-    except OSError:
+    live = connect(str(hub_dir))  # the shim's own question: does a gate answer?
+    if live is None:
         return None  # stale: its gate is gone
-    finally:
-        probe.close()
-        os.close(fd)
+    live.close()
     return f"a resident gate already serves {hub_dir} ({path}); stop it first"
 
 
@@ -106,7 +103,7 @@ class ResidentGate:
                 self.path.unlink()  # stale: its gate is gone (why_not_served asked it)
             old = os.umask(0o177)  # the socket is born 0600
             try:
-                self._server = _Server(_address(fd), _handler(self))
+                self._server = _Server(through_folder(fd), _handler(self))
             finally:
                 os.umask(old)
         finally:

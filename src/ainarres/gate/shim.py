@@ -31,17 +31,23 @@ PREFIX = "ainarres gate:"
 MAX_REPLY = 16 << 20
 
 
-def _connect(hub: str) -> _socket.socket | None:
-    """The resident gate's socket, or None when nobody serves it."""
+def through_folder(folder_fd: int) -> str:
+    """The socket's address through its open folder: a unix socket's path has ~108 bytes,
+    and this one is short whatever the hub's path."""
+    return f"/proc/self/fd/{folder_fd}/{SOCKET_NAME}"
+
+
+def connect(hub: str) -> _socket.socket | None:
+    """The resident gate's socket, connected, or None when nobody serves it."""
     folder = os.path.join(hub, STATE_DIR)
     conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         if len(os.path.join(folder, SOCKET_NAME)) < 100:
             conn.connect(os.path.join(folder, SOCKET_NAME))
-        else:  # a unix socket's path has ~108 bytes: reach a long one through its folder
+        else:  # too long for a socket's address: reach it through its folder
             fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
             try:
-                conn.connect(f"/proc/self/fd/{fd}/{SOCKET_NAME}")
+                conn.connect(through_folder(fd))
             finally:
                 os.close(fd)
     except OSError:
@@ -86,7 +92,7 @@ def read_framed(conn: _socket.socket, limit: int) -> bytes:
 
 def main() -> int:
     hub = os.environ.get("GIT_DIR", ".")
-    conn = _connect(hub)
+    conn = connect(hub)
     if conn is None:
         return _in_process()
     try:
