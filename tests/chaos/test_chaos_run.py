@@ -1,9 +1,9 @@
 """A chaos run: a hundred tasks, eight agents and the hub's resident gate killed at random
 and started again (the agents under the same name), integrate killed inside each of its
-phases, the database restarted and its
-postmaster SIGKILLed. At the end, after one clean integrate, every task has shipped once
-(or waits for a person with a reason a person would accept), main merges each shipped
-task once at its approved head, the log agrees, and nothing is left behind.
+phases, the database restarted and its postmaster SIGKILLed. At the end, after one clean
+integrate, every task has shipped once (or waits for a person with a reason a person would
+accept), main merges each shipped task once at its approved head, the log agrees, and
+nothing is left behind.
 
 Sized for two cores: it runs in about two minutes. Its figures are printed (run pytest with
 -s to see them) and summed up in the closing note of the crash-safety issue.
